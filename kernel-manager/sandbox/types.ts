@@ -1,0 +1,80 @@
+// The contract between kernel-manager and its sandbox. kernel.ts only sees this file.
+
+export interface RLimits {
+  /** RLIMIT_CPU, seconds of CPU time for each process. */
+  cpuSeconds: number;
+  /** RLIMIT_AS, bytes of address space. */
+  addressSpaceBytes: number;
+  /** RLIMIT_NPROC for the kernel's own uid. */
+  processes: number;
+  /** RLIMIT_FSIZE, bytes. */
+  fileSizeBytes: number;
+  /** RLIMIT_NOFILE. */
+  openFiles: number;
+}
+
+export interface SandboxConfig {
+  /**
+   * 'bwrap': the full sandbox (per-kernel uid, bubblewrap, rlimits, cgroups, seccomp); needs root.
+   * 'none': no sandbox at all. Development only: it must be chosen explicitly and is logged loudly.
+   */
+  mode: 'bwrap' | 'none';
+  /** Inclusive range of host uids handed out one per live kernel. */
+  uidRange: [number, number];
+  tmpBytes: number;
+  homeBytes: number;
+  shmBytes: number;
+  rlimits: RLimits;
+  /** cgroup limits, applied where the host lets us write cgroups. */
+  memoryBytes: number;
+  pids: number;
+  /** Install a seccomp filter; when true and seccomp cannot be set up, kernels do not start. */
+  seccomp: boolean;
+  /** Host directory under which each kernel gets its runtime dir (keep short: ipc paths <= 107 bytes). */
+  runtimeRoot: string;
+}
+
+export interface LaunchRequest {
+  kernelId: string;
+  /** argv from the kernelspec; `{connection_file}` is substituted by the sandbox. */
+  argv: string[];
+  /** The complete environment of the kernel: nothing of the server's env is added. */
+  env: Record<string, string>;
+  /** Builds the connection file given the ipc path prefix as the kernel will see it. */
+  connectionFile(ipcPrefixInside: string): Buffer;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when a sandbox limit explains the exit (e.g. 'memory limit of 512 MiB reached'). */
+  reason?: string;
+}
+
+export interface SandboxedProcess {
+  readonly kernelId: string;
+  /** Host pid of the kernel process itself (not bubblewrap), when known. */
+  readonly pid: number | undefined;
+  /** The uid the kernel runs as (undefined in mode 'none'). */
+  readonly uid: number | undefined;
+  /** Host path prefix of the kernel's ipc sockets: `${prefix}-${port}`. */
+  readonly ipcPrefix: string;
+  /** Resolves once when the process tree's top process exits. */
+  readonly exited: Promise<ExitInfo>;
+  /** Sends a signal to the kernel process (interrupt_mode 'signal'). */
+  signal(sig: NodeJS.Signals): void;
+  /** A limit the sandbox saw breached so far (cgroup OOM, pids), if any. */
+  limitHit(): string | undefined;
+  /**
+   * Kills everything of this kernel (cgroup kill and a sweep of its uid), checks that no process is
+   * left, removes its cgroups and runtime dir (never following links) and releases its uid.
+   * Idempotent. Rejects only if processes survive.
+   */
+  destroy(): Promise<void>;
+}
+
+export interface Sandbox {
+  /** Human-readable lines saying which protections and limits are in force on this host. */
+  readonly report: string[];
+  launch(req: LaunchRequest): Promise<SandboxedProcess>;
+}

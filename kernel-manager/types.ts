@@ -1,0 +1,133 @@
+// Public types of kernel-manager. server/ builds on these only (import from 'kernel-manager/index.js').
+import type { EventEmitter } from 'node:events';
+import type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel } from './messages.js';
+import type { SandboxConfig } from './sandbox/types.js';
+
+export interface KernelSpecInfo {
+  /** Directory name: the id clients use. */
+  name: string;
+  display_name: string;
+  language: string;
+  argv: string[];
+  env: Record<string, string>;
+  interrupt_mode: 'signal' | 'message';
+  metadata: JsonObject;
+  /** Logo and other resource files: name -> absolute path. */
+  resources: Record<string, string>;
+  /** Directory the spec came from. */
+  dir: string;
+}
+
+export interface UnavailableSpec {
+  name: string;
+  dir: string;
+  reason: string;
+}
+
+export interface Limits {
+  /** A kernel that is not ready within this time fails to start. */
+  startupTimeoutMs: number;
+  /** A kernel with no activity for this long is shut down (0: never). */
+  idleTimeoutMs: number;
+  /** A kernel is shut down after this long whatever it does (0: never). */
+  maxLifetimeMs: number;
+  /** Wall-clock limit of one execution: interrupt, then kill after the grace period. 0: none. */
+  executionWallMs: number;
+  /** Time between an interrupt for a limit breach and killing the kernel. */
+  interruptGraceMs: number;
+  /** Heartbeat ping interval; a kernel silent for 3 intervals is dead. */
+  heartbeatIntervalMs: number;
+  /** Largest single ZMQ message accepted from a kernel. */
+  maxMessageBytes: number;
+  /** Hard cap on output bytes (iopub) per execution: interrupt, then kill. 0: none. */
+  executionOutputBytes: number;
+  /** Time between shutdown_request and killing the sandbox. */
+  shutdownGraceMs: number;
+}
+
+export interface PoolConfig {
+  /** Warm kernels kept ready per spec. */
+  size: number;
+  /** Specs to keep warm (default: the default spec). */
+  specs: string[];
+  /** Requests waiting for a kernel when none is free, at most. */
+  queueMax: number;
+  /** How long a request waits in the queue before it fails. */
+  queueTimeoutMs: number;
+}
+
+export interface KernelManagerConfig {
+  /** Extra kernelspec directories searched before the standard Jupyter paths. */
+  specDirs: string[];
+  /** Used when start() names no spec. */
+  defaultSpec: string;
+  /** Global cap on live kernels (pooled included). */
+  maxKernels: number;
+  pool: PoolConfig;
+  limits: Limits;
+  sandbox: SandboxConfig;
+  /** Prefix every kernel id starts with (lets a load balancer route by id). Empty by default. */
+  idPrefix: string;
+}
+
+export interface StartOptions {
+  /** Opaque owner tag; a kernel serves one owner and is never reused. */
+  owner?: string;
+}
+
+export interface KernelModelInfo {
+  id: string;
+  name: string;
+  last_activity: string;
+  execution_state: ExecutionState;
+  reason?: string;
+}
+
+/** A message to send: header fields the caller leaves out are filled in; the manager signs it. */
+export interface OutgoingMessage {
+  header: Partial<Header> & { msg_type: string };
+  parent_header?: Partial<Header>;
+  metadata?: JsonObject;
+  content: JsonObject;
+  buffers?: Buffer[];
+}
+
+export interface ExecuteOptions {
+  /** Answer input_request with this (string or function). Without it, stdin is not allowed. */
+  input?: string | ((prompt: string) => string | Promise<string>);
+  silent?: boolean;
+  storeHistory?: boolean;
+}
+
+/**
+ * One running kernel. Events:
+ *  - 'message' (msg: ChannelMessage): every verified message from the kernel (iopub, shell, control, stdin)
+ *  - 'status' (state: ExecutionState, reason?: string): lifecycle and execution state changes
+ *  - 'restarted' (): a restart completed (same id, new process)
+ *  - 'dead' (reason: string): the kernel is gone for good; no more events follow
+ *  - 'limit' (info: { kind: 'wall' | 'output' | 'memory' | 'idle' | 'lifetime'; message: string; parentMsgId?: string })
+ */
+export interface Kernel extends EventEmitter {
+  readonly id: string;
+  readonly specName: string;
+  readonly owner: string | undefined;
+  readonly state: ExecutionState;
+  readonly reason: string | undefined;
+  readonly lastActivity: Date;
+  /** The session id the manager uses for messages it originates. */
+  readonly session: string;
+  model(): KernelModelInfo;
+  /** Signs and sends a message; returns its header (msg_id filled in). Throws if the kernel is dead. */
+  send(channel: SendChannel, msg: OutgoingMessage): Header;
+  /** Every message from now on, until the kernel dies (then the iterator ends). */
+  messages(): AsyncIterableIterator<ChannelMessage>;
+  /** Runs code; yields the iopub messages (and the execute_reply) of this request until idle. */
+  execute(code: string, opts?: ExecuteOptions): AsyncIterableIterator<ChannelMessage>;
+  interrupt(): Promise<void>;
+  restart(): Promise<void>;
+  shutdown(reason?: string): Promise<void>;
+  /** Latest kernel_info_reply content. */
+  readonly info: JsonObject | undefined;
+}
+
+export type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel };

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-step set-up for a fresh Debian 12 machine: system packages (the Python
+# kernel, the sandbox tools), npm packages, and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages runcell uses at run time and in its tests.
+PACKAGES=(
+  python3-ipykernel python3-matplotlib python3-numpy python3-seccomp
+  bubblewrap util-linux procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "runcell: these Debian packages are missing: ${missing[*]}" >&2
+    echo "runcell: run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "runcell: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
