@@ -1,0 +1,96 @@
+// The five ZMQ sockets that talk to one kernel, over ipc:// sockets in its runtime dir.
+// Spec: https://jupyter-client.readthedocs.io/en/latest/messaging.html#introduction
+//   shell, control, stdin: DEALER (we) <-> ROUTER (kernel); iopub: SUB <- PUB; hb: REQ <-> REP.
+import * as zmq from 'zeromq';
+import type { Channel, SendChannel } from './messages.js';
+
+export const PORTS = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
+
+export interface ChannelHandlers {
+  onFrames(channel: Channel, frames: Buffer[]): void;
+  /** The iopub connection dropped while open: usually a message over the size limit. */
+  onIopubDisconnect(): void;
+}
+
+export class Channels {
+  readonly #dealers: Record<SendChannel, zmq.Dealer>;
+  readonly #iopub: zmq.Subscriber;
+  readonly #prefix: string;
+  #hb: zmq.Request | undefined;
+  #closed = false;
+  readonly #maxMessageBytes: number;
+
+  constructor(ipcPrefix: string, maxMessageBytes: number, handlers: ChannelHandlers) {
+    this.#prefix = ipcPrefix;
+    this.#maxMessageBytes = maxMessageBytes;
+    const opts = { linger: 0, maxMessageSize: maxMessageBytes };
+    this.#dealers = {
+      shell: new zmq.Dealer(opts),
+      control: new zmq.Dealer(opts),
+      stdin: new zmq.Dealer(opts),
+    };
+    this.#iopub = new zmq.Subscriber(opts);
+    this.#iopub.subscribe();
+    for (const [name, sock] of Object.entries(this.#dealers) as [SendChannel, zmq.Dealer][]) {
+      sock.connect(this.#address(name));
+      void this.#pump(name, sock, handlers);
+    }
+    this.#iopub.connect(this.#address('iopub'));
+    void this.#pump('iopub', this.#iopub, handlers);
+    this.#iopub.events.on('disconnect', () => {
+      if (!this.#closed) handlers.onIopubDisconnect();
+    });
+  }
+
+  #address(name: keyof typeof PORTS): string {
+    return `ipc://${this.#prefix}-${PORTS[name]}`;
+  }
+
+  async #pump(channel: Channel, sock: zmq.Dealer | zmq.Subscriber, h: ChannelHandlers): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        if (this.#closed) return;
+        h.onFrames(channel, frames);
+      }
+    } catch {
+      // The socket was closed under the receive loop: nothing to do.
+    }
+  }
+
+  send(channel: SendChannel, frames: Buffer[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('channels closed'));
+    return this.#dealers[channel].send(frames);
+  }
+
+  /** One heartbeat round trip; resolves false when no echo arrives within timeoutMs. */
+  async ping(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return false;
+    if (!this.#hb) {
+      this.#hb = new zmq.Request({
+        linger: 0,
+        receiveTimeout: timeoutMs,
+        maxMessageSize: this.#maxMessageBytes,
+      });
+      this.#hb.connect(this.#address('hb'));
+    }
+    const hb = this.#hb;
+    try {
+      await hb.send('ping');
+      await hb.receive();
+      return true;
+    } catch {
+      // REQ is stuck after a lost reply: throw it away and start afresh next time.
+      hb.close();
+      if (this.#hb === hb) this.#hb = undefined;
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of Object.values(this.#dealers)) s.close();
+    this.#iopub.close();
+    this.#hb?.close();
+  }
+}

@@ -1,0 +1,49 @@
+// kernel-manager's defaults, in one place, and the merge of a caller's partial config over them.
+import { defaultSandboxConfig } from './sandbox/index.js';
+import type { KernelManagerConfig } from './types.js';
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
+
+export function defaultConfig(): KernelManagerConfig {
+  return {
+    specDirs: [],
+    defaultSpec: 'python3',
+    // About 60 MB resident per idle ipykernel: 50 fit comfortably in a small machine's memory.
+    maxKernels: 50,
+    pool: { size: 2, specs: [], queueMax: 100, queueTimeoutMs: 30_000 },
+    limits: {
+      // A loaded 2-core machine can take several seconds to start Python.
+      startupTimeoutMs: 30_000,
+      idleTimeoutMs: 10 * 60_000,
+      maxLifetimeMs: 4 * 3_600_000,
+      executionWallMs: 60_000,
+      interruptGraceMs: 5_000,
+      heartbeatIntervalMs: 1_000,
+      maxMessageBytes: 32 * 2 ** 20,
+      executionOutputBytes: 64 * 2 ** 20,
+      shutdownGraceMs: 2_000,
+    },
+    sandbox: defaultSandboxConfig(),
+    idPrefix: '',
+  };
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge<T>(base: T, over: unknown): T {
+  if (!isPlain(base) || !isPlain(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (k === '__proto__' || k === 'constructor' || v === undefined) continue;
+    out[k] = merge(out[k], v);
+  }
+  return out as T;
+}
+
+export function resolveConfig(partial: DeepPartial<KernelManagerConfig> = {}): KernelManagerConfig {
+  return merge(defaultConfig(), partial);
+}

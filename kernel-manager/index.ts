@@ -1,0 +1,185 @@
+// kernel-manager's public API: sandboxed Jupyter kernels from installed kernelspecs, a warm pool,
+// lifecycle and limits. No HTTP here; server/ builds on this module only.
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { type Logger, pino } from 'pino';
+import { type DeepPartial, resolveConfig } from './config.js';
+import { KernelManagerError } from './errors.js';
+import { LocalKernel } from './kernel.js';
+import { Pool } from './pool.js';
+import { createSandbox } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/types.js';
+import { discoverSpecs } from './specs.js';
+import type { Kernel, KernelManagerConfig, KernelSpecInfo, StartOptions, UnavailableSpec } from './types.js';
+
+export { type DeepPartial, defaultConfig } from './config.js';
+export { KernelManagerError, type KernelManagerErrorCode } from './errors.js';
+export type { LocalKernel } from './kernel.js';
+export * from './messages.js';
+export type { SandboxConfig } from './sandbox/types.js';
+export type * from './types.js';
+
+export interface ManagerStats {
+  live: number;
+  pooled: number;
+  starting: number;
+  queued: number;
+  maxKernels: number;
+}
+
+/**
+ * Events: 'kernel' (k: Kernel) when one is handed out; 'dead' (k: Kernel, reason) when one dies.
+ */
+export class KernelManager extends EventEmitter {
+  readonly config: KernelManagerConfig;
+  readonly #log: Logger;
+  readonly #sandbox: Sandbox;
+  readonly #specs: Map<string, KernelSpecInfo>;
+  readonly #unavailable: UnavailableSpec[];
+  /** Every live kernel: starting, pooled, or handed out. */
+  readonly #kernels = new Map<string, LocalKernel>();
+  readonly #pool: Pool;
+  /** Kernels handed out to an owner; pooled ones stay invisible to get() and list(). */
+  readonly #assigned = new WeakSet<LocalKernel>();
+  #closed = false;
+
+  private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
+    super();
+    this.config = config;
+    this.#log = log;
+    this.#sandbox = sandbox;
+    const scan = discoverSpecs(config.specDirs, config.sandbox.mode !== 'none');
+    this.#specs = scan.specs;
+    this.#unavailable = scan.unavailable;
+    for (const u of scan.unavailable) log.warn({ spec: u.name, reason: u.reason }, 'kernelspec not offered');
+    if (!this.#specs.has(config.defaultSpec)) {
+      throw new KernelManagerError(
+        'NO_SUCH_SPEC',
+        `the default kernelspec "${config.defaultSpec}" is not available`,
+      );
+    }
+    const pooled = (config.pool.specs.length > 0 ? config.pool.specs : [config.defaultSpec]).filter((s) =>
+      this.#specs.has(s),
+    );
+    this.#pool = new Pool(config.pool.size > 0 ? pooled : [], {
+      config: config.pool,
+      maxKernels: config.maxKernels,
+      live: () => this.#kernels.size,
+      launch: (spec) => this.#launch(spec),
+      log,
+    });
+  }
+
+  /** Detects the sandbox, scans kernelspecs and starts filling the warm pool. */
+  static async create(
+    partial: DeepPartial<KernelManagerConfig> = {},
+    logger?: Logger,
+  ): Promise<KernelManager> {
+    const config = resolveConfig(partial);
+    const log = (logger ?? pino({ level: 'warn' })).child({ component: 'kernel-manager' });
+    const sandbox = await createSandbox(config.sandbox, log);
+    for (const line of sandbox.report) log.info(line);
+    const m = new KernelManager(config, sandbox, log);
+    m.#pool.refill();
+    return m;
+  }
+
+  get defaultSpec(): string {
+    return this.config.defaultSpec;
+  }
+  get sandboxReport(): string[] {
+    return this.#sandbox.report;
+  }
+  specs(): KernelSpecInfo[] {
+    return [...this.#specs.values()];
+  }
+  unavailableSpecs(): UnavailableSpec[] {
+    return [...this.#unavailable];
+  }
+
+  /** A kernel for one owner: from the warm pool when possible, else a cold start, else a wait. */
+  async start(specName?: string, opts: StartOptions = {}): Promise<Kernel> {
+    if (this.#closed) throw new KernelManagerError('CLOSED', 'the kernel manager is shutting down');
+    const name = specName ?? this.config.defaultSpec;
+    if (!this.#specs.has(name)) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`);
+    let k = this.#pool.take(name);
+    if (!k) {
+      if (this.#kernels.size >= this.config.maxKernels) {
+        const spare = this.#pool.evictOther(name);
+        if (spare) await spare.shutdown('retired from the pool to make room');
+      }
+      k =
+        this.#kernels.size < this.config.maxKernels ? await this.#launch(name) : await this.#pool.wait(name);
+    }
+    k.assign(opts.owner);
+    this.#assigned.add(k);
+    this.emit('kernel', k);
+    return k;
+  }
+
+  async #launch(spec: string): Promise<LocalKernel> {
+    const info = this.#specs.get(spec);
+    if (!info) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${spec}"`);
+    const id = `${this.config.idPrefix}${randomUUID()}`;
+    const k = new LocalKernel(id, info, {
+      sandbox: this.#sandbox,
+      sandboxed: this.config.sandbox.mode !== 'none',
+      limits: this.config.limits,
+      log: this.#log,
+    });
+    this.#kernels.set(id, k);
+    k.once('dead', (reason: string) => {
+      this.#kernels.delete(id);
+      this.emit('dead', k, reason);
+      if (!this.#closed) this.#pool.serveWaiters();
+    });
+    try {
+      await k.launch();
+    } catch (e) {
+      this.#kernels.delete(id);
+      if (!this.#closed) queueMicrotask(() => this.#pool.serveWaiters());
+      throw e;
+    }
+    return k;
+  }
+
+  /** A kernel that has been handed out (pooled kernels are not visible). */
+  get(id: string): Kernel | undefined {
+    const k = this.#kernels.get(id);
+    return k && k.state !== 'starting' && this.#isAssigned(k) ? k : undefined;
+  }
+
+  list(): Kernel[] {
+    return [...this.#kernels.values()].filter((k) => this.#isAssigned(k));
+  }
+
+  #isAssigned(k: LocalKernel): boolean {
+    return this.#assigned.has(k);
+  }
+
+  stats(): ManagerStats {
+    return {
+      live: this.#kernels.size,
+      pooled: this.#pool.pooled,
+      starting: this.#pool.starting,
+      queued: this.#pool.queued,
+      maxKernels: this.config.maxKernels,
+    };
+  }
+
+  /** True when a request for the default spec can be served now or by a start. */
+  ready(): boolean {
+    if (this.#closed || this.#pool.failures > 0) return false;
+    return this.#pool.readyCount(this.config.defaultSpec) > 0 || this.#kernels.size < this.config.maxKernels;
+  }
+
+  /** Shuts every kernel down (pooled and handed out) and stops refilling. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pool.close();
+    await Promise.allSettled(
+      [...this.#kernels.values()].map((k) => k.shutdown('the server is shutting down')),
+    );
+  }
+}
