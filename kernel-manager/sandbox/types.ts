@@ -65,6 +65,8 @@ export interface SandboxedProcess {
   signal(sig: NodeJS.Signals): void;
   /** A limit the sandbox saw breached so far (cgroup OOM, pids), if any. */
   limitHit(): string | undefined;
+  /** The last few KiB the kernel wrote to stdout/stderr (bounded), e.g. to explain a start-up failure. */
+  output?(): string;
   /**
    * Kills everything of this kernel (cgroup kill and a sweep of its uid), checks that no process is
    * left, removes its cgroups and runtime dir (never following links) and releases its uid.

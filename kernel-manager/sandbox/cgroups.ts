@@ -1,0 +1,229 @@
+// Per-kernel cgroups. Production hosts: cgroup v2 at /sys/fs/cgroup with the memory and pids
+// controllers. Hybrid hosts (like CI): v1 memory and pids hierarchies, plus a controller-less v2
+// hierarchy at /sys/fs/cgroup/unified that still offers cgroup.kill. Each kernel gets
+// <hierarchy>/<parent>/u<uid>; the launcher writes its own pid into every cgroup.procs before it execs
+// anything, so nothing of the kernel ever runs outside its cgroups.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { killAll } from './procs.js';
+
+const ROOT = '/sys/fs/cgroup';
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  pids: number;
+}
+
+export interface CgroupLayout {
+  /** cgroup v2 directory holding the kernel cgroups (memory/pids limits only if `v2Limits`). */
+  v2?: string;
+  v2Limits: boolean;
+  /** cgroup v1 memory and pids parents. */
+  v1Memory?: string;
+  v1Pids?: string;
+}
+
+const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
+
+async function tryWrite(file: string, value: string): Promise<boolean> {
+  try {
+    await writeFile(file, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readSync(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Value of `key N` in a flat-keyed cgroup file (memory.events, pids.events, memory.oom_control). */
+export function keyed(text: string | undefined, key: string): number | undefined {
+  const m = text && new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Finds what this host lets us use and creates the `parent` cgroups. Never throws. */
+export async function detectCgroups(parent: string): Promise<CgroupLayout> {
+  const layout: CgroupLayout = { v2Limits: false };
+  const pureV2 = existsSync(`${ROOT}/cgroup.controllers`);
+  const v2Root = pureV2 ? ROOT : existsSync(`${ROOT}/unified/cgroup.procs`) ? `${ROOT}/unified` : undefined;
+  if (v2Root) {
+    const dir = `${v2Root}/${parent}`;
+    try {
+      await mkdir(dir, { recursive: true });
+      if (existsSync(`${dir}/cgroup.kill`)) {
+        layout.v2 = dir;
+        const offered = (await readText(`${v2Root}/cgroup.controllers`)) ?? '';
+        if (/\bmemory\b/.test(offered) && /\bpids\b/.test(offered)) {
+          // Controllers must be enabled on every level down to the kernel cgroups' parent.
+          await tryWrite(`${v2Root}/cgroup.subtree_control`, '+memory +pids');
+          await tryWrite(`${dir}/cgroup.subtree_control`, '+memory +pids');
+          const enabled = (await readText(`${dir}/cgroup.subtree_control`)) ?? '';
+          layout.v2Limits = /\bmemory\b/.test(enabled) && /\bpids\b/.test(enabled);
+        }
+      }
+    } catch {
+      // not writable: no v2
+    }
+  }
+  if (!layout.v2Limits && !pureV2) {
+    for (const [ctl, probe, key] of [
+      ['memory', 'memory.limit_in_bytes', 'v1Memory'],
+      ['pids', 'pids.max', 'v1Pids'],
+    ] as const) {
+      const dir = `${ROOT}/${ctl}/${parent}`;
+      try {
+        await mkdir(dir, { recursive: true });
+        if (existsSync(`${dir}/${probe}`)) layout[key] = dir;
+      } catch {
+        // not writable
+      }
+    }
+  }
+  return layout;
+}
+
+/** Report lines describing what the layout enforces. */
+export function describeCgroups(layout: CgroupLayout, limits: CgroupLimits): string[] {
+  const lines: string[] = [];
+  if (layout.v2Limits) {
+    lines.push(`cgroup v2 ${layout.v2}: memory ${mib(limits.memoryBytes)} (no swap), ${limits.pids} pids`);
+  } else {
+    if (layout.v1Memory)
+      lines.push(`cgroup v1 memory ${layout.v1Memory}: ${mib(limits.memoryBytes)} (no swap)`);
+    else lines.push('cgroup memory limit: NOT available on this host (RLIMIT_AS only)');
+    if (layout.v1Pids) lines.push(`cgroup v1 pids ${layout.v1Pids}: ${limits.pids} pids`);
+    else lines.push('cgroup pids limit: NOT available on this host (RLIMIT_NPROC only)');
+  }
+  lines.push(
+    layout.v2
+      ? `cgroup v2 ${layout.v2}: cgroup.kill for cleanup`
+      : 'cgroup.kill: not available (cleanup kills cgroup members and every process of the uid)',
+  );
+  return lines;
+}
+
+export class KernelCgroup {
+  readonly #dirs: string[];
+  readonly #layout: CgroupLayout;
+  readonly #limits: CgroupLimits;
+  readonly #name: string;
+
+  private constructor(layout: CgroupLayout, name: string, limits: CgroupLimits) {
+    this.#layout = layout;
+    this.#name = name;
+    this.#limits = limits;
+    this.#dirs = [layout.v2, layout.v1Memory, layout.v1Pids]
+      .filter((d): d is string => d !== undefined)
+      .map((d) => `${d}/${name}`);
+  }
+
+  /** Creates the kernel's cgroups (replacing a leftover of a crashed run) and applies the limits. */
+  static async create(layout: CgroupLayout, name: string, limits: CgroupLimits): Promise<KernelCgroup> {
+    const cg = new KernelCgroup(layout, name, limits);
+    if (cg.#dirs.some((d) => existsSync(d))) await cg.destroy();
+    for (const d of cg.#dirs) await mkdir(d);
+    const set = async (file: string, value: number | string) => {
+      try {
+        await writeFile(file, String(value));
+      } catch (e) {
+        throw new Error(`cannot set ${file}`, { cause: e });
+      }
+    };
+    const v2 = layout.v2 && `${layout.v2}/${name}`;
+    if (v2 && layout.v2Limits) {
+      await set(`${v2}/memory.max`, limits.memoryBytes);
+      if (existsSync(`${v2}/memory.swap.max`)) await set(`${v2}/memory.swap.max`, 0);
+      await set(`${v2}/memory.oom.group`, 1); // an OOM kills the whole kernel, not a random child
+      await set(`${v2}/pids.max`, limits.pids);
+    }
+    if (layout.v1Memory) {
+      const d = `${layout.v1Memory}/${name}`;
+      await set(`${d}/memory.limit_in_bytes`, limits.memoryBytes);
+      if (existsSync(`${d}/memory.memsw.limit_in_bytes`))
+        await set(`${d}/memory.memsw.limit_in_bytes`, limits.memoryBytes);
+    }
+    if (layout.v1Pids) await set(`${layout.v1Pids}/${name}/pids.max`, limits.pids);
+    return cg;
+  }
+
+  /** The cgroup.procs files the launcher joins before exec'ing the kernel. */
+  get procsFiles(): string[] {
+    return this.#dirs.map((d) => `${d}/cgroup.procs`);
+  }
+
+  /** Every pid in any of the kernel's cgroups. */
+  async members(): Promise<number[]> {
+    const pids = new Set<number>();
+    for (const d of this.#dirs) {
+      for (const line of ((await readText(`${d}/cgroup.procs`)) ?? '').split('\n')) {
+        if (line) pids.add(Number(line));
+      }
+    }
+    return [...pids];
+  }
+
+  /** Says which cgroup limit the kernel ran into, if any (synchronous: a few tiny sysfs reads). */
+  limitHit(): string | undefined {
+    const v2 = this.#layout.v2Limits ? `${this.#layout.v2}/${this.#name}` : undefined;
+    const mem = this.#layout.v1Memory && `${this.#layout.v1Memory}/${this.#name}`;
+    const pids = v2 ?? (this.#layout.v1Pids && `${this.#layout.v1Pids}/${this.#name}`);
+    let oom = 0;
+    if (v2) oom = keyed(readSync(`${v2}/memory.events`), 'oom_kill') ?? 0;
+    if (mem) {
+      // oom_kill appeared in Linux 4.13; before that, a failed charge at the limit is the best sign.
+      oom =
+        keyed(readSync(`${mem}/memory.oom_control`), 'oom_kill') ??
+        Number(readSync(`${mem}/memory.failcnt`) ?? 0);
+    }
+    if (oom > 0) return `memory limit of ${mib(this.#limits.memoryBytes)} reached`;
+    if (pids && (keyed(readSync(`${pids}/pids.events`), 'max') ?? 0) > 0) {
+      return `process limit of ${this.#limits.pids} reached`;
+    }
+    return undefined;
+  }
+
+  /** Kills every member (cgroup.kill where offered) until the cgroups are empty or time runs out. */
+  async kill(timeoutMs = 2000): Promise<number[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      if (this.#layout.v2) await tryWrite(`${this.#layout.v2}/${this.#name}/cgroup.kill`, '1');
+      const left = await this.members();
+      if (left.length === 0) return [];
+      killAll(left);
+      if (Date.now() > deadline) return left;
+      await sleep(Math.min(5 * (round + 1), 50));
+    }
+  }
+
+  /** Kills what is left and removes the cgroups. */
+  async destroy(): Promise<void> {
+    await this.kill();
+    for (const d of this.#dirs) {
+      for (let i = 0; existsSync(d); i++) {
+        try {
+          await rmdir(d);
+        } catch (e) {
+          // EBUSY while the last members are being reaped.
+          if (i > 100) throw new Error(`cannot remove cgroup ${d}`, { cause: e });
+          await sleep(10);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,165 @@
+// Starts one kernel in the full sandbox and owns it until destroy(). The chain, all exec'd, all by
+// absolute path, with an EMPTY environment (bubblewrap's env shows in /proc/1/environ inside):
+//   /bin/bash -c PROLOGUE (root: closes stray fds, joins the kernel's cgroups before anything forks)
+//   /usr/bin/prlimit …    (rlimits, inherited by everything below)
+//   /usr/bin/setpriv …    (drops to the kernel's uid: no groups, no capabilities, no new privileges)
+//   /usr/bin/bwrap --args 3   (unprivileged: namespaces, the minimal view, seccomp)
+// fds 0-2 and the pipes below are all the chain keeps.
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Duplex, Writable } from 'node:stream';
+import { buildBwrapArgs, generatedEtc, INSIDE, kernelArgv } from './bwrap.js';
+import type { KernelCgroup } from './cgroups.js';
+import { type KernelHandle, KernelProcess } from './kernel-process.js';
+import type { RuntimeDir } from './runtime.js';
+import { OutputTail } from './tail.js';
+import type { LaunchRequest, SandboxConfig } from './types.js';
+
+// Child fd numbers (= index in spawn's stdio array).
+const FD = {
+  args: 3,
+  connection: 4,
+  info: 5,
+  passwd: 6,
+  group: 7,
+  hosts: 8,
+  nsswitch: 9,
+  seccomp: 10,
+} as const;
+const LAST_FD = 10;
+
+// Runs as root before anything else: closes fds inherited from whoever started the server without
+// close-on-exec (Node marks only its own), joins the kernel's cgroups, then execs the rest.
+// bash, not dash: dash cannot name fds above 9; `exec -c` drops the variables bash itself sets.
+const PROLOGUE = `for f in /proc/$$/fd/*; do n=\${f##*/}; if [ "$n" -gt ${LAST_FD} ]; then exec {n}>&-; fi; done
+n=$1; shift
+while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done
+exec -c "$@"`;
+
+export interface LaunchContext {
+  config: SandboxConfig;
+  view: readonly string[];
+  seccomp: Buffer | undefined;
+}
+
+function rlimitArgs(config: SandboxConfig): string[] {
+  const r = config.rlimits;
+  const n = (x: number) => String(Math.floor(x));
+  return [
+    `--cpu=${n(r.cpuSeconds)}`,
+    `--as=${n(r.addressSpaceBytes)}`,
+    `--nproc=${n(r.processes)}`,
+    `--fsize=${n(r.fileSizeBytes)}`,
+    `--nofile=${n(r.openFiles)}`,
+    '--core=0',
+  ];
+}
+
+/** The parent's end of the child's fd `fd` (a socketpair Node created for a 'pipe' entry). */
+function pipeAt(child: ChildProcess, fd: number): Duplex | undefined {
+  return ((child.stdio as readonly unknown[])[fd] ?? undefined) as Duplex | undefined;
+}
+
+function feed(stream: Writable | undefined, data: Buffer): void {
+  if (!stream) throw new Error('sandbox pipe missing');
+  stream.on('error', () => {}); // bwrap exiting early closes it; the exit explains why
+  stream.end(data);
+}
+
+/** Reads bwrap's --info-fd JSON: the host pid of the sandbox's pid 1. */
+function readInfo(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = pipeAt(child, FD.info);
+    if (!stream) return reject(new Error('sandbox info pipe missing'));
+    let text = '';
+    const onExit = () => reject(new Error('the sandbox exited during set-up'));
+    child.once('exit', onExit);
+    stream.on('error', () => {});
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      try {
+        const pid = (JSON.parse(text) as { 'child-pid'?: unknown })['child-pid'];
+        if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) {
+          child.off('exit', onExit);
+          resolve(pid);
+        }
+      } catch {
+        // incomplete JSON: wait for more
+      }
+    });
+  });
+}
+
+/** Spawns the chain for a kernel whose uid, cgroups and runtime dir are ready. */
+export async function spawnSandboxed(
+  ctx: LaunchContext,
+  req: LaunchRequest,
+  h: KernelHandle & { cgroup: KernelCgroup; runtime: RuntimeDir },
+): Promise<KernelProcess> {
+  const { config } = ctx;
+  const uid = h.uid;
+  const args = buildBwrapArgs({
+    uid,
+    runtimeDir: h.runtime.path,
+    tmpBytes: config.tmpBytes,
+    homeBytes: config.homeBytes,
+    shmBytes: config.shmBytes,
+    view: ctx.view,
+    env: req.env,
+    fds: { ...FD, seccomp: ctx.seccomp ? FD.seccomp : undefined },
+  });
+  const connection = req.connectionFile(INSIDE.ipcPrefix);
+  const procs = h.cgroup.procsFiles;
+  const chain = [
+    '-c',
+    PROLOGUE,
+    'runcell-sandbox',
+    String(procs.length),
+    ...procs,
+    '/usr/bin/prlimit',
+    ...rlimitArgs(config),
+    '--',
+    '/usr/bin/setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+    '/usr/bin/bwrap',
+    '--args',
+    String(FD.args),
+    '--',
+    ...kernelArgv(req.argv),
+  ];
+  const pipes = Object.keys(FD).length - (ctx.seccomp ? 0 : 1);
+  const child = spawn('/bin/bash', chain, {
+    env: {},
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(pipes).fill('pipe')],
+  });
+  const tail = new OutputTail();
+  tail.follow(child.stdout);
+  tail.follow(child.stderr);
+  const proc = new KernelProcess(req.kernelId, child, tail, h);
+  try {
+    if (child.pid === undefined) throw new Error('the sandbox could not be started');
+    const etc = generatedEtc(uid);
+    feed(pipeAt(child, FD.args), Buffer.from(`${args.join('\0')}\0`));
+    feed(pipeAt(child, FD.connection), connection);
+    feed(pipeAt(child, FD.passwd), etc.passwd);
+    feed(pipeAt(child, FD.group), etc.group);
+    feed(pipeAt(child, FD.hosts), etc.hosts);
+    feed(pipeAt(child, FD.nsswitch), etc.nsswitch);
+    if (ctx.seccomp) feed(pipeAt(child, FD.seccomp), ctx.seccomp);
+    const init = await readInfo(child);
+    await proc.attach(init);
+    return proc;
+  } catch (e) {
+    await proc.destroy().catch(() => {});
+    const info = await proc.exited;
+    const why = info.code === 125 ? 'could not join its cgroups' : (e as Error).message;
+    const out = tail.text().trim().split('\n').slice(-5).join('\n');
+    throw new Error(`kernel sandbox failed to start: ${why}${out ? `\n${out}` : ''}`, { cause: e });
+  }
+}

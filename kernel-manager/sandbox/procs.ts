@@ -1,0 +1,97 @@
+// Host process bookkeeping for the sandbox: which processes a uid owns, killing them all, and removing
+// a directory a kernel could write without ever following a link it planted.
+import { lstat, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Pids of every host process any of whose uids (real, effective, saved, fs) is `uid`.
+ * Reads /proc/<pid>/status; processes that vanish while we read are skipped.
+ */
+export async function processesOfUid(uid: number): Promise<number[]> {
+  const owners = await processOwners();
+  return owners.get(uid) ?? [];
+}
+
+/** uid -> pids, for every process on the host (any of its four uids counts). */
+export async function processOwners(): Promise<Map<number, number[]>> {
+  const out = new Map<number, number[]>();
+  const entries = await readdir('/proc');
+  await Promise.all(
+    entries.map(async (name) => {
+      if (!/^\d+$/.test(name)) return;
+      const pid = Number(name);
+      let status: string;
+      try {
+        status = await readFile(`/proc/${name}/status`, 'utf8');
+      } catch {
+        return; // exited meanwhile
+      }
+      const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+      if (!m) return;
+      for (const u of new Set(m.slice(1, 5).map(Number))) {
+        const list = out.get(u);
+        if (list) list.push(pid);
+        else out.set(u, [pid]);
+      }
+    }),
+  );
+  return out;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // ESRCH: already gone
+  }
+}
+
+/**
+ * SIGKILLs every process of `uid` until none is left or `timeoutMs` passes; returns the survivors.
+ * Killing from outside (root, by pid) means a kernel cannot dodge it by changing namespace, session
+ * or process group; RLIMIT_NPROC on the uid bounds how fast it can fork new ones meanwhile.
+ */
+export async function killUid(uid: number, timeoutMs = 2000): Promise<number[]> {
+  if (uid === 0) throw new Error('refusing to kill processes of uid 0');
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 0; ; round++) {
+    const pids = await processesOfUid(uid);
+    if (pids.length === 0) return [];
+    for (const pid of pids) killQuietly(pid);
+    if (Date.now() > deadline) return pids;
+    // Zombies keep their uid until reaped by their parent (often the dying bwrap); give them a moment.
+    await sleep(Math.min(5 * (round + 1), 50));
+  }
+}
+
+/** SIGKILLs each pid (a cgroup's member list). */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) killQuietly(pid);
+}
+
+/**
+ * Removes `dir` and everything under it without following symlinks: a symlink is unlinked, never
+ * entered, so a kernel that planted `link -> /etc/important` cannot make us delete its target.
+ * Callers make sure nothing of the kernel is still running (no one can swap entries meanwhile).
+ */
+export async function removeTreeNoFollow(dir: string): Promise<void> {
+  let st: Awaited<ReturnType<typeof lstat>>;
+  try {
+    st = await lstat(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isDirectory()) {
+    // Not what we created (a link or a file put in its place): remove the entry itself only.
+    await rm(dir, { force: true });
+    return;
+  }
+  for (const name of await readdir(dir)) {
+    const p = `${dir}/${name}`;
+    const s = await lstat(p);
+    if (s.isDirectory()) await removeTreeNoFollow(p);
+    else await rm(p, { force: true }); // unlinks files, sockets and symlinks (not their targets)
+  }
+  await rmdir(dir);
+}
