@@ -82,6 +82,7 @@ export interface BwrapFds {
  */
 export function kernelArgv(argv: readonly string[]): string[] {
   if (argv.length === 0) throw new Error('kernel argv is empty');
+  if (argv.some((a) => a.includes('\0'))) throw new Error('a kernel argument contains a NUL byte');
   return argv.map((a) => a.replaceAll('{connection_file}', INSIDE.connectionFile));
 }
 

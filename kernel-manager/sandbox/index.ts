@@ -190,7 +190,8 @@ class BwrapSandbox implements Sandbox {
         h as KernelHandle & { runtime: RuntimeDir; cgroup: KernelCgroup },
       );
     } catch (e) {
-      this.#log.error({ err: e, kernelId: req.kernelId, uid }, 'kernel sandbox failed to start');
+      const output = (e as { output?: string }).output;
+      this.#log.error({ err: e, kernelId: req.kernelId, uid, output }, 'kernel sandbox failed to start');
       throw e;
     }
   }

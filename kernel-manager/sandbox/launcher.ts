@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Duplex, Writable } from 'node:stream';
 import { buildBwrapArgs, generatedEtc, INSIDE, kernelArgv } from './bwrap.js';
 import type { KernelCgroup } from './cgroups.js';
-import { type KernelHandle, KernelProcess } from './kernel-process.js';
+import { type KernelHandle, KernelProcess, teardown } from './kernel-process.js';
 import type { RuntimeDir } from './runtime.js';
 import { OutputTail } from './tail.js';
 import type { LaunchRequest, SandboxConfig } from './types.js';
@@ -89,7 +89,17 @@ function readInfo(child: ChildProcess): Promise<number> {
   });
 }
 
-/** Spawns the chain for a kernel whose uid, cgroups and runtime dir are ready. */
+/** A start-up failure; `output` holds the last lines bubblewrap and the kernel wrote (for logs). */
+export class SandboxStartError extends Error {
+  readonly output: string;
+  constructor(why: string, output: string, cause?: unknown) {
+    super(`kernel sandbox failed to start: ${why}`, { cause });
+    this.name = 'SandboxStartError';
+    this.output = output;
+  }
+}
+
+/** Spawns the chain for a kernel whose uid, cgroups and runtime dir are ready; frees them on failure. */
 export async function spawnSandboxed(
   ctx: LaunchContext,
   req: LaunchRequest,
@@ -97,17 +107,26 @@ export async function spawnSandboxed(
 ): Promise<KernelProcess> {
   const { config } = ctx;
   const uid = h.uid;
-  const args = buildBwrapArgs({
-    uid,
-    runtimeDir: h.runtime.path,
-    tmpBytes: config.tmpBytes,
-    homeBytes: config.homeBytes,
-    shmBytes: config.shmBytes,
-    view: ctx.view,
-    env: req.env,
-    fds: { ...FD, seccomp: ctx.seccomp ? FD.seccomp : undefined },
-  });
-  const connection = req.connectionFile(INSIDE.ipcPrefix);
+  let args: string[];
+  let command: string[];
+  let connection: Buffer;
+  try {
+    args = buildBwrapArgs({
+      uid,
+      runtimeDir: h.runtime.path,
+      tmpBytes: config.tmpBytes,
+      homeBytes: config.homeBytes,
+      shmBytes: config.shmBytes,
+      view: ctx.view,
+      env: req.env,
+      fds: { ...FD, seccomp: ctx.seccomp ? FD.seccomp : undefined },
+    });
+    command = kernelArgv(req.argv);
+    connection = req.connectionFile(INSIDE.ipcPrefix);
+  } catch (e) {
+    await teardown(h);
+    throw new SandboxStartError((e as Error).message, '', e);
+  }
   const procs = h.cgroup.procsFiles;
   const chain = [
     '-c',
@@ -130,7 +149,7 @@ export async function spawnSandboxed(
     '--args',
     String(FD.args),
     '--',
-    ...kernelArgv(req.argv),
+    ...command,
   ];
   const pipes = Object.keys(FD).length - (ctx.seccomp ? 0 : 1);
   const child = spawn('/bin/bash', chain, {
@@ -158,8 +177,7 @@ export async function spawnSandboxed(
   } catch (e) {
     await proc.destroy().catch(() => {});
     const info = await proc.exited;
-    const why = info.code === 125 ? 'could not join its cgroups' : (e as Error).message;
-    const out = tail.text().trim().split('\n').slice(-5).join('\n');
-    throw new Error(`kernel sandbox failed to start: ${why}${out ? `\n${out}` : ''}`, { cause: e });
+    const why = info.code === 125 ? 'it could not join its cgroups' : (e as Error).message;
+    throw new SandboxStartError(why, tail.text(), e);
   }
 }

@@ -4,7 +4,7 @@ import { lstat, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Pids of every host process any of whose uids (real, effective, saved, fs) is `uid`.
+ * Pids of every live (non-zombie) host process any of whose uids (real, effective, saved, fs) is `uid`.
  * Reads /proc/<pid>/status; processes that vanish while we read are skipped.
  */
 export async function processesOfUid(uid: number): Promise<number[]> {
@@ -12,7 +12,7 @@ export async function processesOfUid(uid: number): Promise<number[]> {
   return owners.get(uid) ?? [];
 }
 
-/** uid -> pids, for every process on the host (any of its four uids counts). */
+/** uid -> pids, for every live process on the host (any of its four uids counts; zombies do not). */
 export async function processOwners(): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   const entries = await readdir('/proc');
@@ -26,6 +26,9 @@ export async function processOwners(): Promise<Map<number, number[]>> {
       } catch {
         return; // exited meanwhile
       }
+      // A zombie runs nothing and holds nothing but its pid; it goes once its (new) parent reaps it,
+      // which for an orphaned sandbox is the host's pid 1, on its own schedule.
+      if (/^State:\s+[ZX]/m.test(status)) return;
       const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
       if (!m) return;
       for (const u of new Set(m.slice(1, 5).map(Number))) {
@@ -59,7 +62,6 @@ export async function killUid(uid: number, timeoutMs = 2000): Promise<number[]> 
     if (pids.length === 0) return [];
     for (const pid of pids) killQuietly(pid);
     if (Date.now() > deadline) return pids;
-    // Zombies keep their uid until reaped by their parent (often the dying bwrap); give them a moment.
     await sleep(Math.min(5 * (round + 1), 50));
   }
 }
