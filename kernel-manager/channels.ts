@@ -1,6 +1,7 @@
 // The five ZMQ sockets that talk to one kernel, over ipc:// sockets in its runtime dir.
 // Spec: https://jupyter-client.readthedocs.io/en/latest/messaging.html#introduction
 //   shell, control, stdin: DEALER (we) <-> ROUTER (kernel); iopub: SUB <- PUB; hb: REQ <-> REP.
+import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
 import type { Channel, SendChannel } from './messages.js';
 
@@ -24,10 +25,13 @@ export class Channels {
     this.#prefix = ipcPrefix;
     this.#maxMessageBytes = maxMessageBytes;
     const opts = { linger: 0, maxMessageSize: maxMessageBytes };
+    // The kernel sends input_request to the identity the execute_request came from (on shell), so
+    // stdin must share shell's routing id, as jupyter_client's session identity does.
+    const identity = { ...opts, routingId: randomBytes(16).toString('hex') };
     this.#dealers = {
-      shell: new zmq.Dealer(opts),
-      control: new zmq.Dealer(opts),
-      stdin: new zmq.Dealer(opts),
+      shell: new zmq.Dealer(identity),
+      control: new zmq.Dealer(identity),
+      stdin: new zmq.Dealer(identity),
     };
     this.#iopub = new zmq.Subscriber(opts);
     this.#iopub.subscribe();

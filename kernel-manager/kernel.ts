@@ -177,6 +177,11 @@ export class LocalKernel extends EventEmitter implements Kernel {
       throw new KernelManagerError('START_FAILED', 'the kernel sandbox could not be set up', { cause: e });
     }
     const proc = this.#proc;
+    if (this.#isDead()) {
+      // Shut down while the sandbox was being set up: do not leave the new process behind.
+      await this.#teardown();
+      throw new KernelManagerError('START_FAILED', 'the kernel was shut down during start-up');
+    }
     let exited: ExitInfo | undefined;
     void proc.exited.then((info) => {
       exited = info;
@@ -184,12 +189,15 @@ export class LocalKernel extends EventEmitter implements Kernel {
     });
     this.#channels = new Channels(proc.ipcPrefix, this.#deps.limits.maxMessageBytes, {
       onFrames: (ch, frames) => this.#onFrames(gen, ch, frames),
-      onIopubDisconnect: () => {
-        if (gen === this.#generation && this.#state !== 'dead' && !this.#transition) {
-          const mib = Math.round(this.#deps.limits.maxMessageBytes / 2 ** 20);
-          void this.#kill(`a single output message exceeded the ${mib} MiB limit`, 'output');
-        }
-      },
+      // A dying kernel drops iopub too: only a disconnect while the process lives means an
+      // oversized message (ZMQ's maxMessageSize cuts the connection).
+      onIopubDisconnect: () =>
+        setTimeout(() => {
+          if (gen === this.#generation && !exited && this.#state !== 'dead' && !this.#transition) {
+            const mib = Math.round(this.#deps.limits.maxMessageBytes / 2 ** 20);
+            void this.#kill(`a single output message exceeded the ${mib} MiB limit`, 'output');
+          }
+        }, 500).unref(),
     });
     try {
       await this.#waitReady(gen, () => exited);
@@ -218,7 +226,7 @@ export class LocalKernel extends EventEmitter implements Kernel {
       // one arrives covers the PUB/SUB slow joiner (messages published before SUB connects are lost).
       while (!(reply && iopub)) {
         const gone = exited();
-        if (gone || gen !== this.#generation) {
+        if (gone || gen !== this.#generation || this.#isDead()) {
           throw new KernelManagerError(
             'START_FAILED',
             `the kernel exited during start-up${gone?.reason ? `: ${gone.reason}` : ''}`,

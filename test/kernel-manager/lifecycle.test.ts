@@ -1,0 +1,174 @@
+// Lifecycle of real sandboxed kernels: restart, death, heartbeat, limits, shutdown, start-up failure.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
+import type { Kernel } from '../../kernel-manager/types.js';
+import { pidsOfUids, run, testManager, waitFor } from './helpers.js';
+
+const SLOT = 2;
+const UIDS: [number, number] = [61_000 + SLOT * 100, 61_000 + SLOT * 100 + 99];
+let manager: KernelManager;
+
+// A kernelspec whose "kernel" never answers: for the start-up timeout.
+const specRoot = mkdtempSync(join(tmpdir(), 'runcell-lifecycle-'));
+mkdirSync(join(specRoot, 'kernels', 'mute'), { recursive: true });
+writeFileSync(
+  join(specRoot, 'kernels', 'mute', 'kernel.json'),
+  JSON.stringify({
+    argv: ['/usr/bin/python3', '-c', 'import time; time.sleep(600)', '{connection_file}'],
+    language: 'python',
+  }),
+);
+
+beforeAll(async () => {
+  manager = await testManager(SLOT, {
+    specDirs: [specRoot],
+    pool: { size: 2 },
+    limits: {
+      executionWallMs: 3_000,
+      interruptGraceMs: 1_500,
+      startupTimeoutMs: 20_000,
+      executionOutputBytes: 2 * 2 ** 20,
+    },
+  });
+});
+afterAll(async () => {
+  await manager?.close();
+  // No orphan: nothing of this file's uid range survives the suite.
+  expect(pidsOfUids(...UIDS)).toEqual([]);
+});
+
+function deadWithin(k: Kernel, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`kernel not dead within ${ms} ms`)), ms);
+    k.once('dead', (reason: string) => {
+      clearTimeout(t);
+      resolve(reason);
+    });
+  });
+}
+
+describe('kernel lifecycle', () => {
+  it('restarts with the same id, a new process, and listeners told', async () => {
+    const k = await manager.start();
+    await run(k, 'x = 1');
+    const oldPid = (k as unknown as { pid: number }).pid;
+    const states: string[] = [];
+    k.on('status', (s: string) => states.push(s));
+    const restarted = new Promise<void>((r) => k.once('restarted', () => r()));
+    await k.restart();
+    await restarted;
+    expect(manager.get(k.id)).toBe(k);
+    expect((k as unknown as { pid: number }).pid).not.toBe(oldPid);
+    expect(states).toContain('restarting');
+    expect(k.state).toBe('idle');
+    const r = await run(k, 'print("x" in globals())');
+    expect(r.stdout).toBe('False\n');
+    await k.shutdown();
+  });
+
+  it('reports a kill -9 of the kernel process as dead with a reason, within 3 s', async () => {
+    const k = await manager.start();
+    const dead = deadWithin(k, 3_000);
+    process.kill((k as unknown as { pid: number }).pid, 'SIGKILL');
+    expect(await dead).toMatch(/killed|exited/);
+    expect(k.state).toBe('dead');
+    expect(k.model().reason).toMatch(/killed|exited/);
+    expect(() => k.send('shell', { header: { msg_type: 'kernel_info_request' }, content: {} })).toThrow(
+      KernelManagerError,
+    );
+  });
+
+  it('reports a frozen kernel (SIGSTOP) as dead through the heartbeat', async () => {
+    const k = await manager.start();
+    const dead = deadWithin(k, 6_000);
+    const t0 = Date.now();
+    process.kill((k as unknown as { pid: number }).pid, 'SIGSTOP');
+    expect(await dead).toMatch(/heartbeat/);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('interrupts an execution over the wall-clock limit and says which limit', async () => {
+    const k = await manager.start();
+    const limits: string[] = [];
+    k.on('limit', (l: { kind: string; message: string }) => limits.push(`${l.kind}: ${l.message}`));
+    const r = await run(k, 'import time\nwhile True: time.sleep(0.05)');
+    expect(r.messages.find((m) => m.header.msg_type === 'error')?.content.ename).toBe('KeyboardInterrupt');
+    expect(limits[0]).toMatch(/^wall: execution time limit of 3 s reached/);
+    expect(k.state).toBe('idle');
+    await k.shutdown();
+  });
+
+  it('kills a kernel that ignores the interrupt at the wall limit', async () => {
+    const k = await manager.start();
+    const dead = deadWithin(k, 15_000);
+    const it = k.execute('import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass');
+    const drained = (async () => {
+      try {
+        for await (const _ of it) void _;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(await dead).toMatch(/execution time limit of 3 s reached; the kernel ignored the interrupt/);
+    expect(await drained).toBeInstanceOf(KernelManagerError);
+  });
+
+  it('stops an execution that exceeds the output limit', async () => {
+    const k = await manager.start();
+    const limits: string[] = [];
+    k.on('limit', (l: { kind: string }) => limits.push(l.kind));
+    const r = await run(
+      k,
+      'import sys\nfor i in range(10**6):\n    print("x" * 1000)\n    sys.stdout.flush()',
+    );
+    expect(limits).toContain('output');
+    expect(r.reply?.content.status).toBe('error');
+    await k.shutdown();
+  });
+
+  it('shuts down: kernel and its setsid daemon gone, no process of its uid left', async () => {
+    const k = await manager.start();
+    const uid = (k as unknown as { uid: number }).uid;
+    await run(
+      k,
+      'import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\ntime.sleep(0.3)',
+    );
+    expect(pidsOfUids(uid, uid).length).toBeGreaterThanOrEqual(2);
+    await k.shutdown();
+    expect(k.state).toBe('dead');
+    expect(manager.get(k.id)).toBeUndefined();
+    expect(pidsOfUids(uid, uid)).toEqual([]);
+  });
+
+  it('fails a kernel that never becomes ready with a clear error and cleans up', async () => {
+    const m = await testManager(SLOT + 50, {
+      specDirs: [specRoot],
+      pool: { size: 0 },
+      limits: { startupTimeoutMs: 2_000 },
+    });
+    try {
+      const err = await m.start('mute').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KernelManagerError);
+      expect((err as KernelManagerError).code).toBe('START_FAILED');
+      expect((err as Error).message).toMatch(/did not become ready within 2 s/);
+      expect(m.stats().live).toBe(0);
+      expect(pidsOfUids(61_000 + (SLOT + 50) * 100, 61_000 + (SLOT + 50) * 100 + 99)).toEqual([]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('culls a kernel idle for longer than the idle timeout', async () => {
+    const m = await testManager(SLOT + 51, { pool: { size: 0 }, limits: { idleTimeoutMs: 1_500 } });
+    try {
+      const k = await m.start();
+      const reason = await deadWithin(k, 5_000);
+      expect(reason).toMatch(/idle/);
+    } finally {
+      await m.close();
+    }
+  });
+});

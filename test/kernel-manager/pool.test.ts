@@ -1,0 +1,60 @@
+// Warm pool, global cap and the bounded wait queue, with real kernels.
+import { afterEach, describe, expect, it } from 'vitest';
+import { type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
+import { run, testManager, waitFor } from './helpers.js';
+
+const SLOT = 4;
+let m: KernelManager | undefined;
+afterEach(async () => {
+  await m?.close();
+  m = undefined;
+});
+
+describe('warm pool', () => {
+  it('keeps N kernels ready, hands one out ready to run, and refills', async () => {
+    m = await testManager(SLOT, { pool: { size: 2 } });
+    await waitFor(() => m?.stats().pooled === 2, 30_000, 'the pool to fill');
+    const t0 = performance.now();
+    const k = await m.start(undefined, { owner: 'o1' });
+    const handout = performance.now() - t0;
+    expect(k.state).toBe('idle');
+    expect(handout).toBeLessThan(1_000); // the benchmark measures it; here: it did not cold-start
+    expect(m.stats().pooled).toBe(1);
+    expect((await run(k, 'print(2*21)')).stdout).toBe('42\n');
+    await waitFor(() => m?.stats().pooled === 2, 30_000, 'the pool to refill');
+    expect(m.stats().live).toBe(3);
+  });
+
+  it('never reuses a kernel: each owner gets a fresh one, and a shut-down kernel is gone', async () => {
+    m = await testManager(SLOT, { pool: { size: 1 } });
+    const a = await m.start(undefined, { owner: 'a' });
+    await run(a, 'secret = "a-only"');
+    await a.shutdown();
+    const b = await m.start(undefined, { owner: 'b' });
+    expect(b.id).not.toBe(a.id);
+    expect((await run(b, 'print("secret" in globals())')).stdout).toBe('False\n');
+    expect(m.list().map((k) => k.id)).toEqual([b.id]);
+  });
+
+  it('rejects an unknown spec clearly', async () => {
+    m = await testManager(SLOT, { pool: { size: 0 } });
+    const e = await m.start('cobol').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(KernelManagerError);
+    expect((e as KernelManagerError).code).toBe('NO_SUCH_SPEC');
+  });
+
+  it('queues requests over the global cap, serves them when a kernel dies, and times out the rest', async () => {
+    m = await testManager(SLOT, { maxKernels: 1, pool: { size: 0, queueMax: 1, queueTimeoutMs: 1_500 } });
+    const first = await m.start();
+    const waiting = m.start();
+    // The queue holds one: a third request is refused at once.
+    const full = await m.start().catch((x: unknown) => x);
+    expect((full as KernelManagerError).code).toBe('CAPACITY');
+    await first.shutdown();
+    const second = await waiting;
+    expect(second.id).not.toBe(first.id);
+    const late = await m.start().catch((x: unknown) => x);
+    expect((late as KernelManagerError).code).toBe('QUEUE_TIMEOUT');
+    expect((late as Error).message).toMatch(/within 1.5 s/);
+  });
+});
