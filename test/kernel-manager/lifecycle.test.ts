@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
 import type { Kernel } from '../../kernel-manager/types.js';
-import { pidsOfUids, run, testManager, waitFor } from './helpers.js';
+import { pidsOfUids, run, testManager } from './helpers.js';
 
 const SLOT = 2;
 const UIDS: [number, number] = [61_000 + SLOT * 100, 61_000 + SLOT * 100 + 99];
