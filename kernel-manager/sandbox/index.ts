@@ -7,7 +7,7 @@ import { systemView } from './bwrap.js';
 import { type CgroupLayout, describeCgroups, detectCgroups, KernelCgroup } from './cgroups.js';
 import { type KernelHandle, teardown } from './kernel-process.js';
 import { spawnSandboxed } from './launcher.js';
-import { prepareRuntimeRoot, probeTmpfs, RuntimeDir } from './runtime.js';
+import { MAX_SOCKET_PATH, prepareRuntimeRoot, probeTmpfs, RuntimeDir } from './runtime.js';
 import { compileSeccomp } from './seccomp.js';
 import type { LaunchRequest, Sandbox, SandboxConfig, SandboxedProcess } from './types.js';
 import { accountsInRange, UidAllocator, validateUidRange } from './uids.js';
@@ -152,6 +152,12 @@ class BwrapSandbox implements Sandbox {
       `tmpfs: /tmp ${Math.round(config.tmpBytes / MiB)} MiB, /home/kernel ${Math.round(config.homeBytes / MiB)} MiB, ` +
         `/dev/shm ${Math.round(config.shmBytes / MiB)} MiB; read-only root, minimal /usr and /etc`,
     );
+    const longest = `${config.runtimeRoot}/${config.uidRange[1]}/k-65535`;
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
+      throw fail(
+        `runtime root ${config.runtimeRoot} is too long for ipc socket paths (max ${MAX_SOCKET_PATH} bytes)`,
+      );
+    }
     try {
       await prepareRuntimeRoot(config.runtimeRoot);
     } catch (e) {

@@ -45,7 +45,8 @@ function rlimitArgs(config: SandboxConfig): string[] {
   const r = config.rlimits;
   const n = (x: number) => String(Math.floor(x));
   return [
-    `--cpu=${n(r.cpuSeconds)}`,
+    // Soft limit: SIGXCPU (an exit we can explain); a kernel that catches it dies a second later.
+    `--cpu=${n(r.cpuSeconds)}:${n(r.cpuSeconds) + 1}`,
     `--as=${n(r.addressSpaceBytes)}`,
     `--nproc=${n(r.processes)}`,
     `--fsize=${n(r.fileSizeBytes)}`,

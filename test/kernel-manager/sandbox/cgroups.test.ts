@@ -1,0 +1,160 @@
+// Resource limits: cgroup memory and pids (v1 here, v2 in production), and the rlimits set by prlimit.
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  describeCgroups,
+  detectCgroups,
+  KernelCgroup,
+  keyed,
+} from '../../../kernel-manager/sandbox/cgroups.js';
+import { processesOfUid } from '../../../kernel-manager/sandbox/procs.js';
+import { launchPy, pyJson, runPy, type TestSandbox, testSandbox, until } from './helpers.js';
+
+const MiB = 2 ** 20;
+let t: TestSandbox;
+
+beforeAll(async () => {
+  t = await testSandbox(1_710_000_300, { memoryBytes: 96 * MiB, pids: 40 });
+});
+afterAll(() => t.close());
+
+describe('cgroup detection', () => {
+  it('finds the hierarchies this host offers and reports them', async () => {
+    const layout = await detectCgroups('runcell');
+    const text = describeCgroups(layout, { memoryBytes: 96 * MiB, pids: 40 }).join('\n');
+    if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      expect(layout.v2).toBe('/sys/fs/cgroup/runcell');
+    } else {
+      // This CI host: v1 memory and pids, controller-less v2 for cgroup.kill.
+      expect(layout.v1Memory).toBe('/sys/fs/cgroup/memory/runcell');
+      expect(layout.v1Pids).toBe('/sys/fs/cgroup/pids/runcell');
+      expect(layout.v2).toBe('/sys/fs/cgroup/unified/runcell');
+      expect(text).toMatch(/cgroup v1 memory .*96 MiB/);
+      expect(text).toMatch(/cgroup v1 pids .*40 pids/);
+    }
+    expect(t.sb.report.join('\n')).toContain(text);
+  });
+
+  it('parses flat-keyed cgroup files', () => {
+    expect(keyed('oom 2\noom_kill 1\n', 'oom_kill')).toBe(1);
+    expect(keyed('max 0\n', 'oom_kill')).toBeUndefined();
+    expect(keyed(undefined, 'max')).toBeUndefined();
+  });
+
+  it('creates, limits, kills and removes a kernel cgroup', async () => {
+    const layout = await detectCgroups('runcell');
+    const cg = await KernelCgroup.create(layout, 'u-test-cgroups', { memoryBytes: 64 * MiB, pids: 7 });
+    if (layout.v1Memory) {
+      expect(readFileSync(`${layout.v1Memory}/u-test-cgroups/memory.limit_in_bytes`, 'utf8').trim()).toBe(
+        String(64 * MiB),
+      );
+    }
+    if (layout.v1Pids)
+      expect(readFileSync(`${layout.v1Pids}/u-test-cgroups/pids.max`, 'utf8').trim()).toBe('7');
+    expect(cg.procsFiles.length).toBeGreaterThan(0);
+    expect(await cg.members()).toEqual([]);
+    expect(cg.limitHit()).toBeUndefined();
+    await cg.destroy();
+    for (const f of cg.procsFiles) expect(existsSync(f)).toBe(false);
+  });
+});
+
+describe('limits on a running kernel', () => {
+  it('puts the kernel in its cgroups before it runs', async () => {
+    const p = await launchPy(t.sb, 'import time; time.sleep(30)');
+    try {
+      const cgroup = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8');
+      expect(cgroup).toMatch(new RegExp(`memory:/runcell/u${p.uid}$`, 'm'));
+      expect(cgroup).toMatch(new RegExp(`pids:/runcell/u${p.uid}$`, 'm'));
+      expect(cgroup).toMatch(new RegExp(`^0::/runcell/u${p.uid}$`, 'm'));
+    } finally {
+      await p.destroy();
+    }
+  });
+
+  it('contains a memory bomb and says the memory limit was reached', async () => {
+    // RLIMIT_AS (4 GiB) is far away: the cgroup's 96 MiB is what stops this.
+    const r = await runPy(t.sb, `x = []\nwhile True:\n    x.append(b'x' * (8 << 20))`);
+    expect(r.exit.signal).toBe('SIGKILL');
+    expect(r.exit.reason).toBe('memory limit of 96 MiB reached');
+  });
+
+  it('stops a fork bomb at RLIMIT_NPROC and cleans it all up', async () => {
+    const p = await launchPy(
+      t.sb,
+      `import os, time, errno
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print('blocked', n, errno.errorcode[e.errno], flush=True)
+time.sleep(60)`,
+    );
+    try {
+      expect(await until(() => /blocked/.test(p.output?.() ?? ''))).toBe(true);
+      const [, n, err] = /blocked (\d+) (\w+)/.exec(p.output?.() ?? '') ?? [];
+      expect(err).toBe('EAGAIN');
+      // processes=24 counts every task of the uid: bwrap's two, the kernel, its children.
+      expect(Number(n)).toBeLessThan(24);
+      expect(Number(n)).toBeGreaterThan(10);
+    } finally {
+      await p.destroy();
+    }
+    expect(await processesOfUid(p.uid as number)).toEqual([]);
+  });
+
+  it('kills a kernel that uses up its CPU seconds, with a reason', async () => {
+    const s = await testSandbox(1_710_000_330, { rlimits: { ...t.config.rlimits, cpuSeconds: 1 } });
+    try {
+      const r = await runPy(s.sb, 'while True: pass');
+      expect(r.exit.signal).toBe('SIGXCPU');
+      expect(r.exit.reason).toBe('CPU time limit of 1 s reached');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gives MemoryError at RLIMIT_AS', async () => {
+    const s = await testSandbox(1_710_000_360, {
+      rlimits: { ...t.config.rlimits, addressSpaceBytes: 512 * MiB },
+    });
+    try {
+      const r = await runPy(
+        s.sb,
+        `try:\n    x = bytearray(1 << 30)\nexcept MemoryError:\n    print('MemoryError')`,
+      );
+      expect(r.out).toContain('MemoryError');
+      expect(r.exit.code).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('enforces RLIMIT_FSIZE and RLIMIT_NOFILE, and no core dumps', async () => {
+    const r = await pyJson<{ fsize: string; nofile: string; core: number[] }>(
+      t.sb,
+      `import errno, os, resource
+out = {'core': list(resource.getrlimit(resource.RLIMIT_CORE))}
+try:
+    with open('/tmp/big', 'wb') as f:
+        f.write(b'x' * (3 << 20) + b'y')
+    out['fsize'] = 'no limit'
+except OSError as e:
+    out['fsize'] = errno.errorcode[e.errno]
+fds = []
+try:
+    while True:
+        fds.append(os.open('/dev/null', os.O_RDONLY))
+except OSError as e:
+    out['nofile'] = errno.errorcode[e.errno] + ':' + str(len(fds))
+print(json.dumps(out))`,
+    );
+    expect(r.json.fsize).toBe('EFBIG');
+    expect(r.json.nofile).toMatch(/^EMFILE:6\d$/);
+    expect(r.json.core).toEqual([0, 0]);
+  });
+});
