@@ -1,0 +1,232 @@
+// Builds the Fastify app from its parts: body parsing, auth and origin checks, errors, metrics, routes.
+// The kernel manager is passed in, so tests and main.ts decide how kernels are configured.
+import websocket from '@fastify/websocket';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { KernelManager } from '../kernel-manager/index.js';
+import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
+import { registerLongPoll } from './bridge/longpoll.js';
+import { registerChannels, selectProtocol } from './bridge/websocket.js';
+import type { ServerConfig } from './config.js';
+import type { AppContext, RouteAccess } from './context.js';
+import {
+  BadRequest,
+  BodyTooLarge,
+  Forbidden,
+  ForbiddenOrigin,
+  Internal,
+  NotFound,
+  ShuttingDown,
+  Unauthorized,
+  UnsupportedMediaType,
+} from './errors.js';
+import { KernelRegistry } from './kernels.js';
+import { ConcurrencyLimiter, RateLimiter } from './limits.js';
+import { genReqId } from './logger.js';
+import { Metrics } from './metrics.js';
+import { registerApi } from './routes/api.js';
+import { registerExecute } from './routes/execute.js';
+import { registerKernels } from './routes/kernels.js';
+import { registerKernelspecs } from './routes/kernelspecs.js';
+import { registerSessions } from './routes/sessions.js';
+
+export interface BuildOptions {
+  config: ServerConfig;
+  manager: KernelManager;
+  logger: Logger;
+}
+
+export interface App {
+  app: FastifyInstance;
+  ctx: AppContext;
+  /** Graceful stop: refuse new work, tell clients, close the listener. Kernels are the caller's. */
+  close(): Promise<void>;
+}
+
+// JSON without prototype-polluting keys. Empty bodies are allowed (Jupyter clients POST without one).
+function parseJson(body: string): unknown {
+  if (body.trim() === '') return undefined;
+  return JSON.parse(body, (k, v) => (k === '__proto__' ? undefined : v));
+}
+
+const DEFAULT_ACCESS: RouteAccess = { auth: 'cell' };
+
+export async function buildApp({ config, manager, logger }: BuildOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: logger,
+    genReqId,
+    requestIdLogLabel: 'req',
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  const metrics = new Metrics(manager);
+  const tokens = new Tokens(config.tokens);
+  const executions = new RateLimiter(config.ipExecutionsPerMinute);
+  const ctx: AppContext = {
+    config,
+    manager,
+    tokens,
+    metrics,
+    kernels: new KernelRegistry(manager, {
+      config,
+      log: logger,
+      executions,
+      onDrop: (n) => metrics.dropped.inc(n),
+      onMessage: (d) => metrics.messages.inc({ direction: d }),
+    }),
+    limits: {
+      kernelCreates: new RateLimiter(config.ipKernelCreatesPerMinute),
+      executions,
+      pollers: new ConcurrencyLimiter(config.ipMaxPollers),
+      sockets: new ConcurrencyLimiter(config.ipMaxSockets),
+    },
+    draining: false,
+    startedAt: new Date(),
+  };
+
+  app.decorateRequest('caller', null as unknown as Caller);
+
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch {
+      done(new BadRequest('the request body is not valid JSON'), undefined);
+    }
+  });
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: config.wsMaxPayloadBytes,
+      handleProtocols: (offered: Set<string>) => selectProtocol(offered),
+    },
+    // Clients are told by the registry (close code 1001) before the listener closes.
+    preClose(done) {
+      for (const c of app.websocketServer.clients) c.terminate();
+      done();
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => authorize(ctx, req, reply));
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.http.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError & { retryAfter?: number }, req, reply) => {
+    let e: FastifyError & { retryAfter?: number } = err;
+    if (err.validation) {
+      e = new BadRequest(`invalid request: ${err.message}`);
+    } else if (!err.code?.startsWith('RUNCELL_ERR_')) {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        e = new BodyTooLarge(`the body is larger than ${config.bodyLimitBytes} bytes`);
+      else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+        e = new UnsupportedMediaType('send application/json');
+      else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+        e = new BadRequest(err.message);
+      else e = new Internal('internal server error', { cause: err });
+    }
+    const status = e.statusCode ?? 500;
+    if (status >= 500) req.log.error({ err: e.cause ?? err }, e.message);
+    else if (e.cause) req.log.info({ err: e.cause, code: e.code }, e.message);
+    if (e.retryAfter) reply.header('retry-after', String(e.retryAfter));
+    return reply.code(status).send({ code: e.code, message: e.message });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send({ code: new NotFound('x').code, message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  });
+
+  // CORS preflight for allowed origins (the embed calls the API from page authors' sites).
+  app.options('*', { config: { access: { auth: 'public' } } }, async (req, reply) => {
+    const verdict = checkOrigin(
+      req.headers.origin,
+      req.headers.host,
+      config.allowedOrigins,
+      req.protocol === 'https',
+    );
+    if (verdict !== 'allowed') throw new ForbiddenOrigin('this origin is not allowed');
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS')
+      .header('access-control-allow-headers', 'Authorization, Content-Type, X-XSRFToken')
+      .header('access-control-max-age', '600')
+      .send();
+  });
+
+  registerApi(app, ctx);
+  registerKernelspecs(app, ctx);
+  registerKernels(app, ctx);
+  registerSessions(app, ctx);
+  registerExecute(app, ctx);
+  registerChannels(app, ctx);
+  registerLongPoll(app, ctx);
+
+  return {
+    app,
+    ctx,
+    async close() {
+      ctx.draining = true;
+      ctx.kernels.closeAll('the server is shutting down');
+      await app.close();
+    },
+  };
+}
+
+/** Caller identity, token and Origin checks, and draining, for every request. */
+async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const access = req.routeOptions.config?.access ?? DEFAULT_ACCESS;
+  const { config, tokens } = ctx;
+  const token = extractToken(
+    req.headers.authorization,
+    (req.query as Record<string, unknown> | undefined)?.token,
+  );
+  const ip = ipKey(req.ip);
+  let caller: Caller = { kind: 'anonymous', ipKey: ip, owner: `ip:${ip}` };
+  if (token !== undefined) {
+    const i = token ? tokens.match(token) : -1;
+    if (i >= 0) caller = { kind: 'token', ipKey: ip, owner: `token:${i}` };
+    else if (access.auth !== 'public') {
+      ctx.metrics.refused.inc({ reason: 'token' });
+      throw new Unauthorized('invalid token');
+    }
+  }
+  req.caller = caller;
+  if (access.auth === 'public') return;
+  if (ctx.draining) throw new ShuttingDown('the server is shutting down');
+  if (caller.kind === 'anonymous') {
+    if (access.auth === 'token' || (access.auth === 'metrics' && tokens.configured)) {
+      throw new Unauthorized('this endpoint needs an API token (Authorization: token …)');
+    }
+    if (access.auth === 'cell' && !config.anonymous) throw new Unauthorized('an API token is required');
+  }
+  const verdict = checkOrigin(
+    req.headers.origin,
+    req.headers.host,
+    config.allowedOrigins,
+    req.protocol === 'https',
+  );
+  if (verdict === 'forbidden') {
+    ctx.metrics.refused.inc({ reason: 'origin' });
+    throw new ForbiddenOrigin(`origin ${String(req.headers.origin).slice(0, 200)} is not allowed`);
+  }
+  if (verdict === 'missing' && access.strictOrigin && caller.kind === 'anonymous') {
+    ctx.metrics.refused.inc({ reason: 'origin' });
+    throw new Forbidden('requests without an Origin header need an API token');
+  }
+  if (verdict === 'allowed') {
+    reply.header('access-control-allow-origin', req.headers.origin as string).header('vary', 'Origin');
+  }
+}

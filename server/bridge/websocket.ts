@@ -1,0 +1,206 @@
+// GET /api/kernels/:id/channels?session_id=…: the Jupyter kernel websocket, in the legacy framing or
+// v1.kernel.websocket.jupyter.org when the client offers it. Delivery pulls from the kernel's replay
+// log with a per-connection cursor, so a slow client costs at most clientBufferBytes of memory: past
+// that the connection pauses and resumes from the log when the socket drains.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Caller } from '../auth.js';
+import type { AppContext } from '../context.js';
+import { NoSuchKernel } from '../errors.js';
+import { decodeFrame, FramingError, type Protocol, V1_PROTOCOL } from './framing.js';
+import { type ClientSession, frameFor, type Hub, type Outgoing, type Sink } from './hub.js';
+
+const BATCH = 256;
+const PING_MS = 30_000;
+
+/** Picks the subprotocol: v1 when offered, else none (the legacy framing). */
+export function selectProtocol(offered: Set<string>): string | false {
+  return offered.has(V1_PROTOCOL) ? V1_PROTOCOL : false;
+}
+
+class SocketSink implements Sink {
+  #sent: number;
+  #pending = 0;
+  #paused = false;
+  #closing = false;
+  #pumping = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly hub: Hub,
+    readonly session: ClientSession,
+    readonly protocol: Protocol,
+    readonly cap: number,
+    readonly onLost: (n: number) => void,
+  ) {
+    this.#sent = session.acked;
+  }
+
+  wake(): void {
+    if (!this.#paused && !this.#closing) this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#paused && this.ws.readyState === this.ws.OPEN) {
+        const r = this.hub.since(this.session.sid, this.#sent, BATCH);
+        if (r.lost > 0) {
+          this.onLost(r.lost);
+          this.direct(
+            this.hub.notice(
+              `[runcell] ${r.lost} message(s) from the kernel were lost: this connection fell behind the ` +
+                `server's replay log (it keeps the latest ${this.hub.log.maxMessages}). Output shown may be incomplete.\n`,
+            ),
+          );
+        }
+        this.#sent = r.next;
+        for (const e of r.entries) this.#write(frameFor(e.value, this.session.sid, this.protocol), e.seq);
+        if (r.lost === 0 && r.entries.length === 0) break;
+        if (!r.more) break;
+      }
+      // Everything invisible to this session up to `next` counts as delivered.
+      if (this.#pending === 0) this.session.acked = Math.max(this.session.acked, this.#sent);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #write(frame: string | Buffer, seq: number): void {
+    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    this.#pending += bytes;
+    if (this.#pending > this.cap) this.#paused = true;
+    this.ws.send(frame, { binary: typeof frame !== 'string' }, (err) => {
+      this.#pending -= bytes;
+      if (!err) this.session.acked = Math.max(this.session.acked, seq);
+      if (this.#paused && this.#pending <= this.cap / 2) {
+        this.#paused = false;
+        this.#pump();
+      }
+      if (this.#closing && this.#pending === 0) this.ws.close(this.#closeCode, this.#closeReason);
+    });
+  }
+
+  direct(o: Outgoing): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const f = frameFor(o, this.session.sid, this.protocol);
+    this.ws.send(f, { binary: typeof f !== 'string' });
+  }
+
+  replaced(): void {
+    this.#closing = true;
+    this.ws.close(1000, 'replaced by a newer connection with the same session id');
+  }
+
+  #closeCode = 1000;
+  #closeReason = '';
+  kernelGone(reason: string, code: number): void {
+    this.#pump();
+    this.#closing = true;
+    this.#closeCode = code;
+    // Close reasons are limited to 123 bytes.
+    this.#closeReason = Buffer.from(reason)
+      .subarray(0, 120)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '');
+    if (this.#pending === 0) this.ws.close(this.#closeCode, this.#closeReason);
+  }
+}
+
+export function registerChannels(app: FastifyInstance, ctx: AppContext): void {
+  app.get<{ Params: { id: string }; Querystring: { session_id?: string } }>(
+    '/api/kernels/:id/channels',
+    {
+      websocket: true,
+      config: { access: { auth: 'cell', strictOrigin: true } },
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 128 } }, required: ['id'] },
+        querystring: { type: 'object', properties: { session_id: { type: 'string', maxLength: 256 } } },
+      },
+      // Checks that must answer with an HTTP status run before the upgrade.
+      preHandler: async (req: FastifyRequest<{ Params: { id: string } }>) => {
+        const hub = ctx.kernels.get(req.params.id);
+        if (!hub || hub.dead) throw new NoSuchKernel(`no kernel with id ${req.params.id}`);
+      },
+    },
+    (socket, req) => {
+      const hub = ctx.kernels.get(req.params.id);
+      const caller = req.caller;
+      if (!hub || hub.dead) {
+        socket.close(1011, 'kernel not found');
+        return;
+      }
+      const release =
+        caller.kind === 'anonymous' ? ctx.limits.sockets.acquire(caller.ipKey) : () => undefined;
+      if (!release) {
+        ctx.metrics.refused.inc({ reason: 'sockets' });
+        socket.close(1008, `too many connections from your address (${ctx.config.ipMaxSockets})`);
+        return;
+      }
+      serve(ctx, socket, req, hub, caller, release);
+    },
+  );
+}
+
+function serve(
+  ctx: AppContext,
+  ws: WebSocket,
+  req: FastifyRequest<{ Querystring: { session_id?: string } }>,
+  hub: Hub,
+  caller: Caller,
+  release: () => void,
+): void {
+  const log = req.log.child({ kernel: hub.id });
+  const sid = req.query.session_id || randomUUID();
+  const protocol: Protocol = ws.protocol === V1_PROTOCOL ? V1_PROTOCOL : '';
+  ctx.metrics.sockets.inc();
+  const { session } = hub.session(sid, caller.ipKey);
+  const sink = new SocketSink(ws, hub, session, protocol, ctx.config.clientBufferBytes, (n) =>
+    ctx.metrics.lost.inc(n),
+  );
+  hub.attach(sid, caller.ipKey, sink);
+  log.info({ session: sid, protocol: protocol || 'legacy' }, 'websocket connected');
+
+  let alive = true;
+  const ping = setInterval(() => {
+    if (!alive) return ws.terminate();
+    alive = false;
+    ws.ping();
+  }, PING_MS);
+  ping.unref();
+  ws.on('pong', () => {
+    alive = true;
+  });
+
+  ws.on('message', (data, isBinary) => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let msg: ReturnType<typeof decodeFrame>;
+    try {
+      msg = decodeFrame(buf, isBinary, protocol);
+    } catch (e) {
+      const why = e instanceof FramingError ? e.message : 'the message could not be read';
+      if (!(e instanceof FramingError)) log.warn({ err: e }, 'undecodable frame');
+      sink.direct(hub.notice(`[runcell] message refused: ${why}\n`));
+      return;
+    }
+    try {
+      hub.fromClient(sid, msg, caller);
+    } catch (e) {
+      log.error({ err: e }, 'routing a client message failed');
+      sink.direct(hub.notice('[runcell] message refused: internal error\n'));
+    }
+  });
+
+  ws.on('close', (code) => {
+    clearInterval(ping);
+    release();
+    ctx.metrics.sockets.dec();
+    hub.detach(session, sink);
+    log.info({ session: sid, code }, 'websocket closed');
+  });
+
+  // Replay what this session missed (a reconnect), then follow the log.
+  sink.wake();
+}

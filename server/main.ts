@@ -1,0 +1,55 @@
+// Entry point (`npm start`): configuration, kernel manager, app, listener, graceful shutdown.
+import { KernelManager } from '../kernel-manager/index.js';
+import { buildApp } from './app.js';
+import { ConfigError, kernelManagerConfig, loadConfig, type ServerConfig } from './config.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`runcell: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel);
+  const manager = await KernelManager.create(kernelManagerConfig(config), logger);
+  for (const line of manager.sandboxReport) logger.info({ sandbox: line }, 'sandbox');
+  const server = await buildApp({ config, manager, logger });
+  await server.app.listen({ host: config.host, port: config.port });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: refusing new work, closing connections, stopping kernels');
+    const force = setTimeout(() => {
+      logger.error('graceful shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    force.unref();
+    try {
+      await server.close();
+      await manager.close();
+      // The store (another module) closes here once it exists.
+      logger.info('shut down cleanly');
+      process.exit(0);
+    } catch (e) {
+      logger.error({ err: e }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`runcell: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

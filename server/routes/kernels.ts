@@ -1,0 +1,97 @@
+// The Jupyter Server kernels API: GET/POST /api/kernels, GET/DELETE /api/kernels/:id,
+// POST /api/kernels/:id/interrupt (204) and /restart (200 with the model).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Caller } from '../auth.js';
+import type { Hub } from '../bridge/hub.js';
+import type { AppContext } from '../context.js';
+import { fromKernelManager, KernelDead, NoSuchKernel, RateLimited, withRetryAfter } from '../errors.js';
+
+const Params = Type.Object({ id: Type.String({ maxLength: 128 }) });
+// Jupyter clients may send path and env; env is ignored on purpose (it would reach the sandbox).
+const StartBody = Type.Union([
+  Type.Object({
+    name: Type.Optional(Type.String({ maxLength: 128 })),
+    path: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
+    env: Type.Optional(Type.Unknown()),
+  }),
+  Type.Null(),
+]);
+
+/** Per-IP kernel creation rate for anonymous callers; throws 429 with Retry-After. */
+export function takeKernelCreate(ctx: AppContext, caller: Caller): void {
+  if (caller.kind !== 'anonymous') return;
+  const t = ctx.limits.kernelCreates.take(caller.ipKey);
+  if (!t.ok) {
+    ctx.metrics.refused.inc({ reason: 'kernel-rate' });
+    throw withRetryAfter(new RateLimited('too many kernels started from your address'), t.retryAfterS);
+  }
+}
+
+export function registerKernels(app: FastifyInstance, ctx: AppContext): void {
+  const config = { access: { auth: 'cell' as const } };
+
+  const hubOf = (req: FastifyRequest<{ Params: { id: string } }>, liveOnly = true): Hub => {
+    const hub = ctx.kernels.get(req.params.id);
+    if (!hub || (liveOnly && hub.dead)) throw new NoSuchKernel(`no kernel with id ${req.params.id}`);
+    return hub;
+  };
+
+  app.get('/api/kernels', { config }, async (req) => ctx.kernels.list(req.caller).map((h) => h.model()));
+
+  app.post<{ Body: { name?: string } | null }>(
+    '/api/kernels',
+    { config, schema: { body: StartBody } },
+    async (req, reply) => {
+      takeKernelCreate(ctx, req.caller);
+      const hub = await ctx.kernels.start(req.body?.name || undefined, req.caller);
+      reply.code(201).header('location', `/api/kernels/${encodeURIComponent(hub.id)}`);
+      return hub.model();
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/kernels/:id',
+    { config, schema: { params: Params } },
+    async (req) => hubOf(req, false).model(),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/kernels/:id',
+    { config, schema: { params: Params } },
+    async (req, reply) => {
+      hubOf(req, false);
+      await ctx.kernels.shutdown(req.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/kernels/:id/interrupt',
+    { config, schema: { params: Params } },
+    async (req, reply) => {
+      const hub = hubOf(req);
+      try {
+        await hub.kernel.interrupt();
+      } catch (e) {
+        throw fromKernelManager(e);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/kernels/:id/restart',
+    { config, schema: { params: Params } },
+    async (req) => {
+      const hub = hubOf(req);
+      try {
+        await hub.kernel.restart();
+      } catch (e) {
+        throw fromKernelManager(e);
+      }
+      if (hub.dead) throw new KernelDead(`the kernel died while restarting: ${hub.dead.reason}`);
+      return hub.model();
+    },
+  );
+}
