@@ -60,10 +60,8 @@ export async function buildApp({ config, manager, logger }: BuildOptions): Promi
   const app = Fastify({
     loggerInstance: logger,
     genReqId,
-    requestIdLogLabel: 'req',
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
-    disableRequestLogging: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   const metrics = new Metrics(manager);

@@ -1,0 +1,226 @@
+// Shared set-up for server tests: a real server on 127.0.0.1:0 over a real kernel manager (small pool),
+// each test file on its own uid block and runtime root, and a raw websocket client that decodes with
+// @jupyterlab/services' own serializer (the ground truth for what browsers accept).
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { KernelManager } from '../../kernel-manager/index.js';
+import { type App, buildApp } from '../../server/app.js';
+import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+
+export interface TestServer extends App {
+  manager: KernelManager;
+  config: ServerConfig;
+  base: string;
+  wsBase: string;
+  stop(): Promise<void>;
+}
+
+/** uid block 65000 + 100*slot; pick a distinct slot per test file. */
+export async function startServer(slot: number, over: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      logLevel: 'silent',
+      poolSize: 1,
+      maxKernels: 8,
+      tokens: [TOKEN],
+      sandboxUidRange: [65_000 + slot * 100, 65_000 + slot * 100 + 99],
+      sandboxRuntimeRoot: `/run/rc-s${slot}`,
+      ...over,
+    },
+  );
+  const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
+  const manager = await KernelManager.create(kernelManagerConfig(config), logger);
+  const server = await buildApp({ config, manager, logger });
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = server.app.server.address() as AddressInfo;
+  if (config.poolSize > 0) await waitFor(() => manager.stats().pooled >= 1, 60_000, 'the warm pool');
+  return {
+    ...server,
+    manager,
+    config,
+    base: `http://127.0.0.1:${port}`,
+    wsBase: `ws://127.0.0.1:${port}`,
+    async stop() {
+      await server.close();
+      await manager.close();
+    },
+  };
+}
+
+export function waitFor<T>(fn: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = fn();
+      if (v) return resolve(v);
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+export const auth = { authorization: `token ${TOKEN}` };
+
+export async function api(
+  s: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = auth,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(s.base + path, {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+export async function newKernel(s: TestServer): Promise<string> {
+  const r = await api(s, 'POST', '/api/kernels', {});
+  if (r.status !== 201) throw new Error(`POST /api/kernels: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id as string;
+}
+
+export interface Msg {
+  channel: string;
+  header: any;
+  parent_header: any;
+  metadata: any;
+  content: any;
+  buffers?: unknown[];
+}
+
+export function makeMsg(type: string, content: object, session: string, channel = 'shell'): Msg {
+  return {
+    channel,
+    header: {
+      msg_id: randomUUID(),
+      msg_type: type,
+      session,
+      username: 'test',
+      version: '5.3',
+      date: new Date().toISOString(),
+    },
+    parent_header: {},
+    metadata: {},
+    content,
+    buffers: [],
+  };
+}
+
+export const executeMsg = (code: string, session: string) =>
+  makeMsg(
+    'execute_request',
+    {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: true,
+      stop_on_error: true,
+    },
+    session,
+  );
+
+/** A raw kernel websocket client that records every message it gets. */
+export class RawClient {
+  readonly messages: Msg[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #waiters: (() => void)[] = [];
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly session: string,
+  ) {
+    ws.binaryType = 'arraybuffer';
+    ws.on('message', (data: ArrayBuffer | string, isBinary: boolean) => {
+      const raw = isBinary ? data : data.toString();
+      this.messages.push(deserialize(raw as ArrayBuffer, ws.protocol) as unknown as Msg);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        for (const w of this.#waiters.splice(0)) w();
+      }),
+    );
+  }
+
+  static async open(
+    s: TestServer,
+    kernelId: string,
+    opts: { session?: string; protocol?: string; headers?: Record<string, string> } = {},
+  ): Promise<RawClient> {
+    const session = opts.session ?? randomUUID();
+    const url = `${s.wsBase}/api/kernels/${kernelId}/channels?session_id=${session}`;
+    const ws = new WebSocket(url, opts.protocol ? [opts.protocol] : [], { headers: opts.headers ?? auth });
+    const c = new RawClient(ws, session);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    return c;
+  }
+
+  send(m: Msg): void {
+    this.ws.send(serialize(m as any, this.ws.protocol));
+  }
+
+  /** Resolves with the first recorded message (from `from` on) matching `pred`. */
+  async next(pred: (m: Msg) => boolean, timeoutMs = 20_000, from = 0): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.messages.slice(from).find(pred);
+      if (m) return m;
+      if (Date.now() > deadline || this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error(`no matching message; got ${this.messages.map((x) => x.header.msg_type).join(',')}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Sends code and waits for its execute_reply and idle status; returns the messages of that request. */
+  async run(
+    code: string,
+    timeoutMs = 20_000,
+  ): Promise<{ reply: Msg; stdout: string; stderr: string; all: Msg[] }> {
+    const m = executeMsg(code, this.session);
+    const from = this.messages.length;
+    this.send(m);
+    const mine = (x: Msg) => x.parent_header?.msg_id === m.header.msg_id;
+    const reply = await this.next((x) => mine(x) && x.header.msg_type === 'execute_reply', timeoutMs, from);
+    await this.next(
+      (x) => mine(x) && x.header.msg_type === 'status' && x.content.execution_state === 'idle',
+      timeoutMs,
+      from,
+    );
+    const all = this.messages.slice(from).filter(mine);
+    const text = (name: string) =>
+      all
+        .filter((x) => x.header.msg_type === 'stream' && x.content.name === name)
+        .map((x) => x.content.text)
+        .join('');
+    return { reply, stdout: text('stdout'), stderr: text('stderr'), all };
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
