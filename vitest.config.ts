@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Real kernels start in ~1 s each on 2 cores; give suites room but fail loudly on hangs.
     testTimeout: 60_000,
     hookTimeout: 120_000,
