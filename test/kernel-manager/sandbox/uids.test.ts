@@ -1,6 +1,6 @@
 // The uid allocator: one uid per live kernel, never a uid that still owns a host process.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { killUid, processesOfUid } from '../../../kernel-manager/sandbox/procs.js';
 import {
@@ -69,6 +69,7 @@ describe('UidAllocator', () => {
     expect(accountsInRange([65000, 70001], file)).toEqual(['nobody(65534)', 'alice(70001)']);
     expect(accountsInRange([1000, 2000], file)).toEqual([]);
     expect(accountsInRange([1000, 2000], '/nonexistent')).toEqual([]);
+    rmSync(file);
   });
 
   it('refuses to sweep uid 0', async () => {
