@@ -1,0 +1,158 @@
+// What storage offers the server: one `Store`, opened by `openStore()` on either backend.
+//   postgres.ts  DATABASE_URL set: a postgres.js pool on a real Postgres (LISTEN/NOTIFY events)
+//   pglite.ts    otherwise: embedded PGlite under dataDir, served on a private unix socket so the
+//                very same postgres.js queries run on it (in-process events)
+// Every subsystem below runs plain SQL through `Database.sql` and never knows which backend it is on.
+import type { Logger } from 'pino';
+import type postgres from 'postgres';
+import { createFiles, type Files } from './blobs.js';
+import { toStoreError } from './errors.js';
+import type { Events } from './events.js';
+import { migrate } from './migrate.js';
+import { createPermalinks, type Permalinks } from './permalinks.js';
+import { createRecorder, type Recorder, type RecorderOptions } from './records.js';
+import { createRetention, type Retention, type RetentionOptions } from './retention.js';
+import { createUploads, type Uploads } from './uploads.js';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+/** One connected backend: what postgres.ts and pglite.ts each provide. */
+export interface Database {
+  readonly backend: 'postgres' | 'pglite';
+  readonly sql: Sql;
+  readonly events: Events;
+  /** Ends the pool (and, for PGlite, the socket server and the database itself). */
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Pool size (PGlite is single-connection underneath; it always uses 1). */
+  poolMax: number;
+  connectTimeoutMs: number;
+  /** Seconds before an idle pooled connection is closed (0 = never). */
+  idleTimeoutS?: number;
+  log: Logger;
+}
+
+export interface StoreOptions extends ConnectOptions {
+  /** Postgres URL; unset means embedded PGlite under `dataDir`. */
+  databaseUrl?: string | undefined;
+  /** RUNCELL_DATA_DIR: PGlite's files live in `<dataDir>/pglite`. */
+  dataDir: string;
+  /** Secret salt for client-address hashes; by default one generated once and kept in the database. */
+  clientHashSalt?: string | undefined;
+  records?: Partial<RecorderOptions>;
+  retention?: Partial<RetentionOptions>;
+  /** Chunk size for files and uploads in the database (bytes). */
+  chunkBytes?: number;
+}
+
+export interface Store {
+  readonly backend: 'postgres' | 'pglite';
+  readonly permalinks: Permalinks;
+  readonly files: Files;
+  readonly uploads: Uploads;
+  readonly records: Recorder;
+  readonly retention: Retention;
+  readonly events: Events;
+  /** Keyed hash of a client address (HMAC-SHA256 with the store's salt); raw IPs are never stored. */
+  hashClient(address: string): string;
+  /** True when the database answers within `timeoutMs` (for /readyz). */
+  ping(timeoutMs?: number): Promise<boolean>;
+  /** Stops retention, flushes pending execute records, closes the pool (and PGlite). */
+  close(): Promise<void>;
+}
+
+export const defaultChunkBytes = 1 << 20;
+
+/**
+ * Opens the backend, applies migrations under an advisory lock, and builds the subsystems.
+ * Fails (rejects) when the database cannot be reached at start-up; afterwards a database outage
+ * turns into RUNCELL_ERR_STORE_UNAVAILABLE (503) per request, and the pool reconnects by itself.
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const db = options.databaseUrl
+    ? await (await import('./postgres.js')).connectPostgres(options.databaseUrl, options)
+    : await (await import('./pglite.js')).startPglite(options.dataDir, options);
+  try {
+    await migrate(db.sql, options.log);
+    const salt = options.clientHashSalt ?? (await storedSecret(db.sql, 'client_hash_salt'));
+    const permalinkSalt = await storedSecret(db.sql, 'permalink_salt');
+    const chunkBytes = options.chunkBytes ?? defaultChunkBytes;
+    const { createHmac } = await import('node:crypto');
+    const hashClient = (address: string) => createHmac('sha256', salt).update(address).digest('base64url');
+    const files = createFiles(db.sql, { chunkBytes });
+    const permalinks = createPermalinks(db.sql, { salt: permalinkSalt, events: db.events });
+    const uploads = createUploads(db.sql, { chunkBytes, files, events: db.events });
+    const records = createRecorder(db.sql, { ...options.records, hashClient, log: options.log });
+    const retention = createRetention(db.sql, { ...options.retention, log: options.log });
+    retention.start();
+    let closed = false;
+    return {
+      backend: db.backend,
+      permalinks: guarded(permalinks),
+      files: guarded(files),
+      uploads: guarded(uploads),
+      records,
+      retention,
+      events: db.events,
+      hashClient,
+      ping: (timeoutMs = 2000) => ping(db.sql, timeoutMs),
+      async close() {
+        if (closed) return;
+        closed = true;
+        retention.stop();
+        await records.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** A random secret made once per database (all instances sharing it agree on it). */
+async function storedSecret(sql: Sql, name: string): Promise<string> {
+  const { randomBytes } = await import('node:crypto');
+  const fresh = randomBytes(32).toString('base64url');
+  await sql`insert into store_secrets (name, value) values (${name}, ${fresh}) on conflict (name) do nothing`;
+  const [row] = await sql<{ value: string }[]>`select value from store_secrets where name = ${name}`;
+  if (!row) throw new Error(`store secret ${name} missing`);
+  return row.value;
+}
+
+async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([sql`select 1`.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Wraps every method of a subsystem so whatever it rejects with is a store error (503 when the
+ * database is unreachable); callers outside the store's own routes get the same codes.
+ */
+function guarded<T extends object>(impl: T): T {
+  return new Proxy(impl, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        try {
+          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(toStoreError(e))) : r;
+        } catch (e) {
+          throw toStoreError(e);
+        }
+      };
+    },
+  });
+}

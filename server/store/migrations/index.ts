@@ -1,0 +1,10 @@
+// The ordered list of migrations. Add a file NNN_name.ts exporting its SQL and list it here.
+import m001 from './001_init.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [{ version: 1, name: '001_init', sql: m001 }];
