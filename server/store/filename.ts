@@ -10,7 +10,7 @@ export const maxFileNameBytes = 255;
 
 // C0, DEL, C1 controls; bidi embeddings/overrides/isolates (U+202A-202E, U+2066-2069), U+200E/F
 // marks, U+061C, line/paragraph separators and the BOM: all make a name display as another.
-// Built from a string: the linter rightly flags control characters in regex literals.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const forbidden =
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u;
 
