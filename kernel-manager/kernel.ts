@@ -422,7 +422,9 @@ export class LocalKernel extends EventEmitter implements Kernel {
           store_history: opts.storeHistory ?? true,
           user_expressions: {},
           allow_stdin: opts.input !== undefined,
-          stop_on_error: true,
+          // ipykernel aborts requests that arrive shortly after an error when this is true, which
+          // would abort an independent execute sent right after a failed one.
+          stop_on_error: opts.stopOnError ?? false,
         },
       });
       let reply = false;

@@ -97,6 +97,8 @@ export interface ExecuteOptions {
   input?: string | ((prompt: string) => string | Promise<string>);
   silent?: boolean;
   storeHistory?: boolean;
+  /** Abort the kernel's queued requests if this one fails (Jupyter's stop_on_error). Default false. */
+  stopOnError?: boolean;
 }
 
 /**
