@@ -88,3 +88,25 @@ export async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   for await (const p of it) parts.push(Buffer.from(p));
   return Buffer.concat(parts);
 }
+
+/** A Fastify app with only the store's plugins, as the server registers them. */
+export async function buildApp(
+  store: Store,
+  extra: {
+    limits?: Partial<import('../../../server/routes/uploads.js').UploadLimits>;
+    contentOrigin?: string;
+    missLimit?: { max: number; windowMs: number };
+  } = {},
+) {
+  const { default: Fastify } = await import('fastify');
+  const { permalinkRoutes } = await import('../../../server/routes/permalinks.js');
+  const { uploadRoutes } = await import('../../../server/routes/uploads.js');
+  const { fileRoutes } = await import('../../../server/routes/files.js');
+  const app = Fastify({ logger: false });
+  await app.register(permalinkRoutes, { store, ...(extra.missLimit ? { missLimit: extra.missLimit } : {}) });
+  await app.register(uploadRoutes, { store, limits: extra.limits ?? {} });
+  await app.register(fileRoutes, { store, contentOrigin: extra.contentOrigin });
+  app.get('/static', async () => ({ ok: true }));
+  await app.ready();
+  return app;
+}
