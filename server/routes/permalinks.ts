@@ -27,7 +27,6 @@ export interface PermalinkRoutesOptions {
 
 const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
-const InlineParams = Type.Object({ data: Type.String({ maxLength: 16 * 1024 }) });
 const Created = Type.Intersect([Permalink, Type.Object({ url: Type.String() })]);
 
 /**
@@ -194,13 +193,13 @@ export const permalinkRoutes: FastifyPluginAsyncTypebox<PermalinkRoutesOptions> 
     return sendCode(reply, p.code);
   });
 
-  // The code-in-URL form needs no database, so it works even while the store is down.
-  app.get('/p/z/:data', { schema: { params: InlineParams } }, async (request, reply) => {
-    const p = decodeInline(request.params.data);
-    return sendPage(reply, page({ ...p, raw: `/p/z/${request.params.data}/code` }));
-  });
-
-  app.get('/p/z/:data/code', { schema: { params: InlineParams } }, async (request, reply) => {
-    return sendCode(reply, decodeInline(request.params.data).code);
+  // The code-in-URL form needs no database, so it works even while the store is down. A wildcard
+  // route: Fastify's maxParamLength (100 by default) would refuse longer :params with 414.
+  app.get('/p/z/*', async (request, reply) => {
+    const rest = (request.params as { '*': string })['*'];
+    const raw = rest.endsWith('/code');
+    const data = raw ? rest.slice(0, -'/code'.length) : rest;
+    const p = decodeInline(data);
+    return raw ? sendCode(reply, p.code) : sendPage(reply, page({ ...p, raw: `/p/z/${data}/code` }));
   });
 };

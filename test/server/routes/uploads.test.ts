@@ -14,7 +14,9 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('Upload-Metadata', () => {
   it('parses and formats tus metadata', () => {
-    const m = parseMetadata(`filename ${b64('résumé.pdf')},is_confidential,filetype ${b64('application/pdf')}`);
+    const m = parseMetadata(
+      `filename ${b64('résumé.pdf')},is_confidential,filetype ${b64('application/pdf')}`,
+    );
     expect(m).toEqual({ filename: 'résumé.pdf', is_confidential: '', filetype: 'application/pdf' });
     expect(parseMetadata(formatMetadata(m))).toEqual(m);
     expect(() => parseMetadata('a x,a y')).toThrow(/Upload-Metadata/);
@@ -31,7 +33,9 @@ describe.each(backends)('tus uploads on $name', (backend) => {
   beforeAll(async () => {
     db = await backend.create();
     store = await db.open({ chunkBytes: 64 * 1024 });
-    app = await buildApp(store, { limits: { maxFileBytes: 8 * 1024 * 1024, clientMaxBytes: 12 * 1024 * 1024 } });
+    app = await buildApp(store, {
+      limits: { maxFileBytes: 8 * 1024 * 1024, clientMaxBytes: 12 * 1024 * 1024 },
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });
@@ -45,7 +49,11 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     const r = await app.inject({
       method: 'POST',
       url: '/api/uploads',
-      headers: { ...tus, 'upload-length': String(length), ...(metadata ? { 'upload-metadata': metadata } : {}) },
+      headers: {
+        ...tus,
+        'upload-length': String(length),
+        ...(metadata ? { 'upload-metadata': metadata } : {}),
+      },
     });
     expect(r.statusCode).toBe(201);
     expect(r.headers['tus-resumable']).toBe('1.0.0');
@@ -56,7 +64,12 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     app.inject({
       method: 'PATCH',
       url,
-      headers: { ...tus, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers },
+      headers: {
+        ...tus,
+        'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(offset),
+        ...headers,
+      },
       payload: body,
     });
 
@@ -98,16 +111,22 @@ describe.each(backends)('tus uploads on $name', (backend) => {
   it('verifies Upload-Checksum (sha1, sha256) and discards a mismatching body', async () => {
     const data = randomBytes(1000);
     const url = await create(data.length);
-    let r = await patch(url, 0, data.subarray(0, 500), { 'upload-checksum': `sha256 ${createHash('sha256').update('x').digest('base64')}` });
+    let r = await patch(url, 0, data.subarray(0, 500), {
+      'upload-checksum': `sha256 ${createHash('sha256').update('x').digest('base64')}`,
+    });
     expect(r.statusCode).toBe(460);
     expect(r.json()).toMatchObject({ code: 'RUNCELL_ERR_UPLOAD_CHECKSUM_MISMATCH' });
     r = await app.inject({ method: 'HEAD', url, headers: tus });
     expect(r.headers['upload-offset']).toBe('0');
-    r = await patch(url, 0, data.subarray(0, 500), { 'upload-checksum': `sha1 ${createHash('sha1').update(data.subarray(0, 500)).digest('base64')}` });
+    r = await patch(url, 0, data.subarray(0, 500), {
+      'upload-checksum': `sha1 ${createHash('sha1').update(data.subarray(0, 500)).digest('base64')}`,
+    });
     expect(r.statusCode).toBe(204);
     r = await patch(url, 500, data.subarray(500), { 'upload-checksum': 'md5 AAAA' });
     expect(r.statusCode).toBe(400);
-    r = await patch(url, 500, data.subarray(500), { 'upload-checksum': `sha256 ${createHash('sha256').update(data.subarray(500)).digest('base64')}` });
+    r = await patch(url, 500, data.subarray(500), {
+      'upload-checksum': `sha256 ${createHash('sha256').update(data.subarray(500)).digest('base64')}`,
+    });
     expect(r.statusCode).toBe(204);
     expect(r.headers['upload-offset']).toBe('1000');
   });
@@ -121,11 +140,20 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     expect(r.statusCode).toBe(400);
     r = await app.inject({ method: 'POST', url: '/api/uploads', headers: { ...tus, 'upload-length': '-1' } });
     expect(r.statusCode).toBe(400);
-    r = await app.inject({ method: 'POST', url: '/api/uploads', headers: { ...tus, 'upload-length': String(9 * 1024 * 1024) } });
+    r = await app.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...tus, 'upload-length': String(9 * 1024 * 1024) },
+    });
     expect(r.statusCode).toBe(413);
     expect(r.json()).toMatchObject({ code: 'RUNCELL_ERR_UPLOAD_TOO_LARGE' });
     const url = await create(10);
-    r = await app.inject({ method: 'PATCH', url, headers: { ...tus, 'content-type': 'application/json', 'upload-offset': '0' }, payload: '{}' });
+    r = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...tus, 'content-type': 'application/json', 'upload-offset': '0' },
+      payload: '{}',
+    });
     expect(r.statusCode).toBe(415);
     r = await patch(url, 0, Buffer.alloc(11));
     expect(r.statusCode).toBe(413);
@@ -136,7 +164,14 @@ describe.each(backends)('tus uploads on $name', (backend) => {
   });
 
   it('refuses traversal and control characters in file names', async () => {
-    for (const name of ['../../etc/passwd', 'a/b', '.hidden', 'x\u0000y', 'evil\u202Etxt.exe', 'line\nbreak']) {
+    for (const name of [
+      '../../etc/passwd',
+      'a/b',
+      '.hidden',
+      'x\u0000y',
+      'evil\u202Etxt.exe',
+      'line\nbreak',
+    ]) {
       const r = await app.inject({
         method: 'POST',
         url: '/api/uploads',
@@ -151,9 +186,17 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     const big = 5 * 1024 * 1024;
     // Earlier tests used a little; two of these fit in 12 MiB, a third does not.
     await create(big);
-    const r = await app.inject({ method: 'POST', url: '/api/uploads', headers: { ...tus, 'upload-length': String(big) } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...tus, 'upload-length': String(big) },
+    });
     expect(r.statusCode).toBe(201);
-    const r3 = await app.inject({ method: 'POST', url: '/api/uploads', headers: { ...tus, 'upload-length': String(big) } });
+    const r3 = await app.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...tus, 'upload-length': String(big) },
+    });
     expect(r3.statusCode).toBe(413);
     expect(r3.json()).toMatchObject({ code: 'RUNCELL_ERR_UPLOAD_QUOTA' });
     // Termination frees the upload (and its data).
@@ -171,7 +214,12 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     await new Promise<void>((resolve) => {
       const req = http.request(`${base}${url}`, {
         method: 'PATCH',
-        headers: { ...tus, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0', 'content-length': String(data.length) },
+        headers: {
+          ...tus,
+          'content-type': 'application/offset+octet-stream',
+          'upload-offset': '0',
+          'content-length': String(data.length),
+        },
       });
       req.on('error', () => resolve());
       req.write(data.subarray(0, cut), () => setTimeout(() => req.destroy(), 100));
@@ -179,13 +227,16 @@ describe.each(backends)('tus uploads on $name', (backend) => {
     // The server keeps what it received: HEAD settles on the committed offset.
     let offset = -1;
     await expect
-      .poll(async () => {
-        const r = await fetch(`${base}${url}`, { method: 'HEAD', headers: tus });
-        const o = Number(r.headers.get('upload-offset'));
-        const stable = o === offset;
-        offset = o;
-        return stable && o > 0;
-      }, { timeout: 5000, interval: 100 })
+      .poll(
+        async () => {
+          const r = await fetch(`${base}${url}`, { method: 'HEAD', headers: tus });
+          const o = Number(r.headers.get('upload-offset'));
+          const stable = o === offset;
+          offset = o;
+          return stable && o > 0;
+        },
+        { timeout: 5000, interval: 100 },
+      )
       .toBe(true);
     expect(offset).toBe(cut);
     const r = await fetch(`${base}${url}`, {
