@@ -1,0 +1,109 @@
+// Postgres going away and coming back, simulated by a TCP proxy in front of the real server (which
+// other suites share and which must not be stopped): routes answer 503 {code, message}, nothing
+// crashes, execute records wait in memory, and everything recovers without a restart.
+import net from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../../server/store/db.js';
+import { buildApp, postgresAvailable, postgresBackend, type TestDb } from './helpers.js';
+
+class Proxy {
+  #server: net.Server | null = null;
+  #sockets = new Set<net.Socket>();
+  port = 0;
+  constructor(readonly target: { host: string; port: number }) {}
+  async start(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.#server = server;
+  }
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    for (const s of this.#sockets) s.destroy();
+    if (server) await new Promise((r) => server.close(r));
+  }
+}
+
+describe.skipIf(!postgresAvailable)('Postgres outage', () => {
+  let db: TestDb;
+  let store: Store;
+  let app: FastifyInstance;
+  let proxy: Proxy;
+  let permalink: string;
+  beforeAll(async () => {
+    db = await postgresBackend.create();
+    const url = new URL(db.options.databaseUrl as string);
+    proxy = new Proxy({ host: url.hostname, port: Number(url.port || 5432) });
+    await proxy.start();
+    url.host = `127.0.0.1:${proxy.port}`;
+    store = await db.open({
+      databaseUrl: url.toString(),
+      connectTimeoutMs: 1000,
+      records: { flushIntervalMs: 50 },
+    });
+    app = await buildApp(store);
+    permalink = (await store.permalinks.create({ code: 'up', kernel: 'python3' })).id;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store?.close();
+    await proxy?.stop();
+    await db?.cleanup();
+  });
+
+  it('answers 503 while the database is gone and recovers when it returns', async () => {
+    await proxy.stop();
+    const requests = [
+      app.inject(`/api/permalinks/${permalink}`),
+      app.inject({ method: 'POST', url: '/api/permalinks', payload: { code: 'down', kernel: 'python3' } }),
+      app.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { 'tus-resumable': '1.0.0', 'upload-length': '5' },
+      }),
+      app.inject('/files/AAAAAAAAAAAAAAAAAAAAAA/x.png'),
+    ];
+    for (const r of await Promise.all(requests)) {
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toEqual({ code: 'RUNCELL_ERR_STORE_UNAVAILABLE', message: expect.any(String) });
+      expect(r.body).not.toMatch(/at |\/work|127\.0\.0\.1|ECONNREFUSED/);
+      expect(r.headers['retry-after']).toBeDefined();
+    }
+    expect(await store.ping(500)).toBe(false);
+    // Recording goes on in memory meanwhile.
+    const id = store.records.begin({
+      message: { header: { msg_id: 'during', msg_type: 'execute_request' }, content: { code: 'during' } },
+      kernelSpec: 'python3',
+      transport: 'websocket',
+    });
+    store.records.finish(id, { status: 'ok' });
+    await expect(store.records.flush()).rejects.toBeDefined();
+    expect(store.records.stats().pending).toBe(1);
+    // The inline form needs no database.
+    expect((await app.inject('/p/z/q1YqSs_OzEtXslJQUCjIKC0pTi1RKEnNyC9OLSlKTVEAAA')).statusCode).not.toBe(
+      503,
+    );
+
+    await proxy.start();
+    await expect.poll(() => store.ping(500), { timeout: 10_000 }).toBe(true);
+    const r = await app.inject(`/api/permalinks/${permalink}`);
+    expect(r.statusCode).toBe(200);
+    expect(r.json().code).toBe('up');
+    await expect
+      .poll(() => store.records.stats(), { timeout: 40_000 })
+      .toMatchObject({ pending: 0, written: 1 });
+  });
+});
