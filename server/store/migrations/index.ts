@@ -1,5 +1,6 @@
 // The ordered list of migrations. Add a file NNN_name.ts exporting its SQL and list it here.
 import m001 from './001_init.js';
+import m002 from './002_jobs.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: readonly Migration[] = [{ version: 1, name: '001_init', sql: m001 }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: '001_init', sql: m001 },
+  { version: 2, name: '002_jobs', sql: m002 },
+];

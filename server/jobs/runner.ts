@@ -1,0 +1,287 @@
+// Runs one job on one fresh kernel: places its input files in the working directory, runs the code
+// under the job's timeout and a cancel signal, collects what it printed and displayed, then
+// collects the files it wrote. Files go in and out through the kernel itself (base64 over the
+// messaging protocol), so this works wherever the kernel runs; it needs a Python kernel.
+// Everything coming back from the kernel is untrusted: shapes are checked and sizes capped.
+import {
+  type ChannelMessage,
+  isClearOutput,
+  isDisplayData,
+  isError,
+  isExecuteReply,
+  isExecuteResult,
+  isStream,
+  type Kernel,
+  KernelManagerError,
+} from '../../kernel-manager/index.js';
+import type { FinalState, Output, Result } from './schemas.js';
+
+export interface InputFile {
+  name: string;
+  sha256: string;
+  data: Buffer;
+}
+
+export interface RunLimits {
+  /** Output (streams and MIME bundles) kept per job; the rest is dropped and `truncated` set. */
+  maxOutputBytes: number;
+  /** Files collected from the working directory after the run, at most. */
+  maxOutputFiles: number;
+  maxOutputFileBytes: number;
+}
+
+export interface RunOptions {
+  code: string;
+  timeoutMs: number;
+  files: InputFile[];
+  /** Aborted when the job is cancelled. */
+  signal: AbortSignal;
+  limits: RunLimits;
+  /** Called (and awaited) right before the code is sent: the job becomes `running`. */
+  onRunning(): Promise<void>;
+}
+
+export interface CollectedFile {
+  name: string;
+  mediaType: string;
+  data: Buffer;
+}
+
+export interface RunOutcome {
+  state: Exclude<FinalState, 'aborted'>;
+  reason: string | null;
+  result: Omit<Result, 'files' | 'timings'> & { timings: Omit<Result['timings'], 'kernel_ms'> };
+  /** Files the code wrote, still to be stored. */
+  written: CollectedFile[];
+}
+
+const FILES_MIME = 'application/x-runcell-files+json';
+
+/** Python that writes the input files (names are checked by the caller; JSON strings are Python literals). */
+function placeCode(files: InputFile[]): string {
+  const list = files.map((f) => `(${JSON.stringify(f.name)}, ${JSON.stringify(f.data.toString('base64'))})`);
+  return [
+    'def __runcell_place(files):',
+    '    import base64, os',
+    '    for name, b64 in files:',
+    '        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)',
+    '        with os.fdopen(fd, "wb") as f:',
+    '            f.write(base64.b64decode(b64))',
+    `__runcell_place([${list.join(', ')}])`,
+    'del __runcell_place',
+  ].join('\n');
+}
+
+/** Python that lists the files under the working directory (hidden ones and unchanged inputs left out). */
+function collectCode(inputs: InputFile[], limits: RunLimits): string {
+  const known = Object.fromEntries(inputs.map((f) => [f.name, f.sha256]));
+  return [
+    'def __runcell_collect(known, max_files, max_bytes):',
+    '    import base64, hashlib, mimetypes, os, stat',
+    '    from IPython.display import display',
+    '    out, total, skipped = [], 0, 0',
+    "    for root, dirs, names in os.walk('.', followlinks=False):",
+    "        dirs[:] = sorted(d for d in dirs if not d.startswith('.') and d != '__pycache__')",
+    '        for n in sorted(names):',
+    "            if n.startswith('.'):",
+    '                continue',
+    '            p = os.path.normpath(os.path.join(root, n))',
+    '            try:',
+    '                st = os.lstat(p)',
+    '                if not stat.S_ISREG(st.st_mode):',
+    '                    continue',
+    '                if len(out) >= max_files or total + st.st_size > max_bytes:',
+    '                    skipped += 1',
+    '                    continue',
+    "                with open(p, 'rb') as f:",
+    '                    data = f.read(max_bytes - total + 1)',
+    '            except OSError:',
+    '                continue',
+    '            if known.get(p) == hashlib.sha256(data).hexdigest():',
+    '                continue',
+    '            total += len(data)',
+    "            out.append({'name': p, 'mime': mimetypes.guess_type(p)[0] or 'application/octet-stream',",
+    "                        'b64': base64.b64encode(data).decode()})",
+    `    display({${JSON.stringify(FILES_MIME)}: {'files': out, 'skipped': skipped}}, raw=True)`,
+    `__runcell_collect(${JSON.stringify(known)}, ${limits.maxOutputFiles}, ${limits.maxOutputFileBytes})`,
+    'del __runcell_collect',
+  ].join('\n');
+}
+
+type Step = { done: false; value: ChannelMessage } | { done: true } | 'timeout' | 'cancel';
+
+/** Runs `code` silently (no history, no outputs kept) and returns its messages; throws on an error reply. */
+async function internal(kernel: Kernel, code: string, what: string): Promise<ChannelMessage[]> {
+  const msgs: ChannelMessage[] = [];
+  for await (const m of kernel.execute(code, { silent: false, storeHistory: false })) msgs.push(m);
+  const reply = msgs.find(isExecuteReply);
+  if (!reply || reply.content.status !== 'ok') {
+    const err = msgs.find(isError);
+    throw new Error(`${what}: ${err ? `${err.content.ename}: ${err.content.evalue}` : 'no reply'}`);
+  }
+  return msgs;
+}
+
+export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome> {
+  const result: RunOutcome['result'] = {
+    status: 'ok',
+    stdout: '',
+    stderr: '',
+    outputs: [],
+    error: null,
+    execution_count: null,
+    truncated: false,
+    timings: { files_in_ms: 0, execute_ms: 0, files_out_ms: 0 },
+  };
+  const out: RunOutcome = { state: 'succeeded', reason: null, result, written: [] };
+  const language = String((kernel.info?.language_info as { name?: unknown } | undefined)?.name ?? '');
+  const python = language === 'python' || kernel.specName.startsWith('python');
+
+  let t = performance.now();
+  if (o.files.length > 0) {
+    if (!python) {
+      out.state = 'failed';
+      out.reason = 'input files need a Python kernel';
+      return out;
+    }
+    try {
+      await internal(kernel, placeCode(o.files), 'placing the input files failed');
+    } catch (e) {
+      out.state = 'failed';
+      out.reason = e instanceof Error ? e.message : String(e);
+      return out;
+    }
+  }
+  result.timings.files_in_ms = performance.now() - t;
+
+  await o.onRunning();
+  t = performance.now();
+  let bytes = 0;
+  const keep = (n: number): boolean => {
+    if (result.truncated || bytes + n > o.limits.maxOutputBytes) {
+      result.truncated = true;
+      return false;
+    }
+    bytes += n;
+    return true;
+  };
+  const push = (x: Output) => {
+    const last = result.outputs.at(-1);
+    if (x.output_type === 'stream' && last?.output_type === 'stream' && last.name === x.name) {
+      last.text += x.text;
+    } else result.outputs.push(x);
+  };
+  let wallLimit = false;
+  const onLimit = (info: { kind: string }) => {
+    if (info.kind === 'wall') wallLimit = true;
+  };
+  kernel.on('limit', onLimit);
+
+  const it = kernel.execute(o.code, { storeHistory: true });
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new Promise<'timeout' | 'cancel'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), o.timeoutMs);
+    if (o.signal.aborted) resolve('cancel');
+    o.signal.addEventListener('abort', () => resolve('cancel'), { once: true });
+  });
+  try {
+    for (;;) {
+      const step: Step = (await Promise.race([it.next(), stop])) as Step;
+      if (step === 'timeout' || step === 'cancel') {
+        out.state = step === 'timeout' ? 'timed_out' : 'cancelled';
+        out.reason =
+          step === 'timeout'
+            ? `the job did not finish within ${o.timeoutMs / 1000} s`
+            : 'cancelled by a client';
+        result.status = 'aborted';
+        await kernel.shutdown(out.reason).catch(() => {});
+        break;
+      }
+      if (step.done) break;
+      const m = step.value;
+      if (isStream(m)) {
+        if (keep(Buffer.byteLength(m.content.text))) {
+          result[m.content.name] += m.content.text;
+          push({ output_type: 'stream', name: m.content.name, text: m.content.text });
+        }
+      } else if (isDisplayData(m) || isExecuteResult(m)) {
+        const data = m.content.data as Record<string, unknown>;
+        if (keep(Buffer.byteLength(JSON.stringify(data)))) {
+          push({
+            output_type: isExecuteResult(m) ? 'execute_result' : 'display_data',
+            data,
+            metadata: (m.content.metadata ?? {}) as Record<string, unknown>,
+          });
+        }
+      } else if (isError(m)) {
+        result.error = { ename: m.content.ename, evalue: m.content.evalue, traceback: m.content.traceback };
+        if (keep(Buffer.byteLength(JSON.stringify(result.error))))
+          push({ output_type: 'error', ...result.error });
+      } else if (isExecuteReply(m)) {
+        result.status = m.content.status;
+        if (typeof m.content.execution_count === 'number') result.execution_count = m.content.execution_count;
+        if (m.content.status !== 'ok') {
+          out.state = 'failed';
+          result.error ??= {
+            ename: m.content.ename ?? 'Error',
+            evalue: m.content.evalue ?? '',
+            traceback: m.content.traceback ?? [],
+          };
+          out.reason = `${result.error.ename}: ${result.error.evalue}`.slice(0, 500);
+        }
+      } else if (isClearOutput(m)) {
+        result.outputs = [];
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof KernelManagerError)) throw e;
+    result.status = 'aborted';
+    if (wallLimit) {
+      out.state = 'timed_out';
+      out.reason = `the kernel's wall-time limit ended the job: ${kernel.reason ?? e.message}`;
+    } else {
+      out.state = 'failed';
+      out.reason = `the kernel died: ${kernel.reason ?? e.message}`;
+    }
+  } finally {
+    clearTimeout(timer);
+    kernel.off('limit', onLimit);
+    void it.return?.(undefined);
+  }
+  result.timings.execute_ms = performance.now() - t;
+
+  if (python && kernel.state !== 'dead' && (out.state === 'succeeded' || out.state === 'failed')) {
+    t = performance.now();
+    try {
+      const msgs = await internal(kernel, collectCode(o.files, o.limits), 'collecting files failed');
+      out.written = parseManifest(msgs, o.limits);
+    } catch {
+      // The code may have broken the interpreter (or removed IPython): outputs stand without files.
+    }
+    result.timings.files_out_ms = performance.now() - t;
+  }
+  return out;
+}
+
+/** The collector's manifest, held to the limits again: the kernel may have tampered with the collector. */
+function parseManifest(msgs: ChannelMessage[], limits: RunLimits): CollectedFile[] {
+  const m = msgs.find((x) => isDisplayData(x) && FILES_MIME in (x.content.data as object));
+  const manifest = m && isDisplayData(m) ? (m.content.data[FILES_MIME] as { files?: unknown }) : undefined;
+  if (!manifest || !Array.isArray(manifest.files)) return [];
+  const files: CollectedFile[] = [];
+  let total = 0;
+  for (const f of manifest.files as unknown[]) {
+    const { name, mime, b64 } = (f ?? {}) as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof b64 !== 'string' || name.length > 1024) continue;
+    const data = Buffer.from(b64, 'base64');
+    if (files.length >= limits.maxOutputFiles || total + data.byteLength > limits.maxOutputFileBytes) break;
+    total += data.byteLength;
+    files.push({
+      name,
+      mediaType:
+        typeof mime === 'string' && /^[\w.+-]+\/[\w.+-]+$/.test(mime) ? mime : 'application/octet-stream',
+      data,
+    });
+  }
+  return files;
+}

@@ -1,0 +1,326 @@
+// Runs queued jobs: a bound on jobs running at once overall and per owner, owners served round-robin
+// so one big batch cannot starve another owner, one fresh kernel per job (from the manager's warm
+// pool), discarded afterwards. The database is the truth: a job is claimed with a guarded
+// queued -> launched transition, so two instances never run the same job, and a job cancelled
+// while queued is simply never claimed. The in-memory queues are only this instance's to-do list.
+import type { Logger } from 'pino';
+import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
+import type { Files } from '../store/blobs.js';
+import type { Events } from '../store/events.js';
+import type { Uploads } from '../store/uploads.js';
+import type { JobEvents } from './events.js';
+import type { JobRow, Repository } from './repository.js';
+import { type InputFile, type RunLimits, runJob } from './runner.js';
+import type { OutputFile, Result, State } from './schemas.js';
+
+export interface SchedulerLimits extends RunLimits {
+  /** Jobs running at once on this instance. */
+  concurrency: number;
+  /** Jobs of one owner running at once on this instance. */
+  perOwner: number;
+  /** How often queued jobs left by other instances are looked for (0: never). */
+  sweepMs: number;
+}
+
+export interface SchedulerDeps {
+  repo: Repository;
+  events: JobEvents;
+  store: Events;
+  manager: KernelManager;
+  files: Files;
+  uploads: Uploads;
+  log: Logger;
+  instance: string;
+  limits: SchedulerLimits;
+}
+
+interface Running {
+  owner: string;
+  controller: AbortController;
+  kernel: Kernel | undefined;
+  done: Promise<void>;
+}
+
+const CANCEL_CHANNEL = 'runcell_jobs_cancel';
+
+export class Scheduler {
+  readonly #d: SchedulerDeps;
+  /** Owner -> job ids waiting here, in submission order. */
+  readonly #queues = new Map<string, string[]>();
+  /** Every id in a queue or running (so sweeps do not add it twice). */
+  readonly #known = new Set<string>();
+  readonly #running = new Map<string, Running>();
+  readonly #perOwner = new Map<string, number>();
+  /** Round-robin position among owners. */
+  #turn = 0;
+  #closing = false;
+  /** Set by abandon(): nothing more is written, as after a crash. */
+  #abandoned = false;
+  #sweep: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => Promise<void>) | undefined;
+  readonly #idle = new Set<() => void>();
+
+  constructor(deps: SchedulerDeps) {
+    this.#d = deps;
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#d.store.subscribe(CANCEL_CHANNEL, (p) => {
+      const id = (p as { id?: unknown } | null)?.id;
+      if (typeof id === 'string') this.#running.get(id)?.controller.abort();
+    });
+    await this.sweep();
+    if (this.#d.limits.sweepMs > 0) {
+      this.#sweep = setInterval(() => {
+        this.sweep().catch((err: unknown) => this.#d.log.warn({ err }, 'job sweep failed'));
+      }, this.#d.limits.sweepMs);
+      this.#sweep.unref();
+    }
+  }
+
+  /** Picks up queued jobs this instance does not know about (after a restart, or another's). */
+  async sweep(): Promise<void> {
+    const rows = await this.#d.repo.queued(10_000);
+    this.enqueue(rows.filter((r) => !this.#known.has(r.id)));
+  }
+
+  enqueue(jobs: { id: string; owner: string }[]): void {
+    for (const { id, owner } of jobs) {
+      if (this.#known.has(id)) continue;
+      this.#known.add(id);
+      let q = this.#queues.get(owner);
+      if (!q) this.#queues.set(owner, (q = []));
+      q.push(id);
+    }
+    this.#pump();
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Aborts a job running here; false if it does not run here. */
+  abortLocal(id: string): Promise<void> | false {
+    const r = this.#running.get(id);
+    if (!r) return false;
+    r.controller.abort();
+    return r.done;
+  }
+
+  /** Asks whichever instance runs the job to stop it. */
+  async abortRemote(id: string): Promise<void> {
+    await this.#d.store.publish(CANCEL_CHANNEL, { id });
+  }
+
+  #pump(): void {
+    if (this.#closing) return;
+    const { concurrency, perOwner } = this.#d.limits;
+    while (this.#running.size < concurrency) {
+      const owners = [...this.#queues.keys()];
+      let picked: string | undefined;
+      for (let i = 0; i < owners.length; i++) {
+        const owner = owners[(this.#turn + i) % owners.length] as string;
+        if ((this.#perOwner.get(owner) ?? 0) < perOwner) {
+          picked = owner;
+          this.#turn = (this.#turn + i + 1) % Math.max(1, owners.length);
+          break;
+        }
+      }
+      if (picked === undefined) return;
+      const q = this.#queues.get(picked) as string[];
+      const id = q.shift() as string;
+      if (q.length === 0) this.#queues.delete(picked);
+      this.#launch(id, picked);
+    }
+  }
+
+  #launch(id: string, owner: string): void {
+    const r: Running = {
+      owner,
+      controller: new AbortController(),
+      kernel: undefined,
+      done: Promise.resolve(),
+    };
+    this.#running.set(id, r);
+    this.#perOwner.set(owner, (this.#perOwner.get(owner) ?? 0) + 1);
+    r.done = this.#run(id, r)
+      .catch((err: unknown) => this.#d.log.error({ err, job: id }, 'job run failed'))
+      .finally(() => {
+        this.#running.delete(id);
+        this.#known.delete(id);
+        const n = (this.#perOwner.get(owner) ?? 1) - 1;
+        if (n > 0) this.#perOwner.set(owner, n);
+        else this.#perOwner.delete(owner);
+        if (this.#running.size === 0) for (const f of this.#idle) f();
+        this.#pump();
+      });
+  }
+
+  async #move(
+    id: string,
+    owner: string,
+    from: readonly State[],
+    to: State,
+    extra: { reason?: string | null; result?: Result; instance?: string } = {},
+  ): Promise<boolean> {
+    if (this.#abandoned) return false;
+    const ev = await this.#d.repo.transition(id, owner, from, to, extra);
+    if (ev) this.#d.events.published(owner);
+    return ev !== null;
+  }
+
+  async #run(id: string, r: Running): Promise<void> {
+    const { repo, manager, limits, log } = this.#d;
+    const owner = r.owner;
+    if (!(await this.#move(id, owner, ['queued'], 'launched', { instance: this.#d.instance }))) return;
+    const job = (await repo.load(id)) as JobRow;
+    // Cancelled between the claim and now (by a client on another instance): honour it.
+    if (job.cancel_requested) r.controller.abort();
+    const t0 = performance.now();
+    const fail = (reason: string) => this.#move(id, owner, ['launched', 'running'], 'failed', { reason });
+
+    let inputs: InputFile[];
+    try {
+      inputs = await this.#inputs(job.files);
+    } catch (e) {
+      await fail(`an input file could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    let kernel: Kernel;
+    try {
+      kernel = await manager.start(job.kernel, { owner: `job:${owner}` });
+    } catch (e) {
+      // Shutting down: leave the job launched; recovery at the next start marks it aborted.
+      if (e instanceof KernelManagerError && e.code === 'CLOSED') return;
+      await fail(`no kernel: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    r.kernel = kernel;
+    if (this.#abandoned) {
+      void kernel.shutdown('the jobs service stopped');
+      return;
+    }
+    const kernelMs = performance.now() - t0;
+    try {
+      const outcome = await runJob(kernel, {
+        code: job.code,
+        timeoutMs: job.timeout_ms,
+        files: inputs,
+        signal: r.controller.signal,
+        limits,
+        onRunning: async () => {
+          if (!(await this.#move(id, owner, ['launched'], 'running'))) r.controller.abort();
+        },
+      });
+      if (this.#abandoned) return;
+      const files: OutputFile[] = [];
+      for (const f of outcome.written) {
+        const info = await this.#d.files.put({
+          name: f.name,
+          mediaType: f.mediaType,
+          data: f.data,
+          kernelId: kernel.id,
+        });
+        files.push({
+          id: info.id,
+          name: info.name,
+          size: info.size,
+          sha256: info.sha256,
+          media_type: info.mediaType,
+        });
+      }
+      const result: Result = {
+        ...outcome.result,
+        files,
+        timings: roundTimings({ ...outcome.result.timings, kernel_ms: kernelMs }),
+      };
+      let state: State = outcome.state;
+      let reason = outcome.reason;
+      if (state === 'cancelled' && this.#closing) {
+        state = 'aborted';
+        reason = 'the server shut down before the job finished; rerun it';
+      }
+      await this.#move(id, owner, ['launched', 'running'], state, { reason, result });
+    } catch (e) {
+      log.error({ err: e, job: id }, 'job failed unexpectedly');
+      await fail('internal error while running the job').catch(() => {});
+    } finally {
+      void kernel.shutdown('job finished').catch(() => {});
+    }
+  }
+
+  async #inputs(ids: string[]): Promise<InputFile[]> {
+    const out: InputFile[] = [];
+    for (const id of ids) {
+      const { info, data } = await this.#d.uploads.read(id);
+      const parts: Buffer[] = [];
+      for await (const p of data) parts.push(p);
+      out.push({
+        name: uploadName(info.metadata, id),
+        sha256: info.sha256 ?? '',
+        data: Buffer.concat(parts),
+      });
+    }
+    return out;
+  }
+
+  /** Resolves when nothing runs here (or at once). */
+  idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const f = () => {
+        this.#idle.delete(f);
+        resolve();
+      };
+      this.#idle.add(f);
+    });
+  }
+
+  /**
+   * Graceful stop: claims nothing more, lets running jobs finish for up to graceMs, then ends the
+   * rest as aborted (with the reason) so they can be rerun. Queued jobs stay queued in the database.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    this.#stopTimers();
+    if (this.#running.size > 0 && graceMs > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.idle(), new Promise((r) => (t = setTimeout(r, graceMs)))]);
+      clearTimeout(t);
+    }
+    for (const r of this.#running.values()) r.controller.abort();
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    await this.#unsubscribe?.().catch(() => {});
+  }
+
+  /** Stops as a crash would: no more writes; kernels are shut down; recovery sorts out the rest. */
+  async abandon(): Promise<void> {
+    this.#closing = true;
+    this.#abandoned = true;
+    this.#stopTimers();
+    for (const r of this.#running.values()) {
+      r.controller.abort();
+      void r.kernel?.shutdown('the jobs service stopped').catch(() => {});
+    }
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    await this.#unsubscribe?.().catch(() => {});
+  }
+
+  #stopTimers(): void {
+    if (this.#sweep) clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    this.#queues.clear();
+  }
+}
+
+/** The name an upload is placed under: its tus `filename` metadata (checked at submit), else its id. */
+export function uploadName(metadata: Record<string, string>, id: string): string {
+  return metadata.filename ?? metadata.name ?? id;
+}
+
+const roundTimings = (t: Result['timings']): Result['timings'] => ({
+  kernel_ms: Math.round(t.kernel_ms * 10) / 10,
+  files_in_ms: Math.round(t.files_in_ms * 10) / 10,
+  execute_ms: Math.round(t.execute_ms * 10) / 10,
+  files_out_ms: Math.round(t.files_out_ms * 10) / 10,
+});
