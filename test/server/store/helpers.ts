@@ -97,6 +97,8 @@ export async function buildApp(
     contentOrigin?: string;
     missLimit?: { max: number; windowMs: number };
   } = {},
+  /** Extra routes in the same app (benchmarks' baselines). */
+  more?: (app: import('fastify').FastifyInstance) => void,
 ) {
   const { default: Fastify } = await import('fastify');
   const { permalinkRoutes } = await import('../../../server/routes/permalinks.js');
@@ -107,6 +109,7 @@ export async function buildApp(
   await app.register(uploadRoutes, { store, limits: extra.limits ?? {} });
   await app.register(fileRoutes, { store, contentOrigin: extra.contentOrigin });
   app.get('/static', async () => ({ ok: true }));
+  more?.(app);
   await app.ready();
   return app;
 }
