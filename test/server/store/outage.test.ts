@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../server/store/db.js';
 import { buildApp, postgresAvailable, postgresBackend, type TestDb } from './helpers.js';
 
-class Proxy {
+class TcpProxy {
   #server: net.Server | null = null;
   #sockets = new Set<net.Socket>();
   port = 0;
@@ -41,12 +41,12 @@ describe.skipIf(!postgresAvailable)('Postgres outage', () => {
   let db: TestDb;
   let store: Store;
   let app: FastifyInstance;
-  let proxy: Proxy;
+  let proxy: TcpProxy;
   let permalink: string;
   beforeAll(async () => {
     db = await postgresBackend.create();
     const url = new URL(db.options.databaseUrl as string);
-    proxy = new Proxy({ host: url.hostname, port: Number(url.port || 5432) });
+    proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     await proxy.start();
     url.host = `127.0.0.1:${proxy.port}`;
     store = await db.open({
