@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type postgres from 'postgres';
 import { createFiles, type Files } from './blobs.js';
-import { toStoreError } from './errors.js';
+import { isStoreUnavailable, toStoreError } from './errors.js';
 import type { Events } from './events.js';
 import { migrate } from './migrate.js';
 import { createPermalinks, type Permalinks } from './permalinks.js';
@@ -45,6 +45,8 @@ export interface StoreOptions extends ConnectOptions {
   retention?: Partial<RetentionOptions>;
   /** Chunk size for files and uploads in the database (bytes). */
   chunkBytes?: number;
+  /** How long openStore keeps retrying an unreachable database at start-up (default 30 s). */
+  startupTimeoutMs?: number;
 }
 
 export interface Store {
@@ -67,10 +69,24 @@ export const defaultChunkBytes = 1 << 20;
 
 /**
  * Opens the backend, applies migrations under an advisory lock, and builds the subsystems.
- * Fails (rejects) when the database cannot be reached at start-up; afterwards a database outage
+ * Retries an unreachable database for `startupTimeoutMs`, then rejects; afterwards a database outage
  * turns into RUNCELL_ERR_STORE_UNAVAILABLE (503) per request, and the pool reconnects by itself.
  */
 export async function openStore(options: StoreOptions): Promise<Store> {
+  const deadline = Date.now() + (options.startupTimeoutMs ?? 30_000);
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await openOnce(options);
+    } catch (err) {
+      if (!isStoreUnavailable(err)) throw err;
+      if (Date.now() + delay > deadline) throw toStoreError(err);
+      options.log.warn({ err, retryInMs: delay }, 'database unreachable at start-up; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+async function openOnce(options: StoreOptions): Promise<Store> {
   const db = options.databaseUrl
     ? await (await import('./postgres.js')).connectPostgres(options.databaseUrl, options)
     : await (await import('./pglite.js')).startPglite(options.dataDir, options);

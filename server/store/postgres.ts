@@ -23,7 +23,12 @@ export function sqlOptions(options: ConnectOptions): postgres.Options<Record<str
 export async function connectPostgres(url: string, options: ConnectOptions): Promise<Database> {
   const sql = postgres(url, sqlOptions(options)) as unknown as Sql;
   // Fail at start-up rather than on the first request when the URL is wrong.
-  await sql`select 1`;
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw err;
+  }
   const events = pgEvents(sql, options.log);
   return {
     backend: 'postgres',

@@ -106,4 +106,23 @@ describe.skipIf(!postgresAvailable)('Postgres outage', () => {
       .poll(() => store.records.stats(), { timeout: 40_000 })
       .toMatchObject({ pending: 0, written: 1 });
   });
+
+  it('keeps retrying an unreachable database at start-up', async () => {
+    await proxy.stop();
+    const url = new URL(db.options.databaseUrl as string);
+    url.host = `127.0.0.1:${proxy.port}`;
+    setTimeout(() => void proxy.start(), 700);
+    const late = await db.open({
+      databaseUrl: url.toString(),
+      connectTimeoutMs: 1000,
+      startupTimeoutMs: 10_000,
+    });
+    expect(await late.ping()).toBe(true);
+    await late.close();
+    await proxy.stop();
+    await expect(
+      db.open({ databaseUrl: url.toString(), connectTimeoutMs: 1000, startupTimeoutMs: 300 }),
+    ).rejects.toMatchObject({ code: 'RUNCELL_ERR_STORE_UNAVAILABLE' });
+    await proxy.start();
+  });
 });
