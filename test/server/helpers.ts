@@ -10,6 +10,9 @@ import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: messages and bodies in tests are free-form JSON
+export type Json = any;
+
 export const TOKEN = 'test-token-0123456789abcdef';
 
 export interface TestServer extends App {
@@ -75,7 +78,7 @@ export async function api(
   path: string,
   body?: unknown,
   headers: Record<string, string> = auth,
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const res = await fetch(s.base + path, {
     method,
     headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
@@ -93,10 +96,10 @@ export async function newKernel(s: TestServer): Promise<string> {
 
 export interface Msg {
   channel: string;
-  header: any;
-  parent_header: any;
-  metadata: any;
-  content: any;
+  header: Json;
+  parent_header: Json;
+  metadata: Json;
+  content: Json;
   buffers?: unknown[];
 }
 
@@ -174,7 +177,7 @@ export class RawClient {
   }
 
   send(m: Msg): void {
-    this.ws.send(serialize(m as any, this.ws.protocol));
+    this.ws.send(serialize(m as Json, this.ws.protocol));
   }
 
   /** Resolves with the first recorded message (from `from` on) matching `pred`. */
