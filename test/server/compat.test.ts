@@ -90,7 +90,7 @@ describe.each([
       expect(r.reply.content.status).toBe('ok');
       expect(r.stdout).toBe('hello\n');
       const display = r.iopub.find((m) => m.header.msg_type === 'display_data');
-      expect((display?.content as Json).data['text/html']).toBe('<b>x</b>');
+      expect((display?.content as Json)?.data['text/html']).toBe('<b>x</b>');
 
       // Input over stdin.
       const withInput = await run(kc, 'x = input("who? ")\nprint("hi", x)', (msg) => {
