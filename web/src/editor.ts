@@ -1,0 +1,122 @@
+// The cell's editor. A plain <textarea> is there at once (typing works before anything loads); the
+// CodeMirror chunk loads on the first sign of interest (pointer over, focus, touch) and takes over
+// with the text and selection as they are at that moment.
+type CodeMirrorChunk = typeof import('./lazy/codemirror.js');
+type Handle = import('./lazy/codemirror.js').CodeMirrorHandle;
+
+let chunk: Promise<CodeMirrorChunk> | undefined;
+export function loadCodeMirror(): Promise<CodeMirrorChunk> {
+  chunk ??= import('./lazy/codemirror.js');
+  chunk.catch(() => {
+    chunk = undefined;
+  });
+  return chunk;
+}
+
+export interface EditorOptions {
+  code: string;
+  language: string;
+  readOnly: boolean;
+  lineNumbers: boolean;
+  onRun(): void;
+}
+
+export class Editor {
+  readonly el: HTMLElement;
+  readonly #opts: EditorOptions;
+  readonly #textarea: HTMLTextAreaElement;
+  #cm: Handle | undefined;
+  #loading = false;
+  #language: string;
+  #readOnly: boolean;
+
+  constructor(opts: EditorOptions) {
+    this.#opts = opts;
+    this.#language = opts.language;
+    this.#readOnly = opts.readOnly;
+    this.el = document.createElement('div');
+    this.el.className = 'rc-editor';
+    const ta = document.createElement('textarea');
+    ta.className = 'rc-textarea';
+    ta.value = opts.code;
+    ta.spellcheck = false;
+    ta.readOnly = opts.readOnly;
+    ta.setAttribute('autocapitalize', 'off');
+    ta.setAttribute('autocorrect', 'off');
+    ta.setAttribute('aria-label', 'Code');
+    ta.rows = Math.min(Math.max(opts.code.split('\n').length, 2), 30);
+    ta.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.shiftKey || e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        opts.onRun();
+      }
+    });
+    ta.addEventListener('input', () => {
+      ta.rows = Math.min(Math.max(ta.value.split('\n').length, 2), 30);
+    });
+    this.#textarea = ta;
+    this.el.appendChild(ta);
+    const wake = () => void this.upgrade();
+    for (const ev of ['pointerenter', 'focusin', 'touchstart'])
+      this.el.addEventListener(ev, wake, { once: true, passive: true });
+  }
+
+  get upgraded(): boolean {
+    return this.#cm !== undefined;
+  }
+
+  /** Loads CodeMirror (once) and swaps it in. */
+  async upgrade(): Promise<void> {
+    if (this.#cm || this.#loading) return;
+    this.#loading = true;
+    try {
+      const { createCodeMirror } = await loadCodeMirror();
+      const ta = this.#textarea;
+      const focused =
+        ta.getRootNode() instanceof ShadowRoot && (ta.getRootNode() as ShadowRoot).activeElement === ta;
+      const holder = document.createElement('div');
+      holder.className = 'rc-cm';
+      this.#cm = createCodeMirror(holder, {
+        doc: ta.value,
+        language: this.#language,
+        readOnly: this.#readOnly,
+        lineNumbers: this.#opts.lineNumbers,
+        root: this.el.getRootNode() as ShadowRoot | Document,
+        selection: { anchor: ta.selectionStart, head: ta.selectionEnd },
+        onRun: this.#opts.onRun,
+        onChange: () => undefined,
+      });
+      ta.replaceWith(holder);
+      if (focused) this.#cm.focus();
+    } catch {
+      // The textarea stays: still a working editor.
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  get value(): string {
+    return this.#cm ? this.#cm.getValue() : this.#textarea.value;
+  }
+
+  set value(s: string) {
+    if (this.#cm) this.#cm.setValue(s);
+    else this.#textarea.value = s;
+  }
+
+  setReadOnly(ro: boolean): void {
+    this.#readOnly = ro;
+    this.#textarea.readOnly = ro;
+    this.#cm?.setReadOnly(ro);
+  }
+
+  setLanguage(lang: string): void {
+    this.#language = lang;
+    this.#cm?.setLanguage(lang);
+  }
+
+  focus(): void {
+    if (this.#cm) this.#cm.focus();
+    else this.#textarea.focus();
+  }
+}

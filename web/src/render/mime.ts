@@ -1,0 +1,121 @@
+// Rich outputs (execute_result, display_data): one representation is shown per bundle, the first
+// present in MIME_ORDER (documented in docs/embed.md). HTML, SVG and Markdown are sanitized and shown in
+// their own shadow root, so their styles cannot restyle the cell or the page; HTML that carried scripts
+// goes to the sandboxed frame; text is always inserted as text.
+import type { MimeBundle } from '../messages.js';
+import { ansiToDom } from './ansi.js';
+import { renderInFrame } from './frame.js';
+import { renderTex, renderTexIn, texOf } from './latex.js';
+import { renderMarkdown } from './markdown.js';
+import { sanitizeHtml, sanitizeSvg } from './sanitize.js';
+
+export const MIME_ORDER = [
+  'text/html',
+  'image/svg+xml',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'text/latex',
+  'text/markdown',
+  'application/json',
+  'text/plain',
+] as const;
+
+export type Mime = (typeof MIME_ORDER)[number];
+
+/** The representation to show, or undefined when none is supported. */
+export function pickMime(data: MimeBundle): Mime | undefined {
+  return MIME_ORDER.find((m) => data[m] !== undefined && data[m] !== null);
+}
+
+/** nbformat allows multi-line strings as arrays of lines. */
+export function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join('');
+  return JSON.stringify(v, null, 2) ?? '';
+}
+
+const OUTPUT_CSS = `:host{display:block;overflow-x:auto;color:var(--rc-fg);font:var(--rc-output-font)}
+table{border-collapse:collapse;font-size:13px;margin:4px 0}th,td{border:1px solid var(--rc-border);padding:4px 8px;text-align:right}
+thead th{background:var(--rc-surface)}tbody tr:nth-child(odd){background:var(--rc-surface-2)}
+img,svg{max-width:100%;height:auto}a{color:var(--rc-accent)}pre,code{font-family:var(--rc-mono);font-size:13px}
+pre{background:var(--rc-surface);padding:8px;border-radius:6px;overflow:auto}p{margin:.4em 0}h1,h2,h3{line-height:1.25;margin:.6em 0 .3em}
+blockquote{margin:.4em 0;padding-left:12px;border-left:3px solid var(--rc-border);color:var(--rc-muted)}
+.rc-tex-raw{font-family:var(--rc-mono);white-space:pre-wrap}.katex-display{margin:.5em 0}`;
+
+/** A container whose content lives in its own shadow root. */
+function isolated(kind: string, fill: (root: ShadowRoot) => void): HTMLElement {
+  const host = document.createElement('div');
+  host.className = `rc-rich rc-${kind}`;
+  const root = host.attachShadow({ mode: 'open' });
+  const style = document.createElement('style');
+  style.textContent = OUTPUT_CSS;
+  root.appendChild(style);
+  fill(root);
+  return host;
+}
+
+const B64 = /^[A-Za-z0-9+/=\s]*$/;
+
+function image(mime: string, data: unknown, meta: Record<string, unknown>): HTMLElement {
+  const b64 = textOf(data);
+  const img = document.createElement('img');
+  img.className = 'rc-image';
+  img.alt = 'image output';
+  if (B64.test(b64)) img.src = `data:${mime};base64,${b64.replace(/\s+/g, '')}`;
+  const size = (meta[mime] ?? meta) as { width?: unknown; height?: unknown };
+  if (typeof size.width === 'number') img.width = size.width;
+  if (typeof size.height === 'number') img.height = size.height;
+  return img;
+}
+
+function pre(className: string, text: string, ansi = false): HTMLElement {
+  const el = document.createElement('pre');
+  el.className = className;
+  if (ansi) ansiToDom(text, el);
+  else el.textContent = text;
+  return el;
+}
+
+type Renderer = (data: unknown, meta: Record<string, unknown>) => HTMLElement;
+
+const RENDERERS: Record<Mime, Renderer> = {
+  'text/html': (data) => {
+    const html = textOf(data);
+    const { fragment, hadScript } = sanitizeHtml(html);
+    if (hadScript) return renderInFrame(html);
+    return isolated('html', (root) => {
+      root.appendChild(fragment);
+      renderTexIn(root);
+    });
+  },
+  'image/svg+xml': (data) => isolated('svg', (root) => root.appendChild(sanitizeSvg(textOf(data)))),
+  'image/png': (data, meta) => image('image/png', data, meta),
+  'image/jpeg': (data, meta) => image('image/jpeg', data, meta),
+  'image/gif': (data, meta) => image('image/gif', data, meta),
+  'text/latex': (data) =>
+    isolated('latex', (root) => {
+      const { tex, display } = texOf(textOf(data));
+      const el = document.createElement('div');
+      root.appendChild(el);
+      void renderTex(el, tex, display);
+    }),
+  'text/markdown': (data) =>
+    isolated('markdown', (root) => {
+      const { fragment } = sanitizeHtml(renderMarkdown(textOf(data)));
+      root.appendChild(fragment);
+      renderTexIn(root);
+    }),
+  'application/json': (data) =>
+    pre('rc-json', typeof data === 'string' ? data : (JSON.stringify(data, null, 2) ?? '')),
+  'text/plain': (data) => pre('rc-text', textOf(data), true),
+};
+
+/** Renders the preferred representation of a bundle (a notice when none is supported). */
+export function renderBundle(data: MimeBundle, metadata: Record<string, unknown> = {}): HTMLElement {
+  const mime = pickMime(data);
+  if (!mime) {
+    return pre('rc-text rc-muted', `[output of type ${Object.keys(data).join(', ') || 'unknown'} not shown]`);
+  }
+  return RENDERERS[mime](data[mime], metadata);
+}

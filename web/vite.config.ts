@@ -1,0 +1,131 @@
+// The one build of the browser side (npm run build:web). It produces, under web/dist/:
+//   runcell.js        the core as an IIFE for a plain <script> tag (no globals besides window.RunCell)
+//   runcell.mjs       the same core for `import` (a tiny ES wrapper around runcell.js)
+//   chunks/*-HASH.js  lazy chunks: CodeMirror (editor) and KaTeX (latex), loaded on first use
+//   pages/*           the server's pages (/, /p/:id, /embed): HTML, one script each, one stylesheet
+//   vendor/katex-V/   KaTeX's stylesheet and fonts (fonts must be declared in the document, not a shadow root)
+//   frame.html        the sandboxed frame for outputs that need scripts
+// How the IIFE keeps code splitting: the core entry is built as an ES chunk that neither imports nor
+// exports anything (checked below), then wrapped in a function. A classic script may use import(), which
+// resolves against the script's own URL, so the lazy chunks load from wherever runcell.js was served.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = join(here, 'src');
+const katexDir = join(here, '..', 'node_modules', 'katex');
+const katexVersion = (JSON.parse(readFileSync(join(katexDir, 'package.json'), 'utf8')) as { version: string })
+  .version;
+const PAGES = ['home', 'permalink', 'embed'] as const;
+
+/** Wraps the core entry in an IIFE and refuses a build where it would not be a valid classic script. */
+function classicCore(): Plugin {
+  return {
+    name: 'runcell:classic-core',
+    // After minification, so the wrapper and its "use strict" survive as written.
+    generateBundle(_options, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk' || !chunk.isEntry) continue;
+        if (chunk.imports.length > 0 || chunk.exports.length > 0 || /\bimport\.meta\b/.test(chunk.code)) {
+          this.error(
+            `entry ${chunk.fileName} must not import, export or use import.meta (imports: ${chunk.imports.join(', ')}; ` +
+              `exports: ${chunk.exports.join(', ')}). Lazy modules and pages may share types only.`,
+          );
+        }
+        chunk.code = `(function(){"use strict";${chunk.code}\n})();\n`;
+      }
+      if (!bundle['runcell.js']) this.error('runcell.js missing from the bundle');
+      const build = createHash('sha256');
+      for (const f of Object.values(bundle)) if (f.type === 'chunk') build.update(f.code);
+      const version = build.digest('hex').slice(0, 12);
+      this.emitFile({
+        type: 'asset',
+        fileName: 'runcell.mjs',
+        source:
+          '// ES module entry: loads the classic runcell.js next to this file and re-exports its API.\n' +
+          'globalThis.RUNCELL_STATIC ??= new URL(".", import.meta.url).href;\n' +
+          'await import("./runcell.js");\n' +
+          'const R = globalThis.RunCell;\n' +
+          'export default R;\n' +
+          'export const { makeCell, enhance, version } = R;\n',
+      });
+      for (const page of PAGES) {
+        const html = readFileSync(join(src, 'pages', `${page}.html`), 'utf8').replaceAll('%BUILD%', version);
+        this.emitFile({ type: 'asset', fileName: `pages/${page}.html`, source: html });
+      }
+      this.emitFile({
+        type: 'asset',
+        fileName: 'pages/pages.css',
+        source: readFileSync(join(src, 'pages', 'pages.css')),
+      });
+      this.emitFile({ type: 'asset', fileName: 'build.json', source: JSON.stringify({ version }) });
+    },
+  };
+}
+
+/** KaTeX's stylesheet and woff2 fonts, plus a fonts-only stylesheet for the host document. */
+function katexAssets(): Plugin {
+  return {
+    name: 'runcell:katex-assets',
+    generateBundle() {
+      const base = `vendor/katex-${katexVersion}`;
+      // Only woff2: every browser runcell supports reads it, and it keeps the payload small.
+      const css = readFileSync(join(katexDir, 'dist', 'katex.min.css'), 'utf8').replace(
+        /src:url\((fonts\/[^)]+\.woff2)\) format\("woff2"\)(,url\([^)]+\) format\("[^"]+"\))*/g,
+        'src:url($1) format("woff2")',
+      );
+      const faces = css.match(/@font-face\{[^}]*\}/g) ?? [];
+      this.emitFile({
+        type: 'asset',
+        fileName: `${base}/katex.css`,
+        source: css.replace(/@font-face\{[^}]*\}/g, ''),
+      });
+      this.emitFile({ type: 'asset', fileName: `${base}/fonts.css`, source: faces.join('\n') });
+      for (const f of readdirSync(join(katexDir, 'dist', 'fonts'))) {
+        if (!f.endsWith('.woff2')) continue;
+        this.emitFile({
+          type: 'asset',
+          fileName: `${base}/fonts/${f}`,
+          source: readFileSync(join(katexDir, 'dist', 'fonts', f)),
+        });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root: here,
+  base: '/static/',
+  publicDir: join(here, 'public'),
+  logLevel: 'warn',
+  define: { __KATEX_VERSION__: JSON.stringify(katexVersion) },
+  build: {
+    outDir: join(here, 'dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    modulePreload: false,
+    reportCompressedSize: false,
+    // Library mode: no module-preload helper (it would use import.meta, which a classic script cannot).
+    lib: {
+      entry: {
+        runcell: resolve(src, 'index.ts'),
+        ...Object.fromEntries(PAGES.map((p) => [`pages/${p}`, resolve(src, 'pages', `${p}.ts`)])),
+      },
+      formats: ['es'],
+    },
+    minify: true,
+    rollupOptions: {
+      output: {
+        format: 'es',
+        minify: true,
+        entryFileNames: '[name].js',
+        chunkFileNames: 'chunks/[name]-[hash].js',
+        assetFileNames: 'assets/[name]-[hash][extname]',
+      },
+    },
+  },
+  plugins: [classicCore(), katexAssets()],
+});
