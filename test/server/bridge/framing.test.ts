@@ -69,10 +69,8 @@ describe('framing', () => {
     fc.assert(
       fc.property(message, (m: OutMessage) => {
         const legacy = encodeLegacy(m);
-        const fromLegacy = deserialize(
-          typeof legacy === 'string' ? legacy : toArrayBuffer(legacy),
-          '',
-        ) as Json;
+        const wire = (typeof legacy === 'string' ? legacy : toArrayBuffer(legacy)) as ArrayBuffer;
+        const fromLegacy = deserialize(wire, '') as Json;
         const fromV1 = deserialize(toArrayBuffer(encodeV1(m)), V1_PROTOCOL) as Json;
         for (const d of [fromLegacy, fromV1]) {
           expect(d.channel).toBe(m.channel);
