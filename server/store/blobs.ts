@@ -39,8 +39,11 @@ export interface Blobs {
   append(blobId: number, offset: number, data: Uint8Array, tx?: Tx): Promise<void>;
   /** Drops chunks at or past `offset` (what an interrupted write left beyond the committed end). */
   truncate(blobId: number, offset: number, tx?: Tx): Promise<void>;
-  /** Hashes a pending blob and seals it; returns the existing blob instead when the content is known. */
-  seal(blobId: number, tx: Tx): Promise<BlobRef>;
+  /**
+   * Hashes a pending blob and seals it; returns the existing blob instead when the content is known.
+   * `known` skips the re-read when the writer hashed the committed bytes as they went in.
+   */
+  seal(blobId: number, tx: Tx, known?: { sha256: string; size: number }): Promise<BlobRef>;
   /** Bytes [start, end] (inclusive) of a blob, chunk by chunk. */
   read(blobId: number, start?: number, end?: number): AsyncGenerator<Buffer>;
   /** Stores data (buffer or stream) and returns its sealed blob. */
@@ -113,16 +116,18 @@ export function createBlobs(sql: Sql, { chunkBytes }: FilesOptions): BlobsIntern
     async truncate(blobId, offset, tx = q) {
       await tx`delete from blob_chunks where blob_id = ${blobId} and "offset" >= ${offset}`;
     },
-    async seal(blobId, tx) {
-      const hash = createHash('sha256');
-      let size = 0;
-      // Read through the transaction: on PGlite the pool has a single connection, which it holds.
-      for await (const c of chunks(blobId, 0, Number.MAX_SAFE_INTEGER, tx)) {
-        if (c.offset !== size) throw new Error(`blob ${blobId} has a gap at ${size}`);
-        hash.update(c.data);
-        size += c.size;
+    async seal(blobId, tx, known) {
+      let { sha256, size } = known ?? { sha256: '', size: 0 };
+      if (!known) {
+        const hash = createHash('sha256');
+        // Read through the transaction: on PGlite the pool has a single connection, which it holds.
+        for await (const c of chunks(blobId, 0, Number.MAX_SAFE_INTEGER, tx)) {
+          if (c.offset !== size) throw new Error(`blob ${blobId} has a gap at ${size}`);
+          hash.update(c.data);
+          size += c.size;
+        }
+        sha256 = hash.digest('hex');
       }
-      const sha256 = hash.digest('hex');
       // Serialise sealers of the same content so exactly one blob ends up holding it.
       await tx`select pg_advisory_xact_lock(hashtextextended(${sha256}, 0))`;
       // "for key share" holds the existing blob against retention until the caller references it.

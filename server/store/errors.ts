@@ -78,6 +78,12 @@ export const UploadChecksumMismatchError = createError(
   'Upload-Checksum does not match the data',
   460,
 );
+/** The PATCH body ended early (client gone); what arrived is kept. Rarely seen: the socket is gone. */
+export const UploadInterruptedError = createError(
+  'RUNCELL_ERR_UPLOAD_INTERRUPTED',
+  'The request body ended before Content-Length; the bytes received are kept',
+  400,
+);
 export const UploadIncompleteError = createError(
   'RUNCELL_ERR_UPLOAD_INCOMPLETE',
   'The upload is not complete',

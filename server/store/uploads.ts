@@ -2,13 +2,14 @@
 // go into a pending blob chunk by chunk; `offset` in the uploads row is what is committed, and it
 // advances in the same transaction as each chunk, so an upload cut off halfway resumes from
 // exactly what was stored. On the last byte the blob is hashed and sealed (content-addressed).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { BlobRef, Files, Tx } from './blobs.js';
 import type { Sql } from './db.js';
 import {
   UploadBusyError,
   UploadChecksumMismatchError,
   UploadIncompleteError,
+  UploadInterruptedError,
   UploadNotFoundError,
   UploadOffsetMismatchError,
   UploadQuotaError,
@@ -92,6 +93,12 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
   const lockWaitMs = options.lockWaitMs ?? 5000;
   /** One writer per upload in this process; the conditional UPDATE guards across processes. */
   const writers = new Map<string, Promise<void>>();
+  /**
+   * sha256 of each upload's committed bytes, kept between PATCHes handled here, so completing
+   * needs no second read of the data. Missing (another instance wrote, restart): seal re-reads.
+   */
+  const digests = new Map<string, { hash: Hash; offset: number }>();
+  const maxDigests = 10_000;
 
   async function row(id: string): Promise<Row | null> {
     if (!idPattern.test(id)) return null;
@@ -131,10 +138,11 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
     });
   }
 
-  async function complete(r: Row): Promise<BlobRef> {
+  async function complete(r: Row, known?: { sha256: string; size: number }): Promise<BlobRef> {
+    digests.delete(r.id);
     const ref = await sql.begin(async (t) => {
       const tx = t as unknown as Tx;
-      const ref = await blobs.seal(r.blob_id, tx);
+      const ref = await blobs.seal(r.blob_id, tx, known);
       await tx`update uploads set blob_id = ${ref.id}, completed_at = now(), updated_at = now()
                where id = ${r.id}`;
       if (ref.id !== r.blob_id) await tx`delete from blobs where id = ${r.blob_id}`;
@@ -185,6 +193,10 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
         // Anything past the committed offset is left from a cut-off or refused write.
         await blobs.truncate(r.blob_id, r.offset);
         const hash = checksum ? createHash(checksum.algorithm) : null;
+        const prior = digests.get(id);
+        digests.delete(id);
+        let running: Hash | null =
+          prior?.offset === r.offset ? prior.hash : r.offset === 0 ? createHash('sha256') : null;
         let at = r.offset;
         let parts: Buffer[] = [];
         let held = 0;
@@ -194,6 +206,7 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
           parts = [];
           held = 0;
           await commitChunk(r, at, data, !checksum);
+          running?.update(data);
           at += data.byteLength;
         };
         let cutOff: unknown = null;
@@ -228,6 +241,7 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
             if (moved.length !== 1) throw new UploadOffsetMismatchError(r.offset);
           } else {
             await blobs.truncate(r.blob_id, r.offset);
+            running = null; // it saw discarded bytes
             if (!cutOff) throw new UploadChecksumMismatchError();
             at = r.offset;
           }
@@ -236,8 +250,14 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
           await flush();
         }
         const info = toInfo({ ...r, offset: at });
-        if (at === r.length && r.length > 0) info.sha256 = (await complete(r)).sha256;
-        if (cutOff) throw cutOff;
+        if (at === r.length && r.length > 0) {
+          const known = running ? { sha256: running.digest('hex'), size: at } : undefined;
+          info.sha256 = (await complete(r, known)).sha256;
+        } else if (running) {
+          digests.set(id, { hash: running, offset: at });
+          if (digests.size > maxDigests) digests.delete(digests.keys().next().value as string);
+        }
+        if (cutOff) throw new UploadInterruptedError({ cause: cutOff });
         return info;
       } finally {
         release();
@@ -247,6 +267,7 @@ export function createUploads(sql: Sql, options: UploadsOptions): Uploads {
     async remove(id) {
       const r = await row(id);
       if (!r) return false;
+      digests.delete(id);
       await sql.begin(async (t) => {
         const tx = t as unknown as Tx;
         await tx`delete from uploads where id = ${id}`;
