@@ -52,7 +52,8 @@ export class KernelRegistry {
   /** Starts a kernel and its hub. */
   async start(specName: string | undefined, caller: Caller): Promise<Hub> {
     const kernel = await this.startKernel(specName, caller);
-    const hub = new Hub(kernel, caller.ipKey, this.#deps);
+    // Kernels started with a token belong to no address: only token holders list them.
+    const hub = new Hub(kernel, caller.kind === 'anonymous' ? caller.ipKey : '', this.#deps);
     this.#hubs.set(kernel.id, hub);
     const onDead = () => {
       const t = setTimeout(() => {

@@ -46,7 +46,7 @@ export async function collect(kernel: Kernel, code: string, timeoutMs: number): 
     execution_count: null,
     duration_ms: 0,
   };
-  const it = kernel.execute(code, { storeHistory: false });
+  const it = kernel.execute(code);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConcurrencyLimiter, OutputRateLimiter, RateLimiter } from '../../server/limits.js';
+
+describe('limits', () => {
+  it('token bucket: bursts, then refills with a Retry-After hint', () => {
+    let now = 0;
+    const r = new RateLimiter(2, () => now);
+    expect(r.take('a').ok).toBe(true);
+    expect(r.take('a').ok).toBe(true);
+    const no = r.take('a');
+    expect(no).toEqual({ ok: false, retryAfterS: 30 });
+    expect(r.take('b').ok).toBe(true);
+    now += 30_000;
+    expect(r.take('a').ok).toBe(true);
+    expect(new RateLimiter(0).take('x').ok).toBe(true);
+  });
+
+  it('concurrency: acquire up to max, release once', () => {
+    const c = new ConcurrencyLimiter(1);
+    const rel = c.acquire('a');
+    expect(rel).toBeTypeOf('function');
+    expect(c.acquire('a')).toBeUndefined();
+    rel?.();
+    rel?.();
+    expect(c.count('a')).toBe(0);
+    expect(c.acquire('a')).toBeTypeOf('function');
+  });
+
+  it('iopub rate: drops over the limit with a notice, resumes below it', () => {
+    let now = 0;
+    const l = new OutputRateLimiter(10, 0, 1000, () => now);
+    const verdicts = Array.from({ length: 15 }, () => l.check('x', 1));
+    expect(verdicts.filter((v) => v.pass)).toHaveLength(10);
+    expect(verdicts[10]?.notice).toMatch(/message rate \(10 messages\/s\) exceeded/);
+    expect(verdicts.slice(11).every((v) => !v.pass && !v.notice)).toBe(true);
+    now += 2_000;
+    const resumed = l.check('x', 1);
+    expect(resumed.pass).toBe(true);
+    expect(resumed.notice).toMatch(/resumed; 5 output message/);
+    expect(l.end('x')).toBeUndefined();
+  });
+
+  it('iopub data rate, and a final notice when an execution ends while dropping', () => {
+    const now = 0;
+    const l = new OutputRateLimiter(0, 100, 1000, () => now);
+    expect(l.check('y', 90).pass).toBe(true);
+    const over = l.check('y', 20);
+    expect(over.pass).toBe(false);
+    expect(over.notice).toMatch(/data rate \(100 bytes\/s\)/);
+    expect(l.end('y')).toMatch(/1 output message\(s\) were dropped/);
+  });
+});
