@@ -14,6 +14,7 @@ import type { Store } from '../store/db.js';
 import { PermalinkNotFoundError, RateLimitedError, storeErrorHandler } from '../store/errors.js';
 import {
   decodeInline,
+  limits,
   Permalink,
   PermalinkCreate,
   type Permalink as PermalinkT,
@@ -164,7 +165,11 @@ export const permalinkRoutes: FastifyPluginAsyncTypebox<PermalinkRoutesOptions> 
 
   app.post(
     '/api/permalinks',
-    { schema: { body: PermalinkCreate, response: { 201: Created, '4xx': ErrorBody, '5xx': ErrorBody } } },
+    {
+      // Room for the largest code and outputs the store accepts (the app default is 1 MiB).
+      bodyLimit: limits.maxCodeBytes + limits.maxOutputsBytes + 64 * 1024,
+      schema: { body: PermalinkCreate, response: { 201: Created, '4xx': ErrorBody, '5xx': ErrorBody } },
+    },
     async (request, reply) => {
       const p = await store.permalinks.create(request.body);
       return reply
