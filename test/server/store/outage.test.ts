@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../server/store/db.js';
-import { buildApp, postgresAvailable, postgresBackend, type TestDb } from './helpers.js';
+import { buildApp, postgresBackend, type TestDb } from './helpers.js';
 
 class TcpProxy {
   #server: net.Server | null = null;
@@ -37,7 +37,7 @@ class TcpProxy {
   }
 }
 
-describe.skipIf(!postgresAvailable)('Postgres outage', () => {
+describe('Postgres outage', () => {
   let db: TestDb;
   let store: Store;
   let app: FastifyInstance;
