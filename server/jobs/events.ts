@@ -68,8 +68,8 @@ export class JobEvents {
       };
       const t = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
-      let ws = this.#waiters.get(owner);
-      if (!ws) this.#waiters.set(owner, (ws = new Set()));
+      const ws = this.#waiters.get(owner) ?? new Set();
+      this.#waiters.set(owner, ws);
       ws.add(done);
     });
   }

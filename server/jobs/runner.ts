@@ -115,7 +115,7 @@ async function internal(kernel: Kernel, code: string, what: string): Promise<Cha
   const msgs: ChannelMessage[] = [];
   for await (const m of kernel.execute(code, { silent: false, storeHistory: false })) msgs.push(m);
   const reply = msgs.find(isExecuteReply);
-  if (!reply || reply.content.status !== 'ok') {
+  if (reply?.content.status !== 'ok') {
     const err = msgs.find(isError);
     throw new Error(`${what}: ${err ? `${err.content.ename}: ${err.content.evalue}` : 'no reply'}`);
   }

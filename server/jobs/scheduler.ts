@@ -88,8 +88,8 @@ export class Scheduler {
     for (const { id, owner } of jobs) {
       if (this.#known.has(id)) continue;
       this.#known.add(id);
-      let q = this.#queues.get(owner);
-      if (!q) this.#queues.set(owner, (q = []));
+      const q = this.#queues.get(owner) ?? [];
+      this.#queues.set(owner, q);
       q.push(id);
     }
     this.#pump();

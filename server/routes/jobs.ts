@@ -10,6 +10,8 @@
 //   POST /api/jobs/:id/cancel       cancel a queued or running job
 //   POST /api/jobs/:id/rerun        a new attempt of a finished job                202
 //   POST /api/jobs/rerun            new attempts of every aborted job (of a batch)  202
+
+import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
@@ -131,7 +133,7 @@ export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, 
         .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
         .header('x-content-type-options', 'nosniff')
         .header('content-security-policy', "sandbox; default-src 'none'")
-        .send(f.data);
+        .send(Readable.from(f.data));
     },
   );
 

@@ -36,7 +36,8 @@ describe.each<Backend>(['postgres', 'pglite'])('job events (%s)', (backend) => {
     const all = (await s.jobs.events(owner, 0, { limit: 1000 })).events;
     expect(all).toHaveLength(12 * 3);
     expect(seen.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
-    for (let i = 1; i < seen.length; i++) expect((seen[i] as JobEvent).seq).toBeGreaterThan((seen[i - 1] as JobEvent).seq);
+    for (let i = 1; i < seen.length; i++)
+      expect((seen[i] as JobEvent).seq).toBeGreaterThan((seen[i - 1] as JobEvent).seq);
     // The long-poll wakes as soon as an event commits.
     const head = await s.jobs.head(owner);
     const t0 = Date.now();

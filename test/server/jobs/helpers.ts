@@ -14,7 +14,9 @@ import { type App, buildApp } from '../../../server/app.js';
 import { kernelManagerConfig, loadConfig } from '../../../server/config.js';
 import { createJobs, type JobLimits, type Jobs } from '../../../server/jobs/index.js';
 import { jobRoutes } from '../../../server/routes/jobs.js';
+import { uploadRoutes } from '../../../server/routes/uploads.js';
 import type { Database } from '../../../server/store/db.js';
+import { openStore, type Store } from '../../../server/store/db.js';
 import { migrate } from '../../../server/store/migrate.js';
 import { connectPostgres } from '../../../server/store/postgres.js';
 
@@ -32,6 +34,20 @@ export interface TestDb {
 }
 
 const connectOpts = { poolMax: 4, connectTimeoutMs: 2000, log };
+
+/** A Postgres database that already exists (a child server process reopening the test's database). */
+export function existingDb(url: string): TestDb {
+  return {
+    url,
+    dataDir: '',
+    async connect() {
+      const db = await connectPostgres(url, connectOpts);
+      await migrate(db.sql, log);
+      return db;
+    },
+    async cleanup() {},
+  };
+}
 
 export async function createDb(backend: Backend): Promise<TestDb> {
   if (backend === 'postgres') {
@@ -86,6 +102,8 @@ export interface StackOptions {
   http?: boolean;
   poolSize?: number;
   maxKernels?: number;
+  /** Listen port for `http` (default 0: any). */
+  port?: number;
 }
 
 /** Slot 30-39: uid block 61000 + 100*slot and runtime root /run/rc-t<slot>, as kernel-manager's tests. */
@@ -107,8 +125,27 @@ export async function startStack(slot: number, o: StackOptions = {}): Promise<St
   );
   const manager = await KernelManager.create(kernelManagerConfig(config), log);
   const limits = { concurrency: 2, perOwner: 2, sweepMs: 0, ...o.limits };
+  // Over HTTP on Postgres the store's uploads route is mounted too (tus uploads as job inputs).
+  let store: Store | undefined;
+  if (o.http && testDb.url) {
+    store = await openStore({
+      databaseUrl: testDb.url,
+      dataDir: '/nonexistent',
+      poolMax: 2,
+      connectTimeoutMs: 2000,
+      log,
+    });
+  }
   const open = () =>
-    createJobs({ sql: db.sql, events: db.events, manager, log, limits, instance: `test-${slot}` });
+    createJobs({
+      sql: db.sql,
+      events: db.events,
+      manager,
+      log,
+      limits,
+      instance: `test-${slot}`,
+      ...(store ? { files: store.files, uploads: store.uploads } : {}),
+    });
   let jobs = await open();
   let server: App | undefined;
   let base = '';
@@ -117,7 +154,8 @@ export async function startStack(slot: number, o: StackOptions = {}): Promise<St
     // The routes reach the current service through this indirection, so a restart keeps the app.
     const current = new Proxy({} as Jobs, { get: (_t, k) => Reflect.get(jobs, k) });
     await server.app.register(jobRoutes, { jobs: current });
-    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    if (store) await server.app.register(uploadRoutes, { store });
+    await server.app.listen({ host: '127.0.0.1', port: o.port ?? 0 });
     base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
   }
   const stack = {
@@ -138,6 +176,7 @@ export async function startStack(slot: number, o: StackOptions = {}): Promise<St
       await server?.close();
       await jobs.close();
       await manager.close();
+      await store?.close();
       await db.close();
       if (!o.db) await testDb.cleanup();
     },

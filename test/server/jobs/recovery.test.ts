@@ -7,14 +7,22 @@ import { type Backend, type Stack, startStack, waitFinal } from './helpers.js';
 describe.each<Backend>(['postgres', 'pglite'])('restart mid-batch (%s)', (backend) => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack(31, { backend, poolSize: 2, maxKernels: 5, limits: { concurrency: 2, perOwner: 2 } });
+    s = await startStack(31, {
+      backend,
+      poolSize: 2,
+      maxKernels: 5,
+      limits: { concurrency: 2, perOwner: 2 },
+    });
   });
   afterAll(() => s?.stop());
 
   test('running jobs are aborted with the reason, queued ones run, aborted ones rerun to success', async () => {
     const owner = 'owner-r';
     const r = await s.jobs.submit(owner, {
-      jobs: Array.from({ length: 4 }, (_, i) => ({ code: `import time; time.sleep(2); print(${i})`, name: `r${i}` })),
+      jobs: Array.from({ length: 4 }, (_, i) => ({
+        code: `import time; time.sleep(2); print(${i})`,
+        name: `r${i}`,
+      })),
     });
     const ids = r.jobs.map((j) => j.id);
     // Wait for two jobs to be running (the concurrency bound), then "crash".
@@ -44,7 +52,12 @@ describe.each<Backend>(['postgres', 'pglite'])('restart mid-batch (%s)', (backen
       expect(running.has(j.rerun_of as string)).toBe(true);
       expect(j.batch_id).toBe(r.batch_id);
     }
-    await waitFinal(jobs, owner, again.jobs.map((j) => j.id), 40_000);
+    await waitFinal(
+      jobs,
+      owner,
+      again.jobs.map((j) => j.id),
+      40_000,
+    );
     const latest = await jobs.list(owner, { batch: r.batch_id });
     expect(latest.jobs).toHaveLength(4);
     expect(latest.jobs.every((j) => j.state === 'succeeded')).toBe(true);

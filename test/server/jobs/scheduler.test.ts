@@ -9,18 +9,32 @@ const ORDER = ['queued', 'launched', 'running'];
 describe('scheduler (postgres)', () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack(30, { backend: 'postgres', poolSize: 2, maxKernels: 6, limits: { concurrency: 3, perOwner: 2 } });
+    s = await startStack(30, {
+      backend: 'postgres',
+      poolSize: 2,
+      maxKernels: 6,
+      limits: { concurrency: 3, perOwner: 2 },
+    });
   });
   afterAll(() => s?.stop());
 
   test('50 jobs in parallel all succeed, each with queued, launched, running, succeeded in order', async () => {
     const t0 = Date.now();
     const r = await s.jobs.submit('owner-a', {
-      jobs: Array.from({ length: 50 }, (_, i) => ({ code: `print(${i} * 2)`, name: `j${i}`, tags: ['fifty'] })),
+      jobs: Array.from({ length: 50 }, (_, i) => ({
+        code: `print(${i} * 2)`,
+        name: `j${i}`,
+        tags: ['fifty'],
+      })),
     });
     expect(r.jobs).toHaveLength(50);
     expect(r.jobs.every((j) => j.state === 'queued')).toBe(true);
-    await waitFinal(s.jobs, 'owner-a', r.jobs.map((j) => j.id), 55_000);
+    await waitFinal(
+      s.jobs,
+      'owner-a',
+      r.jobs.map((j) => j.id),
+      55_000,
+    );
     const elapsed = Date.now() - t0;
     let maxRunning = 0;
     const spans: [number, number][] = [];
@@ -52,8 +66,16 @@ describe('scheduler (postgres)', () => {
       jobs: Array.from({ length: 6 }, () => ({ code: 'import time; time.sleep(0.3)' })),
     });
     const y = await s.jobs.submit('owner-y', { jobs: [{ code: '1' }, { code: '2' }] });
-    await waitFinal(s.jobs, 'owner-x', x.jobs.map((j) => j.id));
-    await waitFinal(s.jobs, 'owner-y', y.jobs.map((j) => j.id));
+    await waitFinal(
+      s.jobs,
+      'owner-x',
+      x.jobs.map((j) => j.id),
+    );
+    await waitFinal(
+      s.jobs,
+      'owner-y',
+      y.jobs.map((j) => j.id),
+    );
     const span = async (o: string, id: string) => {
       const d = await s.jobs.get(o, id);
       expect(d.state).toBe('succeeded');
@@ -95,7 +117,11 @@ describe('scheduler (postgres)', () => {
       code: 'RUNCELL_ERR_JOB_NOT_CANCELLABLE',
     });
     for (const j of r.jobs.slice(1, 3)) await s.jobs.cancel('owner-c', j.id);
-    await waitFinal(s.jobs, 'owner-c', r.jobs.map((j) => j.id));
+    await waitFinal(
+      s.jobs,
+      'owner-c',
+      r.jobs.map((j) => j.id),
+    );
   });
 
   test('timeout: a job past its timeout ends timed_out with what it printed before', async () => {

@@ -1,0 +1,321 @@
+#!/usr/bin/env node
+// runcell: the command line for a runcell server (docs/jobs.md).
+//   runcell run FILE                     run once, output live; exit code from the result
+//   runcell submit FILE… [--parallel N] [--timeout S] [--tag T]   a batch: progress, then a table
+//   runcell jobs [--state S] [--tag T] [--limit N]                history
+//   runcell logs ID                      a job's output (waits for it to finish)
+//   runcell rerun ID | --aborted [--batch B]   new attempts; waits and reports like submit
+//   runcell cancel ID
+//   runcell upload FILE                  resumable upload; prints the upload id
+// Everywhere: --server URL (RUNCELL_SERVER), --token T (RUNCELL_TOKEN), --json.
+// Exit codes: 0 success; 1 a job or the code failed; 2 usage, connection or server errors;
+// 124 timeout (run).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type Batch,
+  type JobDetail,
+  type JobHandle,
+  RunCell,
+  RunCellError,
+  type State,
+} from '../sdk/index.js';
+import { jobTable, Progress } from './output.js';
+import { runLive } from './run.js';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: runcell <command> [options]
+  run FILE                         run code once, output live
+  submit FILE... [--parallel N] [--timeout S] [--tag T] [--kernel K]
+  jobs [--state S] [--tag T] [--batch B] [--limit N]
+  logs ID
+  rerun ID | --aborted [--batch B] [--no-wait]
+  cancel ID
+  upload FILE
+options: --server URL (RUNCELL_SERVER)  --token T (RUNCELL_TOKEN)  --json`;
+
+const options = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  parallel: { type: 'string' },
+  timeout: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  kernel: { type: 'string' },
+  state: { type: 'string' },
+  batch: { type: 'string' },
+  limit: { type: 'string' },
+  aborted: { type: 'boolean', default: false },
+  'no-wait': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
+
+function num(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${what} must be a positive number`);
+  return n;
+}
+
+function readCode(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new UsageError(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${code ?? e}`);
+  }
+}
+
+const print = (s: string) => process.stdout.write(s);
+const printJson = (v: unknown) => print(`${JSON.stringify(v, null, 2)}\n`);
+
+/** Waits for handles with a live progress bar; returns the finished jobs in order. */
+async function follow(
+  handles: JobHandle[],
+  more: () => JobHandle | undefined,
+  total: number,
+): Promise<JobDetail[]> {
+  const bar = new Progress();
+  const counts = new Map<State, number>();
+  let done = 0;
+  const redraw = () => {
+    const running = handles.filter((h) => h.state === 'running' || h.state === 'launched').length;
+    const parts = [...counts].map(([s, n]) => `${n} ${s}`);
+    bar.draw(done, total, [`${running} running`, ...parts].join(', '));
+  };
+  const watch = (h: JobHandle): Promise<void> => {
+    h.on('state', redraw);
+    return h.result().then((d) => {
+      done++;
+      counts.set(d.state, (counts.get(d.state) ?? 0) + 1);
+      redraw();
+      const next = more();
+      if (next) {
+        handles.push(next);
+        return watch(next);
+      }
+    });
+  };
+  redraw();
+  await Promise.all([...handles].map(watch));
+  bar.end();
+  return Promise.all(handles.map((h) => h.result()));
+}
+
+function report(jobs: JobDetail[], json: boolean): number {
+  if (json) printJson(jobs.map(({ code: _c, ...j }) => j));
+  else print(jobTable(jobs));
+  return jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
+}
+
+async function submit(rc: RunCell, files: string[], v: Values): Promise<number> {
+  if (files.length === 0) throw new UsageError('submit needs at least one FILE');
+  const timeout = num(v.timeout, 'timeout');
+  const parallel = num(v.parallel, 'parallel') ?? files.length;
+  const specs = files.map((f) => ({
+    code: readCode(f),
+    name: basename(f),
+    ...(timeout ? { timeout } : {}),
+    ...(v.kernel ? { kernel: v.kernel } : {}),
+    ...(v.tag ? { tags: v.tag } : {}),
+  }));
+  // At most `parallel` of this submission in flight: the first wave as one batch, then one by one.
+  const first: Batch = await rc.submit(specs.slice(0, parallel));
+  let next = parallel;
+  const results = await follow(
+    [...first.jobs],
+    () => {
+      const spec = specs[next++];
+      return spec && lazyHandle(rc.submit(spec).then((b) => b.jobs[0] as JobHandle));
+    },
+    specs.length,
+  );
+  await rc.exit();
+  return report(results, v.json);
+}
+
+/** A stand-in handle that forwards to the real one once its submission returns. */
+function lazyHandle(p: Promise<JobHandle>): JobHandle {
+  const proxy = {
+    state: 'queued' as State,
+    on(event: string, fn: (...a: unknown[]) => void) {
+      void p.then((h) => h.on(event, fn));
+      return proxy;
+    },
+    result: () => p.then((h) => h.result()),
+  };
+  void p.then((h) =>
+    h.on('state', () => {
+      proxy.state = h.state;
+    }),
+  );
+  return proxy as unknown as JobHandle;
+}
+
+async function upload(rc: RunCell, file: string | undefined, v: Values): Promise<number> {
+  if (!file) throw new UsageError('upload needs a FILE');
+  const path = resolve(file);
+  let data: Buffer;
+  let mtime: number;
+  try {
+    data = readFileSync(path);
+    mtime = statSync(path).mtimeMs;
+  } catch {
+    throw new UsageError(`no such file: ${file}`);
+  }
+  // Interrupted uploads resume: their URL is kept per (server, path, size, mtime).
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'runcell');
+  const stateFile = join(dir, 'uploads.json');
+  let state: Record<string, string> = {};
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  } catch {}
+  const key = createHash('sha256').update(`${rc.url}\n${path}\n${data.byteLength}\n${mtime}`).digest('hex');
+  const save = () => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
+  };
+  const bar = new Progress();
+  const resumeUrl = state[key];
+  const r = await rc.upload(data, {
+    name: basename(path),
+    ...(resumeUrl ? { resumeUrl } : {}),
+    onCreated(url) {
+      state[key] = url;
+      save();
+    },
+    onProgress: (sent, total) => bar.draw(sent, total, 'bytes'),
+  });
+  bar.end();
+  delete state[key];
+  save();
+  if (v.json) printJson(r);
+  else print(`${r.id}\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const [cmd, ...args] = positionals;
+  if (v.help || !cmd) {
+    print(`${USAGE}\n`);
+    return v.help ? 0 : 2;
+  }
+  const url = v.server ?? process.env.RUNCELL_SERVER ?? 'http://127.0.0.1:8888';
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`not a URL: ${url}`);
+  }
+  const token = v.token ?? process.env.RUNCELL_TOKEN;
+  const rc = new RunCell({ url, ...(token ? { token } : {}) });
+  const one = (what: string) => {
+    const id = args[0];
+    if (!id) throw new UsageError(`${cmd} needs ${what}`);
+    return id;
+  };
+  switch (cmd) {
+    case 'run': {
+      const file = one('a FILE');
+      const timeoutS = num(v.timeout, 'timeout');
+      const r = await runLive(url, token, readCode(file), {
+        json: v.json,
+        ...(v.kernel ? { kernel: v.kernel } : {}),
+        ...(timeoutS ? { timeoutS } : {}),
+      });
+      if (v.json) printJson(r);
+      else if (r.status === 'timeout') process.stderr.write(`runcell: timed out after ${timeoutS} s\n`);
+      return r.status === 'ok' ? 0 : r.status === 'timeout' ? 124 : 1;
+    }
+    case 'submit':
+      return submit(rc, args, v);
+    case 'jobs': {
+      const limit = num(v.limit, 'limit');
+      const r = await rc.list({
+        ...(v.state ? { state: v.state } : {}),
+        ...(v.tag?.[0] ? { tag: v.tag[0] } : {}),
+        ...(v.batch ? { batch: v.batch } : {}),
+        ...(limit ? { limit } : {}),
+      });
+      if (v.json) printJson(r);
+      else print(jobTable(r.jobs));
+      return 0;
+    }
+    case 'logs': {
+      const h = await rc.job(one('a job ID'));
+      const d = await h.result();
+      await rc.exit();
+      if (v.json) {
+        printJson(d);
+        return d.state === 'succeeded' ? 0 : 1;
+      }
+      for (const o of d.result?.outputs ?? []) {
+        if (o.output_type === 'stream') (o.name === 'stderr' ? process.stderr : process.stdout).write(o.text);
+        else if (o.output_type === 'error') process.stderr.write(`${o.traceback.join('\n')}\n`);
+        else {
+          const plain = o.data['text/plain'];
+          if (typeof plain === 'string') print(`${plain}\n`);
+          else print(`[${Object.keys(o.data).join(', ')}]\n`);
+        }
+      }
+      for (const f of d.result?.files ?? [])
+        process.stderr.write(`file: ${f.name} (${f.size} bytes) ${f.id}\n`);
+      if (d.state !== 'succeeded')
+        process.stderr.write(`runcell: job ${d.state}${d.reason ? `: ${d.reason}` : ''}\n`);
+      return d.state === 'succeeded' ? 0 : 1;
+    }
+    case 'rerun': {
+      let handles: JobHandle[];
+      if (v.aborted) {
+        if (args[0]) throw new UsageError('rerun takes an ID or --aborted, not both');
+        handles = await rc.rerunAll(v.batch ? { batch: v.batch } : {});
+      } else handles = [await rc.rerun(one('a job ID or --aborted'))];
+      if (handles.length === 0) {
+        if (v.json) printJson([]);
+        else process.stderr.write('runcell: nothing to rerun\n');
+        return 0;
+      }
+      if (v['no-wait']) {
+        if (v.json) printJson(handles.map((h) => ({ id: h.id, state: h.state })));
+        else for (const h of handles) print(`${h.id}\n`);
+        return 0;
+      }
+      const results = await follow([...handles], () => undefined, handles.length);
+      await rc.exit();
+      return report(results, v.json);
+    }
+    case 'cancel': {
+      const d = await rc.cancel(one('a job ID'));
+      if (v.json) printJson(d);
+      else print(`${d.id} ${d.state}\n`);
+      return 0;
+    }
+    case 'upload':
+      return upload(rc, args[0], v);
+    default:
+      throw new UsageError(`unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    let line: string;
+    if (e instanceof RunCellError) {
+      line =
+        e.status === 401
+          ? `the server refused the token (${e.message}); set --token or RUNCELL_TOKEN`
+          : e.message;
+    } else if (e instanceof UsageError) line = e.message;
+    else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) line = (e as Error).message;
+    else line = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+    process.stderr.write(`runcell: ${line}\n`);
+    process.exit(2);
+  },
+);

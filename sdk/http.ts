@@ -1,0 +1,94 @@
+// The SDK's HTTP: one request function (token, JSON, errors as RunCellError) and the one
+// reconnect policy (jittered exponential backoff) the event loop uses.
+
+/** Every failure the SDK reports: the server's { code, message }, or a connection problem. */
+export class RunCellError extends Error {
+  constructor(
+    /** RUNCELL_ERR_* from the server; RUNCELL_ERR_CONNECTION when it could not be reached. */
+    readonly code: string,
+    message: string,
+    /** HTTP status (0 when the server was not reached). */
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RunCellError';
+  }
+}
+
+export interface HttpOptions {
+  url: string;
+  token?: string | undefined;
+}
+
+export function authHeaders(o: HttpOptions): Record<string, string> {
+  return o.token ? { authorization: `token ${o.token}` } : {};
+}
+
+/** A JSON request; resolves with the parsed body of a 2xx answer, rejects with RunCellError. */
+export async function request<T>(
+  o: HttpOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, o.url), {
+      method,
+      headers: {
+        ...authHeaders(o),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw connectionError(o.url, e);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const e = (parsed ?? {}) as { code?: unknown; message?: unknown };
+    throw new RunCellError(
+      typeof e.code === 'string' ? e.code : `HTTP_${res.status}`,
+      typeof e.message === 'string' ? e.message : `${method} ${path}: HTTP ${res.status}`,
+      res.status,
+    );
+  }
+  return parsed as T;
+}
+
+export function connectionError(url: string, e: unknown): RunCellError {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const why = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+  return new RunCellError('RUNCELL_ERR_CONNECTION', `cannot reach the server at ${url} (${why})`, 0, {
+    cause: e,
+  });
+}
+
+/** Jittered exponential backoff: 250 ms doubling to 10 s, each wait drawn from [d/2, d]. */
+export function backoff(attempt: number): number {
+  const d = Math.min(10_000, 250 * 2 ** attempt);
+  return d / 2 + Math.random() * (d / 2);
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });

@@ -1,0 +1,394 @@
+// The runcell SDK (TypeScript, Node 20+; only fetch): one-shot execution, batch jobs with live
+// status (events and async iterators), history, cancel, rerun, uploads. docs/jobs.md has examples.
+//
+//   const rc = new RunCell({ url: 'http://127.0.0.1:8888', token });
+//   const batch = await rc.submit(['print(1)', 'print(2)']);
+//   for (const job of await batch.results()) console.log(job.state, job.result?.stdout);
+import { EventEmitter } from 'node:events';
+import type {
+  JobDetail,
+  JobEvent,
+  JobSpec,
+  JobSummary,
+  ListQuery,
+  State,
+  SubmitReply,
+} from '../server/jobs/schemas.js';
+import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.js';
+import { tusUpload, type Uploaded, type UploadOptions } from './tus.js';
+
+export type { JobDetail, JobEvent, JobSpec, JobSummary, ListQuery, State };
+export { RunCellError, type Uploaded, type UploadOptions };
+
+export const FINAL: readonly State[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted'];
+export const isFinal = (s: State) => FINAL.includes(s);
+
+export interface RunCellOptions {
+  /** Server base URL, e.g. http://127.0.0.1:8888. */
+  url: string;
+  /** API token (jobs belong to it). */
+  token?: string;
+  /** Seconds the server may hold each event long-poll (default 25). */
+  pollSeconds?: number;
+}
+
+/** What POST /api/execute answers. */
+export interface ExecuteResult {
+  status: 'ok' | 'error' | 'aborted' | 'timeout';
+  stdout: string;
+  stderr: string;
+  outputs: { output_type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }[];
+  result: string | null;
+  error: { ename: string; evalue: string; traceback: string[] } | null;
+  execution_count: number | null;
+  duration_ms: number;
+}
+
+/** A job to submit: its code, or the full spec. */
+export type JobInput = string | JobSpec;
+
+export interface ExitReport {
+  /** Jobs that reached a final state, with their outputs. */
+  finished: JobDetail[];
+  /** Jobs still queued or running when the timeout passed. */
+  unfinished: JobHandle[];
+}
+
+/**
+ * One submitted job. Events: 'state' (JobEvent) on every transition, 'done' (JobDetail) once final.
+ * `result()` waits for the end (blocking style); `events()` iterates its transitions.
+ */
+export class JobHandle extends EventEmitter {
+  state: State;
+  detail: JobDetail | undefined;
+  readonly #done: Promise<JobDetail>;
+  #resolve!: (d: JobDetail) => void;
+  readonly #seen: JobEvent[] = [];
+  #wake: (() => void) | undefined;
+
+  constructor(
+    readonly client: RunCell,
+    readonly id: string,
+    readonly batchId: string,
+    state: State,
+  ) {
+    super();
+    this.state = state;
+    this.#done = new Promise((r) => {
+      this.#resolve = r;
+    });
+    // Nobody has to listen for 'done': the promise is what `result()` returns.
+    this.#done.catch(() => {});
+  }
+
+  /** Waits for a final state; resolves with the job, its outputs and its history. */
+  result(): Promise<JobDetail> {
+    return this.#done;
+  }
+
+  get finished(): boolean {
+    return this.detail !== undefined;
+  }
+
+  /** The transitions received so far. */
+  get seen(): readonly JobEvent[] {
+    return this.#seen;
+  }
+
+  /** This job's transitions as they happen (from submission on), ending with the final one. */
+  async *events(): AsyncGenerator<JobEvent> {
+    let i = 0;
+    for (;;) {
+      while (i < this.#seen.length) yield this.#seen[i++] as JobEvent;
+      if (this.finished) return;
+      await new Promise<void>((r) => {
+        this.#wake = r;
+      });
+    }
+  }
+
+  cancel(): Promise<JobDetail> {
+    return this.client.cancel(this.id);
+  }
+
+  /** @internal */
+  _event(e: JobEvent): void {
+    this.#seen.push(e);
+    this.state = e.state;
+    this.emit('state', e);
+    if (!isFinal(e.state)) this.#wake?.();
+  }
+
+  /** @internal */
+  _done(d: JobDetail): void {
+    this.detail = d;
+    this.state = d.state;
+    this.#resolve(d);
+    this.emit('done', d);
+    this.#wake?.();
+  }
+}
+
+/** The jobs of one submission. */
+export class Batch {
+  constructor(
+    readonly id: string,
+    readonly jobs: JobHandle[],
+    /** Event cursor just before this batch's first event. */
+    readonly cursor: number,
+  ) {}
+
+  /** Waits for every job (blocking style); in submission order. */
+  results(): Promise<JobDetail[]> {
+    return Promise.all(this.jobs.map((j) => j.result()));
+  }
+
+  /** Every transition of every job of the batch (from submission on), in seq order, until all are final. */
+  async *events(): AsyncGenerator<JobEvent> {
+    let wake: (() => void) | undefined;
+    const on = () => wake?.();
+    const at = this.jobs.map(() => 0);
+    for (const j of this.jobs) j.on('state', on).on('done', on);
+    try {
+      for (;;) {
+        const fresh: JobEvent[] = [];
+        this.jobs.forEach((j, i) => {
+          fresh.push(...j.seen.slice(at[i]));
+          at[i] = j.seen.length;
+        });
+        yield* fresh.sort((a, b) => a.seq - b.seq);
+        if (this.jobs.every((j) => j.finished)) {
+          if (this.jobs.every((j, i) => at[i] === j.seen.length)) return;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+      }
+    } finally {
+      for (const j of this.jobs) j.off('state', on).off('done', on);
+    }
+  }
+}
+
+/**
+ * A runcell client. Events: 'state' (JobEvent, JobHandle) for every transition of a job this client
+ * watches, 'done' (JobDetail) when one ends, 'connection' ('lost' | 'restored', error?) while the
+ * event loop cannot reach the server (it retries with jittered backoff).
+ */
+export class RunCell extends EventEmitter {
+  readonly #http: HttpOptions;
+  readonly #pollSeconds: number;
+  readonly #handles = new Map<string, JobHandle>();
+  /** Events of jobs with no handle yet (a submit's reply can arrive after its first events). */
+  readonly #early = new Map<string, JobEvent[]>();
+  /** The last seq the loop has seen. */
+  #cursor: number | undefined;
+  #loop: Promise<void> | undefined;
+  #stop: AbortController | undefined;
+
+  constructor(o: RunCellOptions) {
+    super();
+    this.#http = { url: o.url, token: o.token };
+    this.#pollSeconds = o.pollSeconds ?? 25;
+  }
+
+  get url(): string {
+    return this.#http.url;
+  }
+
+  #req<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return request<T>(this.#http, method, path, body, signal);
+  }
+
+  /** Runs code once on a fresh kernel (POST /api/execute) and returns its outputs. */
+  execute(code: string, o: { kernel?: string; timeout?: number } = {}): Promise<ExecuteResult> {
+    return this.#req('POST', '/api/execute', { code, ...o });
+  }
+
+  /** Submits one job or many (one batch); they run in parallel on the server. */
+  async submit(jobs: JobInput | JobInput[]): Promise<Batch> {
+    const list = (Array.isArray(jobs) ? jobs : [jobs]).map((j) => (typeof j === 'string' ? { code: j } : j));
+    const r = await this.#req<SubmitReply>('POST', '/api/jobs', { jobs: list });
+    return new Batch(r.batch_id, this.#track(r.jobs, r.cursor), r.cursor);
+  }
+
+  /** A handle on an existing job (watching it from now on). */
+  async job(id: string): Promise<JobHandle> {
+    const d = await this.get(id);
+    const existing = this.#handles.get(id);
+    if (existing) return existing;
+    const h = new JobHandle(this, id, d.batch_id, d.state);
+    if (isFinal(d.state)) h._done(d);
+    else this.#track([d], d.history.at(-1)?.seq ?? 0, [h]);
+    return h;
+  }
+
+  get(id: string): Promise<JobDetail> {
+    return this.#req('GET', `/api/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** History, newest first; pass `next` back as `cursor` for the next page. */
+  list(q: Partial<ListQuery> = {}): Promise<{ jobs: JobSummary[]; next: string | null }> {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
+    return this.#req('GET', `/api/jobs?${p}`);
+  }
+
+  cancel(id: string): Promise<JobDetail> {
+    return this.#req('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A new attempt of a finished job; returns its handle. */
+  async rerun(id: string): Promise<JobHandle> {
+    const r = await this.#req<{ cursor: number; jobs: JobSummary[] }>(
+      'POST',
+      `/api/jobs/${encodeURIComponent(id)}/rerun`,
+    );
+    return this.#track(r.jobs, r.cursor)[0] as JobHandle;
+  }
+
+  /** New attempts of every aborted job (or of other final states), of one batch or all. */
+  async rerunAll(o: { batch?: string; states?: State[] } = {}): Promise<JobHandle[]> {
+    const r = await this.#req<{ cursor: number; jobs: JobSummary[] }>('POST', '/api/jobs/rerun', o);
+    return this.#track(r.jobs, r.cursor);
+  }
+
+  /**
+   * Raw state changes of this token's jobs after `after`, by long-poll, forever (until the signal
+   * aborts). Resumes from the last seq it yielded after a network error, so nothing is missed.
+   */
+  async *events(
+    o: { after?: number; batch?: string; job?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<JobEvent> {
+    let after = o.after ?? 0;
+    let failures = 0;
+    while (!o.signal?.aborted) {
+      const p = new URLSearchParams({ after: String(after), timeout: String(this.#pollSeconds) });
+      if (o.batch) p.set('batch', o.batch);
+      if (o.job) p.set('job', o.job);
+      let r: { events: JobEvent[]; cursor: number };
+      try {
+        r = await this.#req('GET', `/api/jobs/events?${p}`, undefined, o.signal);
+        if (failures > 0) this.emit('connection', 'restored');
+        failures = 0;
+      } catch (e) {
+        if (o.signal?.aborted) return;
+        if (!(e instanceof RunCellError) || (e.status !== 0 && e.status < 500)) throw e;
+        if (failures++ === 0) this.emit('connection', 'lost', e);
+        await sleep(backoff(failures), o.signal);
+        continue;
+      }
+      for (const ev of r.events) yield ev;
+      after = r.cursor;
+    }
+  }
+
+  /** Uploads a file (tus, resumable) for jobs' `files`; returns its upload id. */
+  upload(data: Uint8Array, o: UploadOptions): Promise<Uploaded> {
+    return tusUpload(this.#http, data, o);
+  }
+
+  /** A file a job wrote. */
+  async file(jobId: string, fileId: string): Promise<Buffer> {
+    const res = await fetch(new URL(`/api/jobs/${jobId}/files/${fileId}`, this.#http.url), {
+      headers: this.#http.token ? { authorization: `token ${this.#http.token}` } : {},
+    });
+    if (!res.ok)
+      throw new RunCellError(`HTTP_${res.status}`, `file ${fileId}: HTTP ${res.status}`, res.status);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  /**
+   * Waits for every job this client submitted or watches, up to `timeout` seconds (default: no
+   * limit), then stops watching. Reports which finished and which did not.
+   */
+  async exit(o: { timeout?: number } = {}): Promise<ExitReport> {
+    const handles = [...this.#handles.values()];
+    const all = Promise.all(handles.map((h) => h.result()));
+    if (o.timeout === undefined) await all;
+    else {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise((r) => (t = setTimeout(r, (o.timeout as number) * 1000)))]);
+      clearTimeout(t);
+    }
+    this.#stop?.abort();
+    await this.#loop;
+    return {
+      finished: handles.filter((h) => h.detail).map((h) => h.detail as JobDetail),
+      unfinished: handles.filter((h) => !h.detail),
+    };
+  }
+
+  #track(jobs: (JobSummary | JobDetail)[], cursor: number, made?: JobHandle[]): JobHandle[] {
+    const out = jobs.map((j, i) => {
+      const h = made?.[i] ?? this.#handles.get(j.id) ?? new JobHandle(this, j.id, j.batch_id, j.state);
+      this.#handles.set(j.id, h);
+      return h;
+    });
+    // The loop sees every event of this token; what it saw before a handle existed was kept.
+    for (const h of out) {
+      const early = this.#early.get(h.id) ?? [];
+      this.#early.delete(h.id);
+      for (const e of early) this.#dispatch(e);
+    }
+    // Events already dispatched are skipped by seq, so starting early is harmless.
+    if (!this.#loop) this.#start(cursor);
+    return out;
+  }
+
+  readonly #lastSeq = new Map<string, number>();
+
+  #dispatch(e: JobEvent): void {
+    const h = this.#handles.get(e.job_id);
+    if (!h) {
+      if (this.#early.size < 100_000 || this.#early.has(e.job_id)) {
+        const list = this.#early.get(e.job_id) ?? [];
+        list.push(e);
+        this.#early.set(e.job_id, list);
+      }
+      return;
+    }
+    if ((this.#lastSeq.get(e.job_id) ?? -1) >= e.seq || h.finished) return;
+    this.#lastSeq.set(e.job_id, e.seq);
+    h._event(e);
+    this.emit('state', e, h);
+    if (isFinal(e.state)) void this.#finish(h);
+  }
+
+  /** Fetches a final job's outputs (retrying through network trouble) and resolves its handle. */
+  async #finish(h: JobHandle): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const d = await this.get(h.id);
+        h._done(d);
+        this.emit('done', d);
+        return;
+      } catch (e) {
+        if (e instanceof RunCellError && e.status !== 0 && e.status < 500) return;
+        await sleep(backoff(attempt), this.#stop?.signal);
+        if (this.#stop?.signal.aborted) return;
+      }
+    }
+  }
+
+  #start(from: number): void {
+    const stop = new AbortController();
+    this.#stop = stop;
+    this.#cursor = from;
+    this.#loop = (async () => {
+      try {
+        for await (const e of this.events({ after: from, signal: stop.signal })) {
+          this.#cursor = e.seq;
+          this.#dispatch(e);
+          // Everything watched has reached a final state: stop polling until something new is tracked.
+          if ([...this.#handles.values()].every((h) => isFinal(h.state))) break;
+        }
+      } catch (err) {
+        if (!stop.signal.aborted) this.emit('connection', 'lost', err);
+      } finally {
+        this.#loop = undefined;
+      }
+    })();
+  }
+}
