@@ -1,0 +1,180 @@
+// The runcell command against a real server running in a child process (so it can be SIGKILLed
+// mid-batch and started again on the same database and port): output, tables, --json, exit codes,
+// one-line errors, upload, and `rerun --aborted` bringing a killed batch to all succeeded.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RunCell } from '../../sdk/index.js';
+import { createDb, type TestDb, TOKENS } from '../server/jobs/helpers.js';
+
+const SLOT = 35;
+const dir = mkdtempSync(join(tmpdir(), 'runcell-cli-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/runcell.ts', ...args], {
+      env: {
+        ...process.env,
+        RUNCELL_SERVER: base,
+        RUNCELL_TOKEN: TOKENS[0] as string,
+        XDG_CACHE_HOME: dir,
+        ...env,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A port nothing listens on. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let db: TestDb;
+let server: ChildProcess | undefined;
+let base = '';
+let port = 0;
+
+async function startServer(): Promise<void> {
+  const p = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/cli/server.ts', db.url, String(SLOT), String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  server = p;
+  port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    p.stdout?.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    p.once('exit', (c) => reject(new Error(`server exited (${c})`)));
+  });
+  base = `http://127.0.0.1:${port}`;
+}
+
+async function stopServer(signal: NodeJS.Signals): Promise<void> {
+  const p = server;
+  if (!p || p.exitCode !== null) return;
+  await new Promise((r) => {
+    p.once('exit', r);
+    p.kill(signal);
+  });
+}
+
+describe('runcell CLI', () => {
+  beforeAll(async () => {
+    db = await createDb('postgres');
+    await startServer();
+  });
+  afterAll(async () => {
+    await stopServer('SIGTERM');
+    await db?.cleanup();
+  });
+
+  test('run: output, exit code from the result, --json', async () => {
+    const ok = await cli(['run', file('ok.py', 'print("hello")\n')]);
+    expect(ok).toMatchObject({ code: 0, stdout: 'hello\n' });
+    const bad = await cli(['run', file('bad.py', 'print("before")\n1/0\n')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('before\n');
+    expect(bad.stderr).toMatch(/ZeroDivisionError/);
+    const json = await cli(['run', '--json', file('ok.py', 'print("hello")\n')]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'ok', stdout: 'hello\n' });
+  });
+
+  test('errors are one line and a non-zero exit', async () => {
+    const missing = await cli(['run', join(dir, 'nope.py')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`runcell: no such file: ${join(dir, 'nope.py')}\n`);
+    const token = await cli(['jobs'], { RUNCELL_TOKEN: 'wrong' });
+    expect(token.code).toBe(2);
+    expect(token.stderr).toMatch(/^runcell: the server refused the token .*\n$/);
+    const closed = await freePort();
+    const down = await cli(['jobs', '--server', `http://127.0.0.1:${closed}`]);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toBe(
+      `runcell: cannot reach the server at http://127.0.0.1:${closed} (ECONNREFUSED)\n`,
+    );
+    const usage = await cli(['frobnicate']);
+    expect(usage.code).toBe(2);
+  });
+
+  test('submit, jobs, logs, cancel, upload', async () => {
+    const a = file('a.py', 'print("A")\n');
+    const b = file('b.py', 'import sys; print("B", file=sys.stderr); 1/0\n');
+    const r = await cli(['submit', a, b, '--parallel', '1', '--timeout', '20', '--tag', 'cli']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ID\s+NAME\s+STATE/);
+    expect(r.stdout).toMatch(/a\.py\s+succeeded/);
+    expect(r.stdout).toMatch(/b\.py\s+failed\s+1\s+[\d.]+\s+ZeroDivisionError/);
+    const list = await cli(['jobs', '--state', 'succeeded', '--tag', 'cli', '--json']);
+    const jobs = JSON.parse(list.stdout).jobs as { id: string; name: string }[];
+    expect(jobs.map((j) => j.name)).toEqual(['a.py']);
+    const logs = await cli(['logs', jobs[0]?.id as string]);
+    expect(logs).toMatchObject({ code: 0, stdout: 'A\n' });
+    const rc = new RunCell({ url: base, token: TOKENS[0] as string });
+    const [slow] = (await rc.submit('import time; time.sleep(30)')).jobs;
+    const c = await cli(['cancel', slow?.id as string]);
+    expect(c).toMatchObject({ code: 0, stdout: `${slow?.id} cancelled\n` });
+    const up = await cli(['upload', file('data.txt', 'x'.repeat(1000))]);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/^[A-Za-z0-9_-]{22}\n$/);
+  });
+
+  test('server killed mid-batch: running jobs are aborted, `rerun --aborted` brings the batch to all succeeded', async () => {
+    const files = [0, 1, 2, 3].map((i) => file(`k${i}.py`, `import time; time.sleep(3); print(${i})\n`));
+    const rc = new RunCell({ url: base, token: TOKENS[0] as string, pollSeconds: 2 });
+    const submitted = cli(['submit', ...files, '--tag', 'kill', '--json']);
+    // Wait until two run (the server's bound), then kill the server outright.
+    for (;;) {
+      const running = await rc.list({ tag: 'kill', state: 'running' });
+      if (running.jobs.length === 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await stopServer('SIGKILL');
+    await startServer();
+    const done = await submitted; // the CLI rode out the restart and reports what it saw
+    expect(done.code).toBe(1);
+    const aborted = await cli(['jobs', '--state', 'aborted', '--tag', 'kill', '--json']);
+    const ab = JSON.parse(aborted.stdout).jobs as { reason: string }[];
+    expect(ab).toHaveLength(2);
+    for (const j of ab) expect(j.reason).toMatch(/server stopped while the job was running/);
+    const rerun = await cli(['rerun', '--aborted', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(
+      (JSON.parse(rerun.stdout) as { state: string; attempt: number }[]).map((j) => [j.state, j.attempt]),
+    ).toEqual([
+      ['succeeded', 2],
+      ['succeeded', 2],
+    ]);
+    const latest = await rc.list({ tag: 'kill' });
+    expect(latest.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  }, 90_000);
+});
