@@ -187,7 +187,9 @@ export class RawClient {
       const m = this.messages.slice(from).find(pred);
       if (m) return m;
       if (Date.now() > deadline || this.ws.readyState === WebSocket.CLOSED) {
-        throw new Error(`no matching message; got ${this.messages.map((x) => x.header.msg_type).join(',')}`);
+        throw new Error(
+          `no matching message; got ${JSON.stringify(this.messages.map((x) => [x.header.msg_type, x.content.text ?? x.content.execution_state]))}`,
+        );
       }
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.max(1, deadline - Date.now()));

@@ -19,7 +19,12 @@ let s: TestServer;
 let kernel: string;
 
 beforeAll(async () => {
-  s = await startServer(1, { poolSize: 2, wsMaxPayloadBytes: 64 * 1024 });
+  s = await startServer(1, {
+    poolSize: 2,
+    wsMaxPayloadBytes: 64 * 1024,
+    iopubMsgRate: 200,
+    iopubRateWindowMs: 1000,
+  });
   kernel = await newKernel(s);
 });
 afterAll(async () => {
@@ -116,6 +121,17 @@ describe('websocket /api/kernels/:id/channels', () => {
     good.close();
   });
 
+  it('drops output over the iopub rate with a visible notice, never silently', async () => {
+    const c = await RawClient.open(s, kernel);
+    const r = await c.run('for i in range(1000): print(i, flush=True)');
+    expect(r.reply.content.status).toBe('ok');
+    expect(r.stderr).toMatch(/\[runcell\] Output message rate \(200 messages\/s\) exceeded/);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBeLessThan(1000);
+    expect(lines[0]).toBe('0');
+    c.close();
+  });
+
   it('replays what a reconnecting session missed', async () => {
     const session = randomUUID();
     const a = await RawClient.open(s, kernel, { session });
@@ -124,7 +140,12 @@ describe('websocket /api/kernels/:id/channels', () => {
       session,
     );
     a.send(m);
-    await a.next((x) => x.header.msg_type === 'stream' && /tick 0/.test(x.content.text));
+    const printed = () =>
+      a.messages
+        .filter((x) => x.header.msg_type === 'stream')
+        .map((x) => x.content.text)
+        .join('');
+    await a.next(() => printed().includes('tick 0\n'));
     a.ws.terminate();
     await a.closed;
     await new Promise((r) => setTimeout(r, 900));
