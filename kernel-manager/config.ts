@@ -26,6 +26,7 @@ export function defaultConfig(): KernelManagerConfig {
       shutdownGraceMs: 2_000,
     },
     sandbox: defaultSandboxConfig(),
+    fork: { specs: [], preload: ['numpy', 'matplotlib.pyplot'] },
     idPrefix: '',
   };
 }

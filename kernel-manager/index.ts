@@ -7,7 +7,7 @@ import { type DeepPartial, resolveConfig } from './config.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { Pool } from './pool.js';
-import { createSandbox } from './sandbox/index.js';
+import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
 import { discoverSpecs } from './specs.js';
 import type { Kernel, KernelManagerConfig, KernelSpecInfo, StartOptions, UnavailableSpec } from './types.js';
@@ -34,6 +34,8 @@ export class KernelManager extends EventEmitter {
   readonly config: KernelManagerConfig;
   readonly #log: Logger;
   readonly #sandbox: Sandbox;
+  /** Fork-server sandboxes by spec name; other specs start plain in #sandbox. */
+  readonly #forks = new Map<string, ForkSandbox>();
   readonly #specs: Map<string, KernelSpecInfo>;
   readonly #unavailable: UnavailableSpec[];
   /** Every live kernel: starting, pooled, or handed out. */
@@ -80,15 +82,45 @@ export class KernelManager extends EventEmitter {
     const sandbox = await createSandbox(config.sandbox, log);
     for (const line of sandbox.report) log.info(line);
     const m = new KernelManager(config, sandbox, log);
+    try {
+      await m.#startForkServers();
+    } catch (e) {
+      await m.close();
+      throw e;
+    }
     m.#pool.refill();
     return m;
+  }
+
+  /** One fork-server per configured spec; fails closed for explicitly listed specs. */
+  async #startForkServers(): Promise<void> {
+    const { specs, preload } = this.config.fork;
+    const auto = specs === 'auto';
+    const names = auto ? (this.config.sandbox.mode === 'bwrap' ? [this.config.defaultSpec] : []) : specs;
+    for (const name of names) {
+      const info = this.#specs.get(name);
+      if (!info) {
+        if (auto) continue;
+        throw new KernelManagerError('NO_SUCH_SPEC', `fork.specs names "${name}", which is not available`);
+      }
+      try {
+        this.#forks.set(name, await createForkSandbox(this.#sandbox, info, { preload }, this.#log));
+      } catch (e) {
+        if (!auto) throw e;
+        this.#log.warn({ err: e, spec: name }, 'fork-server not available here: kernels start plain');
+      }
+    }
   }
 
   get defaultSpec(): string {
     return this.config.defaultSpec;
   }
   get sandboxReport(): string[] {
-    return this.#sandbox.report;
+    return [...this.#sandbox.report, ...[...this.#forks.values()].flatMap((f) => f.report)];
+  }
+  /** Spec names whose kernels are forked from a zygote. */
+  get forkedSpecs(): string[] {
+    return [...this.#forks.keys()];
   }
   specs(): KernelSpecInfo[] {
     return [...this.#specs.values()];
@@ -122,7 +154,7 @@ export class KernelManager extends EventEmitter {
     if (!info) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${spec}"`);
     const id = `${this.config.idPrefix}${randomUUID()}`;
     const k = new LocalKernel(id, info, {
-      sandbox: this.#sandbox,
+      sandbox: this.#forks.get(spec) ?? this.#sandbox,
       sandboxed: this.config.sandbox.mode !== 'none',
       limits: this.config.limits,
       log: this.#log,
@@ -181,5 +213,6 @@ export class KernelManager extends EventEmitter {
     await Promise.allSettled(
       [...this.#kernels.values()].map((k) => k.shutdown('the server is shutting down')),
     );
+    await Promise.allSettled([...this.#forks.values()].map((f) => f.close()));
   }
 }

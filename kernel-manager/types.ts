@@ -56,6 +56,18 @@ export interface PoolConfig {
   queueTimeoutMs: number;
 }
 
+export interface ForkConfig {
+  /**
+   * Kernelspecs whose kernels are forks of a preloaded zygote (the fork-server) instead of plain starts.
+   * 'auto': the default spec, if the fork-server works on this host (else plain starts, with a warning).
+   * A list: exactly these specs, and the manager refuses to start if one of them cannot be forked.
+   * []: off.
+   */
+  specs: 'auto' | string[];
+  /** Modules each zygote imports besides ipykernel. */
+  preload: string[];
+}
+
 export interface KernelManagerConfig {
   /** Extra kernelspec directories searched before the standard Jupyter paths. */
   specDirs: string[];
@@ -66,6 +78,7 @@ export interface KernelManagerConfig {
   pool: PoolConfig;
   limits: Limits;
   sandbox: SandboxConfig;
+  fork: ForkConfig;
   /** Prefix every kernel id starts with (lets a load balancer route by id). Empty by default. */
   idPrefix: string;
 }

@@ -12,8 +12,10 @@ import { compileSeccomp } from './seccomp.js';
 import type { LaunchRequest, Sandbox, SandboxConfig, SandboxedProcess } from './types.js';
 import { accountsInRange, UidAllocator, validateUidRange } from './uids.js';
 import { launchUnsandboxed } from './unsandboxed.js';
+import { type ForkOptions, ForkSandbox, type ForkSpec } from './zygote.js';
 
 export type { LaunchRequest, Sandbox, SandboxConfig, SandboxedProcess } from './types.js';
+export { type ForkOptions, ForkSandbox, type ForkSpec, forkIncompatibility } from './zygote.js';
 
 export interface SandboxLog {
   info(obj: unknown, msg?: string): void;
@@ -70,9 +72,35 @@ export async function createSandbox(config: SandboxConfig, log: SandboxLog = noL
   return BwrapSandbox.create(config, log);
 }
 
+/**
+ * The fork-server for one kernelspec (zygote.ts), sharing `base`'s uids, cgroups, view and seccomp
+ * filter. Rejects, never degrades, when a forked kernel cannot get every guarantee of `base`.
+ */
+export function createForkSandbox(
+  base: Sandbox,
+  spec: ForkSpec,
+  opts: ForkOptions,
+  log: SandboxLog = noLog,
+): Promise<ForkSandbox> {
+  if (!(base instanceof BwrapSandbox)) {
+    return Promise.reject(
+      new Error(`fork-server for kernelspec "${spec.name}" unavailable: it needs sandbox mode bwrap`),
+    );
+  }
+  return ForkSandbox.create(base, spec, opts, log);
+}
+
 const run = promisify(execFile);
 
-class BwrapSandbox implements Sandbox {
+/** A launched sandbox together with the host resources it holds (the fork-server joins them). */
+export interface HeldSandbox {
+  proc: SandboxedProcess;
+  uid: number;
+  /** The kernel's cgroup.procs files, one per hierarchy. */
+  cgroupProcs: string[];
+}
+
+export class BwrapSandbox implements Sandbox {
   readonly report: string[];
   readonly #config: SandboxConfig;
   readonly #uids: UidAllocator;
@@ -174,7 +202,20 @@ class BwrapSandbox implements Sandbox {
     return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, report });
   }
 
+  /** The configuration and compiled seccomp filter this sandbox was created with. */
+  get config(): SandboxConfig {
+    return this.#config;
+  }
+  get seccomp(): Buffer | undefined {
+    return this.#seccomp;
+  }
+
   async launch(req: LaunchRequest): Promise<SandboxedProcess> {
+    return (await this.launchHeld(req)).proc;
+  }
+
+  /** launch(), also returning the uid and cgroups it holds (same lifetime as the process). */
+  async launchHeld(req: LaunchRequest): Promise<HeldSandbox> {
     const uid = await this.#uids.acquire();
     const h: KernelHandle = {
       uid,
@@ -190,11 +231,13 @@ class BwrapSandbox implements Sandbox {
       throw new Error('kernel sandbox set-up failed', { cause: e });
     }
     try {
-      return await spawnSandboxed(
+      const held = h as KernelHandle & { runtime: RuntimeDir; cgroup: KernelCgroup };
+      const proc = await spawnSandboxed(
         { config: this.#config, view: this.#view, seccomp: this.#seccomp },
         req,
-        h as KernelHandle & { runtime: RuntimeDir; cgroup: KernelCgroup },
+        held,
       );
+      return { proc, uid, cgroupProcs: held.cgroup.procsFiles };
     } catch (e) {
       const output = (e as { output?: string }).output;
       this.#log.error({ err: e, kernelId: req.kernelId, uid, output }, 'kernel sandbox failed to start');

@@ -79,4 +79,6 @@ export interface Sandbox {
   /** Human-readable lines saying which protections and limits are in force on this host. */
   readonly report: string[];
   launch(req: LaunchRequest): Promise<SandboxedProcess>;
+  /** Stops helper processes the sandbox runs (the fork-server's zygote); kernels are not affected. */
+  close?(): Promise<void>;
 }
