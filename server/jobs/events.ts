@@ -2,7 +2,6 @@
 // owner's events after a cursor (long-poll or server-sent events) and resume from the last seq
 // they saw. Writers wake readers in this process directly and other instances through the store's
 // events (NOTIFY on Postgres); a wake-up only says "look again", the rows are the truth.
-import type { Logger } from 'pino';
 import type { Events } from '../store/events.js';
 import type { Repository } from './repository.js';
 import type { JobEvent } from './schemas.js';
@@ -21,17 +20,15 @@ export interface ReadOptions {
 export class JobEvents {
   readonly #repo: Repository;
   readonly #store: Events;
-  readonly #log: Logger;
   /** Per owner: a counter bumped on every wake-up, and who waits for the next bump. */
   readonly #gen = new Map<string, number>();
   readonly #waiters = new Map<string, Set<() => void>>();
   #unsubscribe: (() => Promise<void>) | undefined;
   #closed = false;
 
-  constructor(repo: Repository, store: Events, log: Logger) {
+  constructor(repo: Repository, store: Events) {
     this.#repo = repo;
     this.#store = store;
-    this.#log = log;
   }
 
   async start(): Promise<void> {
@@ -41,12 +38,12 @@ export class JobEvents {
     });
   }
 
-  /** Called after a transition commits. */
+  /**
+   * Called after a transition commits. Other instances hear of it from the database itself (the
+   * transition's pg_notify on channel runcell_jobs, delivered at commit); this one wakes at once.
+   */
   published(owner: string): void {
     this.#wake(owner);
-    this.#store.publish(CHANNEL, { owner }).catch((err: unknown) => {
-      this.#log.warn({ err }, 'could not notify other instances of a job event');
-    });
   }
 
   #wake(owner: string): void {

@@ -138,7 +138,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   const files = o.files ?? createFiles(o.sql, { chunkBytes: defaultChunkBytes });
   const uploads =
     o.uploads ?? createUploads(o.sql, { chunkBytes: defaultChunkBytes, files, events: o.events });
-  const events = new JobEvents(repo, o.events, log);
+  const events = new JobEvents(repo, o.events);
   await events.start();
   const scheduler = new Scheduler({
     repo,

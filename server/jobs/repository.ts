@@ -173,6 +173,7 @@ export function createRepository(sql: Sql) {
               as r(ord int, id uuid, batch_id uuid)
             order by r.ord
             returning seq`;
+          await tx`select pg_notify('runcell_jobs', ${toDbJson({ owner })})`;
           const first = Math.min(...ev.map((e) => e.seq));
           return { rows: [...rows].sort((a, b) => a.num - b.num), cursor: first - 1 };
         });
@@ -193,24 +194,14 @@ export function createRepository(sql: Sql) {
       to: State,
       extra: { reason?: string | null; result?: Result; instance?: string } = {},
     ): Promise<JobEvent | null> {
-      return begin(async (tx) => {
-        await lockOwner(tx, owner);
-        const stamp = to === 'launched' ? 'launched_at' : to === 'running' ? 'started_at' : 'finished_at';
-        const result = extra.result === undefined ? null : toDbJson(extra.result);
-        const [row] = await tx<{ batch_id: string }[]>`
-          update jobs set state = ${to}, reason = ${extra.reason == null ? null : toDbText(extra.reason)},
-                 result = coalesce(${result}::text::jsonb, result),
-                 instance = coalesce(${extra.instance ?? null}, instance),
-                 ${sql(stamp)} = now(), updated_at = now()
-          where id = ${id} and state in ${sql(from as State[])}
-          returning batch_id`;
-        if (!row) return null;
-        const [ev] = await tx<EventRow[]>`
-          insert into job_events (job_id, owner, batch_id, state, reason)
-          values (${id}, ${owner}, ${row.batch_id}, ${to}, ${extra.reason ?? null})
-          returning seq, job_id, batch_id, state, reason, at`;
-        return ev ? toEvent(ev) : null;
-      });
+      const result = extra.result === undefined ? null : toDbJson(extra.result);
+      const reason = extra.reason == null ? null : toDbText(extra.reason);
+      const [ev] = await q<EventRow[]>`
+        select o_seq as seq, o_job_id as job_id, o_batch_id as batch_id, o_state as state,
+               o_reason as reason, o_at as at
+        from runcell_job_transition(${id}, ${owner}, ${from as State[]}::text[], ${to}, ${reason},
+                                    ${result}::text::jsonb, ${extra.instance ?? null})`;
+      return ev ? toEvent(ev) : null;
     },
 
     async requestCancel(id: string, owner: string): Promise<JobRow | null> {

@@ -110,10 +110,22 @@ function collectCode(inputs: InputFile[], limits: RunLimits): string {
 
 type Step = { done: false; value: ChannelMessage } | { done: true } | 'timeout' | 'cancel';
 
-/** Runs `code` silently (no history, no outputs kept) and returns its messages; throws on an error reply. */
-async function internal(kernel: Kernel, code: string, what: string): Promise<ChannelMessage[]> {
-  const msgs: ChannelMessage[] = [];
-  for await (const m of kernel.execute(code, { silent: false, storeHistory: false })) msgs.push(m);
+/**
+ * Runs runcell's own code (no history) and returns its messages. The request is sent before this
+ * returns, so a caller may queue it behind another one. `check` throws on a reply that is not ok.
+ */
+function internal(kernel: Kernel, code: string): Promise<ChannelMessage[]> {
+  const it = kernel.execute(code, { silent: false, storeHistory: false });
+  // The generator sends the request synchronously on its first next().
+  const first = it.next();
+  return (async () => {
+    const msgs: ChannelMessage[] = [];
+    for (let r = await first; !r.done; r = await it.next()) msgs.push(r.value);
+    return msgs;
+  })();
+}
+
+function check(msgs: ChannelMessage[], what: string): ChannelMessage[] {
   const reply = msgs.find(isExecuteReply);
   if (reply?.content.status !== 'ok') {
     const err = msgs.find(isError);
@@ -121,6 +133,9 @@ async function internal(kernel: Kernel, code: string, what: string): Promise<Cha
   }
   return msgs;
 }
+
+const aborted = (msgs: ChannelMessage[]) =>
+  msgs.some((m) => isExecuteReply(m) && m.content.status === 'aborted');
 
 export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome> {
   const result: RunOutcome['result'] = {
@@ -145,7 +160,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
       return out;
     }
     try {
-      await internal(kernel, placeCode(o.files), 'placing the input files failed');
+      check(await internal(kernel, placeCode(o.files)), 'placing the input files failed');
     } catch (e) {
       out.state = 'failed';
       out.reason = e instanceof Error ? e.message : String(e);
@@ -178,6 +193,12 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
   kernel.on('limit', onLimit);
 
   const it = kernel.execute(o.code, { storeHistory: true });
+  // The first next() sends the code; the file collector is queued right behind it, which saves a
+  // round trip. After an error the kernel aborts queued requests: the collector then runs again.
+  const first = it.next();
+  const collecting = python ? internal(kernel, collectCode(o.files, o.limits)) : undefined;
+  collecting?.catch(() => undefined);
+  let pending: Promise<IteratorResult<ChannelMessage>> | undefined = first;
   let timer: NodeJS.Timeout | undefined;
   const stop = new Promise<'timeout' | 'cancel'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), o.timeoutMs);
@@ -186,7 +207,9 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
   });
   try {
     for (;;) {
-      const step: Step = (await Promise.race([it.next(), stop])) as Step;
+      const next = pending ?? it.next();
+      pending = undefined;
+      const step: Step = (await Promise.race([next, stop])) as Step;
       if (step === 'timeout' || step === 'cancel') {
         out.state = step === 'timeout' ? 'timed_out' : 'cancelled';
         out.reason =
@@ -250,11 +273,12 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
   }
   result.timings.execute_ms = performance.now() - t;
 
-  if (python && kernel.state !== 'dead' && (out.state === 'succeeded' || out.state === 'failed')) {
+  if (collecting && kernel.state !== 'dead' && (out.state === 'succeeded' || out.state === 'failed')) {
     t = performance.now();
     try {
-      const msgs = await internal(kernel, collectCode(o.files, o.limits), 'collecting files failed');
-      out.written = parseManifest(msgs, o.limits);
+      let msgs = await collecting;
+      if (aborted(msgs)) msgs = await internal(kernel, collectCode(o.files, o.limits));
+      out.written = parseManifest(check(msgs, 'collecting files failed'), o.limits);
     } catch {
       // The code may have broken the interpreter (or removed IPython): outputs stand without files.
     }

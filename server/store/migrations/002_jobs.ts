@@ -49,4 +49,41 @@ create table job_events (
 );
 create index job_events_owner_seq on job_events (owner, seq);
 create index job_events_job on job_events (job_id, seq);
+
+-- One state change in one round trip: under the owner's lock (so seqs commit in order per owner),
+-- the guarded update, its event, and a notification to every instance (sent at commit).
+-- Returns no row when the job was not in one of p_from.
+create function runcell_job_transition(
+  p_id uuid, p_owner text, p_from text[], p_to text, p_reason text, p_result jsonb, p_instance text
+) returns table (o_seq bigint, o_job_id uuid, o_batch_id uuid, o_state text, o_reason text, o_at timestamptz)
+language plpgsql as $$
+declare
+  b uuid;
+  t timestamptz;
+begin
+  perform pg_advisory_xact_lock(hashtextextended(p_owner, 6));
+  -- After the lock, so event times follow seq order.
+  t := clock_timestamp();
+  update jobs j set
+    state = p_to,
+    reason = p_reason,
+    result = coalesce(p_result, j.result),
+    instance = coalesce(p_instance, j.instance),
+    launched_at = case when p_to = 'launched' then t else j.launched_at end,
+    started_at = case when p_to = 'running' then t else j.started_at end,
+    finished_at = case when p_to in ('succeeded', 'failed', 'timed_out', 'cancelled', 'aborted')
+                       then t else j.finished_at end,
+    updated_at = t
+  where j.id = p_id and j.state = any (p_from)
+  returning j.batch_id into b;
+  if not found then
+    return;
+  end if;
+  return query
+    insert into job_events as e (job_id, owner, batch_id, state, reason, at)
+    values (p_id, p_owner, b, p_to, p_reason, t)
+    returning e.seq, e.job_id, e.batch_id, e.state, e.reason, e.at;
+  perform pg_notify('runcell_jobs', json_build_object('owner', p_owner)::text);
+end
+$$;
 `;
