@@ -20,11 +20,13 @@ export class Channels {
   #hb: zmq.Request | undefined;
   #closed = false;
   readonly #maxMessageBytes: number;
+  readonly #pending = new Set<Channel>(['shell', 'control', 'stdin', 'iopub']);
 
   constructor(ipcPrefix: string, maxMessageBytes: number, handlers: ChannelHandlers) {
     this.#prefix = ipcPrefix;
     this.#maxMessageBytes = maxMessageBytes;
-    const opts = { linger: 0, maxMessageSize: maxMessageBytes };
+    // ipc sockets appear when the kernel binds them; retry connecting often so start-up is quick.
+    const opts = { linger: 0, maxMessageSize: maxMessageBytes, reconnectInterval: 20 };
     // The kernel sends input_request to the identity the execute_request came from (on shell), so
     // stdin must share shell's routing id, as jupyter_client's session identity does.
     const identity = { ...opts, routingId: randomBytes(16).toString('hex') };
@@ -36,14 +38,24 @@ export class Channels {
     this.#iopub = new zmq.Subscriber(opts);
     this.#iopub.subscribe();
     for (const [name, sock] of Object.entries(this.#dealers) as [SendChannel, zmq.Dealer][]) {
+      sock.events.on('handshake', () => this.#pending.delete(name));
       sock.connect(this.#address(name));
       void this.#pump(name, sock, handlers);
     }
+    this.#iopub.events.on('handshake', () => this.#pending.delete('iopub'));
     this.#iopub.connect(this.#address('iopub'));
     void this.#pump('iopub', this.#iopub, handlers);
     this.#iopub.events.on('disconnect', () => {
       if (!this.#closed) handlers.onIopubDisconnect();
     });
+  }
+
+  /**
+   * True once every channel has completed its ZMTP handshake with the kernel. Until then a ROUTER
+   * in the kernel silently drops what it sends to us there (e.g. an input_request on stdin).
+   */
+  get connected(): boolean {
+    return this.#pending.size === 0;
   }
 
   #address(name: keyof typeof PORTS): string {

@@ -224,7 +224,7 @@ export class LocalKernel extends EventEmitter implements Kernel {
     try {
       // Spec: a kernel_info_request makes the kernel publish busy/idle on iopub; resending it until
       // one arrives covers the PUB/SUB slow joiner (messages published before SUB connects are lost).
-      while (!(reply && iopub)) {
+      while (!(reply && iopub && this.#channels?.connected)) {
         const gone = exited();
         if (gone || gen !== this.#generation || this.#isDead()) {
           throw new KernelManagerError(
