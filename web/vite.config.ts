@@ -35,7 +35,13 @@ function classicCore(): Plugin {
               `exports: ${chunk.exports.join(', ')}). Lazy modules and pages may share types only.`,
           );
         }
-        chunk.code = `(function(){"use strict";${chunk.code}\n})();\n`;
+        // A classic script loaded cross-origin without a crossorigin attribute resolves import() against
+        // about:blank, so lazy chunks are imported by absolute URL, from where this script was served.
+        const code = chunk.code.replace(/import\((["'`])\.\/chunks\//g, 'import(__rcBase+$1chunks/');
+        chunk.code =
+          '(function(){"use strict";var __rcBase=globalThis.RUNCELL_STATIC||(document.currentScript&&' +
+          'document.currentScript.src?new URL(".",document.currentScript.src).href:new URL("/static/",location.href).href);' +
+          `${code}\n})();\n`;
       }
       if (!bundle['runcell.js']) this.error('runcell.js missing from the bundle');
       const build = createHash('sha256');

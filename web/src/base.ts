@@ -4,6 +4,7 @@
 function detectStaticBase(): string {
   const fromWrapper = (globalThis as { RUNCELL_STATIC?: unknown }).RUNCELL_STATIC;
   if (typeof fromWrapper === 'string') return fromWrapper;
+  if (typeof document === 'undefined') return 'http://localhost/static/'; // unit tests in Node
   const script = document.currentScript as HTMLScriptElement | null;
   if (script?.src) return new URL('.', script.src).href;
   return new URL('/static/', location.href).href;

@@ -78,6 +78,7 @@ export class Cell {
   #kernel: KernelConnection;
   #unsubscribe: (() => void)[] = [];
   #running: string | undefined;
+  #runs = 0;
   #replied = false;
   #idle = false;
   #status: StatusDetail = { status: 'idle' };
@@ -415,6 +416,8 @@ export class Cell {
     if (!this.#running) return;
     if (this.#running !== 'pending') this.#kernel.release(this.#running);
     this.#running = undefined;
+    this.#runs++;
+    this.host.dataset.runs = String(this.#runs);
     this.#renderStatus();
     this.#emit('runcell:done', { status, outputs: this.#area.outputs });
   }

@@ -88,8 +88,9 @@ export class Editor {
       });
       ta.replaceWith(holder);
       if (focused) this.#cm.focus();
-    } catch {
+    } catch (e) {
       // The textarea stays: still a working editor.
+      console.warn('runcell: the code editor could not load; using a plain text area', e);
     } finally {
       this.#loading = false;
     }

@@ -32,6 +32,7 @@ function makeCell(target: Element | string, options: CellOptions = {}): Cell {
   const code = el.textContent ?? '';
   const opts = { ...optionsFromElement(el), ...options };
   const host = hostFor(el);
+  host.classList.add('runcell');
   const cell = new Cell(host, opts, code);
   cells.set(el, cell);
   cells.set(host, cell);
@@ -41,7 +42,7 @@ function makeCell(target: Element | string, options: CellOptions = {}): Cell {
 /** Enhances every marked element under `root` (again safe: enhanced elements are skipped). */
 function enhance(root: ParentNode = document): Cell[] {
   return Array.from(root.querySelectorAll<HTMLElement>(SELECTOR))
-    .filter((el) => !cells.has(el) && !el.classList.contains('runcell'))
+    .filter((el) => !cells.has(el))
     .map((el) => makeCell(el));
 }
 

@@ -116,7 +116,8 @@ export class LongPollTransport implements Transport {
           const res = await fetch(this.#url(), {
             method: 'POST',
             signal: this.#abort.signal,
-            headers: this.#headers({ 'content-type': 'application/json' }),
+            // text/plain: a "simple" request, no CORS preflight (the server parses it as JSON).
+            headers: this.#headers({ 'content-type': 'text/plain;charset=UTF-8' }),
             body: JSON.stringify(batch),
           });
           if (res.status === 404) {

@@ -40,7 +40,8 @@ export class WebSocketTransport implements Transport {
     this.#opts = opts;
     this.#backoff = opts.backoff ?? new Backoff();
     this.#dedupe = opts.dedupe ?? new Dedupe();
-    this.#connect();
+    // Not synchronously: a failure handler may need this object fully constructed.
+    queueMicrotask(() => this.#connect());
   }
 
   send(m: Message): void {

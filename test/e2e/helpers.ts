@@ -1,0 +1,134 @@
+// Shared set-up for the browser tests: a real runcell server on 127.0.0.1:0 (real kernels in the
+// sandbox on this file's own uid block, a fresh PGlite store), serving the built web/dist, and a real
+// Chromium driven by playwright-core.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { KernelManager } from '../../kernel-manager/index.js';
+import { type App, buildApp } from '../../server/app.js';
+import { kernelManagerConfig, loadConfig } from '../../server/config.js';
+import { permalinkRoutes } from '../../server/routes/permalinks.js';
+import { webRoutes } from '../../server/routes/web.js';
+import { openStore, type Store } from '../../server/store/db.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const SHOTS = join(ROOT, 'test-output', 'screenshots');
+
+/** web/dist is made by `npm run build`; build it here when a checkout has not. */
+export function ensureBuilt(): void {
+  if (existsSync(join(ROOT, 'web', 'dist', 'runcell.js'))) return;
+  execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export interface WebServer {
+  base: string;
+  /** Another origin, standing for a page author's site: serves whatever `pages` holds. */
+  site: string;
+  pages: Map<string, string>;
+  app: App;
+  stop(): Promise<void>;
+}
+
+/** A page author's site on its own origin (cross-origin to runcell, as embeds are). */
+async function startSite(pages: Map<string, string>): Promise<{ origin: string; close(): Promise<void> }> {
+  const srv = createServer((req, res) => {
+    const html = pages.get((req.url ?? '/').split('?')[0] as string);
+    res.writeHead(html ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html ?? 'not found');
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+/** uid block 65000 + 100*slot, runtime root /run/rc-s<slot>: pick a slot no other test file uses. */
+export async function startWebServer(slot: number): Promise<WebServer> {
+  ensureBuilt();
+  const pages = new Map<string, string>();
+  const site = await startSite(pages);
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      logLevel: 'silent',
+      poolSize: 2,
+      maxKernels: 12,
+      ipMaxKernels: 12,
+      ipKernelCreatesPerMinute: 100,
+      sandboxUidRange: [65_000 + slot * 100, 65_000 + slot * 100 + 99],
+      sandboxRuntimeRoot: `/run/rc-s${slot}`,
+      executionTimeoutMs: 30_000,
+      allowedOrigins: [site.origin],
+    },
+  );
+  const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
+  const manager = await KernelManager.create(kernelManagerConfig(config), logger);
+  const app = await buildApp({ config, manager, logger });
+  const dataDir = mkdtempSync(join(tmpdir(), 'runcell-e2e-'));
+  let store: Store | undefined;
+  // Until server/app.ts registers them itself (then these are skipped).
+  if (!app.app.hasRoute({ method: 'POST', url: '/api/permalinks' })) {
+    store = await openStore({ dataDir, poolMax: 1, connectTimeoutMs: 10_000, log: logger });
+    await app.app.register(async (scope) => {
+      // The web page owns /p/:id; the store's plain page moves aside.
+      scope.addHook('onRoute', (r) => {
+        if (r.url === '/p/:id') r.url = '/p/:id/plain';
+      });
+      await scope.register(permalinkRoutes, { store: store as Store });
+    });
+  }
+  if (!app.app.hasRoute({ method: 'GET', url: '/static/*' })) await app.app.register(webRoutes);
+  await app.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.app.server.address() as AddressInfo;
+  const deadline = Date.now() + 60_000;
+  while (manager.stats().pooled < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return {
+    base: `http://127.0.0.1:${port}`,
+    site: site.origin,
+    pages,
+    app,
+    async stop() {
+      await app.close();
+      await manager.close();
+      await store?.close();
+      await site.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium; playwright gives every launch a fresh temporary profile (--user-data-dir). */
+export async function launch(): Promise<{ browser: Browser; close(): Promise<void> }> {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
