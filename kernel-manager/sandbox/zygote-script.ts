@@ -121,6 +121,12 @@ for mod in INIT['preload']:
     importlib.import_module(mod)
 import ipykernel.kernelapp
 
+# Objects that exist now live in every fork: move them out of the collector's reach so that
+# collections in the kernels do not write to (and so copy) the pages they share with the zygote.
+import gc
+gc.collect()
+gc.freeze()
+
 threads = int(status_fields(open('/proc/self/status').read())['Threads'][0])
 if threads != 1:
     emit({'fatal': 'the zygote is not single-threaded after its imports (%d threads)' % threads})
