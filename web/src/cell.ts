@@ -48,6 +48,7 @@ function button(label: string, iconName: string | undefined, cls = ''): HTMLButt
   const span = document.createElement('span');
   span.textContent = label;
   b.appendChild(span);
+  b.setAttribute('aria-label', label);
   return b;
 }
 
@@ -185,6 +186,10 @@ export class Cell {
     this.#applyHidden();
 
     run.addEventListener('click', () => void this.run());
+    // A press comes some 50-100 ms before its click: start the kernel (from the server's warm pool) then.
+    run.addEventListener('pointerdown', () => void this.#kernel.ensure().catch(() => undefined), {
+      passive: true,
+    });
     interrupt.addEventListener('click', () => void this.interrupt());
     restart.addEventListener('click', () => void this.restart());
     bannerAction.addEventListener('click', () => void this.restart());

@@ -92,5 +92,5 @@ background:var(--rc-bg);color:var(--rc-fg);outline:none}
 .rc.dark .ansi-fg-4{color:#58a6ff}.rc.dark .ansi-fg-5{color:#bc8cff}.rc.dark .ansi-fg-6{color:#39c5cf}.rc.dark .ansi-fg-7{color:#b1bac4}
 .rc.dark [class*=ansi-bg-]{color:#0f141a}
 @media (max-width:560px){.rc-textarea{font-size:16px}.rc-cm .cm-editor{font-size:15px}.rc-bar{gap:5px;padding:8px}button,select{height:36px;padding:0 10px}
-.rc-hide-narrow{display:none}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
+.rc-upload span,.rc-share-btn span,.rc-restart span,.rc-interrupt span{display:none}.rc-lang{max-width:40vw}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
 `;
