@@ -42,7 +42,6 @@ export interface Forked {
 interface Pending {
   resolve(f: Forked): void;
   reject(e: Error): void;
-  exit: (code: number) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -207,7 +206,7 @@ export class Zygote extends EventEmitter {
         this.#pending.delete(seq);
         reject(new Error(`the fork did not report within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      this.#pending.set(seq, { resolve, reject, exit: () => {}, timer });
+      this.#pending.set(seq, { resolve, reject, timer });
       const cmd = { seq, uid: req.uid, target: req.target, cgroups: req.cgroups, probe: !!req.probe };
       this.#child.stdin?.write(`${JSON.stringify(cmd)}\n`);
     });
