@@ -39,7 +39,10 @@ async function main(): Promise<void> {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       await page.addInitScript(() => {
-        const g = globalThis as unknown as { __first?: number; document: Document };
+        const g = globalThis as unknown as {
+          __first?: number;
+          document: { addEventListener(t: string, f: () => void): void };
+        };
         g.document.addEventListener('runcell:output', () => {
           g.__first ??= performance.now();
         });
