@@ -414,19 +414,21 @@ export class LocalKernel extends EventEmitter implements Kernel {
     this.on('message', onMessage);
     this.once('dead', onDead);
     try {
-      this.send('shell', {
+      const content = {
+        code,
+        silent: opts.silent ?? false,
+        store_history: opts.storeHistory ?? true,
+        user_expressions: {},
+        allow_stdin: opts.input !== undefined,
+        // ipykernel aborts requests that arrive shortly after an error when this is true, which
+        // would abort an independent execute sent right after a failed one.
+        stop_on_error: opts.stopOnError ?? false,
+      };
+      const header = this.send('shell', {
         header: { msg_type: 'execute_request', msg_id: msgId, session: this.session },
-        content: {
-          code,
-          silent: opts.silent ?? false,
-          store_history: opts.storeHistory ?? true,
-          user_expressions: {},
-          allow_stdin: opts.input !== undefined,
-          // ipykernel aborts requests that arrive shortly after an error when this is true, which
-          // would abort an independent execute sent right after a failed one.
-          stop_on_error: opts.stopOnError ?? false,
-        },
+        content,
       });
+      opts.onRequest?.(header, content);
       let reply = false;
       let idle = false;
       for await (const m of q) {

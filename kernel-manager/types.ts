@@ -112,6 +112,8 @@ export interface ExecuteOptions {
   storeHistory?: boolean;
   /** Abort the kernel's queued requests if this one fails (Jupyter's stop_on_error). Default false. */
   stopOnError?: boolean;
+  /** Called with the execute_request exactly as it was sent (e.g. to record it). */
+  onRequest?(header: Header, content: JsonObject): void;
 }
 
 /**

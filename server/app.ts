@@ -31,14 +31,20 @@ import { genReqId } from './logger.js';
 import { Metrics } from './metrics.js';
 import { registerApi } from './routes/api.js';
 import { registerExecute } from './routes/execute.js';
+import { fileRoutes } from './routes/files.js';
 import { registerKernels } from './routes/kernels.js';
 import { registerKernelspecs } from './routes/kernelspecs.js';
+import { permalinkRoutes } from './routes/permalinks.js';
 import { registerSessions } from './routes/sessions.js';
+import { uploadRoutes } from './routes/uploads.js';
+import type { Store } from './store/db.js';
 
 export interface BuildOptions {
   config: ServerConfig;
   manager: KernelManager;
   logger: Logger;
+  /** The database; without it the store's routes are absent and nothing is recorded (some tests). */
+  store?: Store;
 }
 
 export interface App {
@@ -56,7 +62,7 @@ function parseJson(body: string): unknown {
 
 const DEFAULT_ACCESS: RouteAccess = { auth: 'cell' };
 
-export async function buildApp({ config, manager, logger }: BuildOptions): Promise<App> {
+export async function buildApp({ config, manager, logger, store }: BuildOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
     genReqId,
@@ -72,10 +78,12 @@ export async function buildApp({ config, manager, logger }: BuildOptions): Promi
     manager,
     tokens,
     metrics,
+    store,
     kernels: new KernelRegistry(manager, {
       config,
       log: logger,
       executions,
+      ...(store ? { recorder: store.records } : {}),
       onDrop: (n) => metrics.dropped.inc(n),
       onMessage: (d) => metrics.messages.inc({ direction: d }),
     }),
@@ -171,6 +179,21 @@ export async function buildApp({ config, manager, logger }: BuildOptions): Promi
   registerExecute(app, ctx);
   registerChannels(app, ctx);
   registerLongPoll(app, ctx);
+  if (store) {
+    await app.register(permalinkRoutes, {
+      store,
+      missLimit: { max: config.permalinkMissLimit, windowMs: config.permalinkMissWindowMs },
+    });
+    await app.register(uploadRoutes, {
+      store,
+      limits: {
+        maxFileBytes: config.uploadMaxBytes,
+        clientMaxBytes: config.uploadClientMaxBytes,
+        clientWindowMs: config.uploadClientWindowMs,
+      },
+    });
+    await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
+  }
 
   return {
     app,

@@ -61,6 +61,24 @@ export interface ServerConfig {
   ipMaxPollers: number;
   ipMaxSockets: number;
   shutdownGraceMs: number;
+  // Store (Postgres or embedded PGlite)
+  dbPoolMax: number;
+  dbConnectTimeoutMs: number;
+  dbIdleTimeoutS: number;
+  dbStartupTimeoutMs: number;
+  clientHashSalt: string;
+  storeChunkBytes: number;
+  recordsFlushMs: number;
+  retentionRecordsDays: number;
+  retentionFilesDays: number;
+  retentionUploadsHours: number;
+  retentionIntervalMs: number;
+  uploadMaxBytes: number;
+  uploadClientMaxBytes: number;
+  uploadClientWindowMs: number;
+  contentOrigin: string;
+  permalinkMissLimit: number;
+  permalinkMissWindowMs: number;
 }
 
 type Kind =
@@ -186,6 +204,93 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ipMaxPollers', env: 'RUNCELL_IP_MAX_POLLERS', kind: int(0), doc: 'concurrent polls per IP' },
   { key: 'ipMaxSockets', env: 'RUNCELL_IP_MAX_SOCKETS', kind: int(0), doc: 'websockets per IP' },
   { key: 'shutdownGraceMs', env: 'RUNCELL_SHUTDOWN_GRACE_MS', kind: int(0), doc: 'graceful shutdown limit' },
+  { key: 'dbPoolMax', env: 'RUNCELL_DB_POOL_MAX', kind: int(1, 1000), doc: 'database connections at most' },
+  {
+    key: 'dbConnectTimeoutMs',
+    env: 'RUNCELL_DB_CONNECT_TIMEOUT_MS',
+    kind: int(100),
+    doc: 'database connect timeout',
+  },
+  {
+    key: 'dbIdleTimeoutS',
+    env: 'RUNCELL_DB_IDLE_TIMEOUT_S',
+    kind: int(0),
+    doc: 'idle database connections closed after',
+  },
+  {
+    key: 'dbStartupTimeoutMs',
+    env: 'RUNCELL_DB_STARTUP_TIMEOUT_MS',
+    kind: int(0),
+    doc: 'wait for the database at start-up',
+  },
+  {
+    key: 'clientHashSalt',
+    env: 'RUNCELL_CLIENT_HASH_SALT',
+    kind: { t: 'string' },
+    doc: 'salt for client-address hashes; empty: generated once, kept in the database',
+  },
+  { key: 'storeChunkBytes', env: 'RUNCELL_STORE_CHUNK_BYTES', kind: int(4096), doc: 'file chunk size' },
+  {
+    key: 'recordsFlushMs',
+    env: 'RUNCELL_RECORDS_FLUSH_MS',
+    kind: int(10),
+    doc: 'execute records batch interval',
+  },
+  {
+    key: 'retentionRecordsDays',
+    env: 'RUNCELL_RETENTION_RECORDS_DAYS',
+    kind: int(0),
+    doc: 'anonymous execute records kept (0: forever)',
+  },
+  {
+    key: 'retentionFilesDays',
+    env: 'RUNCELL_RETENTION_FILES_DAYS',
+    kind: int(0),
+    doc: 'unreferenced files kept (0: forever)',
+  },
+  {
+    key: 'retentionUploadsHours',
+    env: 'RUNCELL_RETENTION_UPLOADS_HOURS',
+    kind: int(0),
+    doc: 'uploads kept',
+  },
+  {
+    key: 'retentionIntervalMs',
+    env: 'RUNCELL_RETENTION_INTERVAL_MS',
+    kind: int(0),
+    doc: 'retention task period (0: off)',
+  },
+  { key: 'uploadMaxBytes', env: 'RUNCELL_UPLOAD_MAX_BYTES', kind: int(1), doc: 'largest upload' },
+  {
+    key: 'uploadClientMaxBytes',
+    env: 'RUNCELL_UPLOAD_CLIENT_MAX_BYTES',
+    kind: int(1),
+    doc: 'upload bytes per client per window',
+  },
+  {
+    key: 'uploadClientWindowMs',
+    env: 'RUNCELL_UPLOAD_CLIENT_WINDOW_MS',
+    kind: int(1000),
+    doc: 'upload quota window',
+  },
+  {
+    key: 'contentOrigin',
+    env: 'RUNCELL_CONTENT_ORIGIN',
+    kind: { t: 'string' },
+    doc: 'separate origin for user content (HTML/SVG files); empty: served as attachments',
+  },
+  {
+    key: 'permalinkMissLimit',
+    env: 'RUNCELL_PERMALINK_MISS_LIMIT',
+    kind: int(1),
+    doc: 'unknown-permalink lookups per client per window',
+  },
+  {
+    key: 'permalinkMissWindowMs',
+    env: 'RUNCELL_PERMALINK_MISS_WINDOW_MS',
+    kind: int(1000),
+    doc: 'permalink miss window',
+  },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -240,6 +345,23 @@ export function defaultServerConfig(): ServerConfig {
     ipMaxPollers: 20,
     ipMaxSockets: 50,
     shutdownGraceMs: 10_000,
+    dbPoolMax: 10,
+    dbConnectTimeoutMs: 5_000,
+    dbIdleTimeoutS: 60,
+    dbStartupTimeoutMs: 30_000,
+    clientHashSalt: '',
+    storeChunkBytes: MiB,
+    recordsFlushMs: 250,
+    retentionRecordsDays: 30,
+    retentionFilesDays: 7,
+    retentionUploadsHours: 24,
+    retentionIntervalMs: 3_600_000,
+    uploadMaxBytes: 100 * MiB,
+    uploadClientMaxBytes: 1024 * MiB,
+    uploadClientWindowMs: 86_400_000,
+    contentOrigin: '',
+    permalinkMissLimit: 30,
+    permalinkMissWindowMs: 60_000,
   };
 }
 
@@ -369,6 +491,10 @@ export function loadConfig(
         `RUNCELL_ALLOWED_ORIGINS: "${o}" is not an origin like https://example.org (no path, no slash)`,
       );
   }
+  if (config.contentOrigin && !/^https?:\/\/[^/\s]+$/.test(config.contentOrigin))
+    problems.push(
+      `RUNCELL_CONTENT_ORIGIN: "${config.contentOrigin}" is not an origin like https://usercontent.example.org`,
+    );
   if (config.poolSize > config.maxKernels)
     problems.push('RUNCELL_POOL_SIZE cannot exceed RUNCELL_MAX_KERNELS');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -396,5 +522,30 @@ export function kernelManagerConfig(c: ServerConfig): DeepPartial<KernelManagerC
       maxMessageBytes: c.kernelMessageBytes,
     },
     sandbox,
+  };
+}
+
+/** The store's options from ours. */
+export function storeOptions(
+  c: ServerConfig,
+  log: import('pino').Logger,
+): import('./store/db.js').StoreOptions {
+  return {
+    databaseUrl: c.databaseUrl || undefined,
+    dataDir: c.dataDir,
+    poolMax: c.dbPoolMax,
+    connectTimeoutMs: c.dbConnectTimeoutMs,
+    idleTimeoutS: c.dbIdleTimeoutS,
+    startupTimeoutMs: c.dbStartupTimeoutMs,
+    clientHashSalt: c.clientHashSalt || undefined,
+    chunkBytes: c.storeChunkBytes,
+    records: { flushIntervalMs: c.recordsFlushMs },
+    retention: {
+      recordsDays: c.retentionRecordsDays,
+      filesDays: c.retentionFilesDays,
+      uploadsHours: c.retentionUploadsHours,
+      intervalMs: c.retentionIntervalMs,
+    },
+    log,
   };
 }

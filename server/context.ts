@@ -5,6 +5,7 @@ import type { ServerConfig } from './config.js';
 import type { KernelRegistry } from './kernels.js';
 import type { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
+import type { Store } from './store/db.js';
 
 export interface AppContext {
   config: ServerConfig;
@@ -12,6 +13,8 @@ export interface AppContext {
   kernels: KernelRegistry;
   tokens: Tokens;
   metrics: Metrics;
+  /** The database (permalinks, files, uploads, execute records); absent in tests that run without one. */
+  store: Store | undefined;
   limits: {
     kernelCreates: RateLimiter;
     executions: RateLimiter;

@@ -1,8 +1,9 @@
 // Entry point (`npm start`): configuration, kernel manager, app, listener, graceful shutdown.
 import { KernelManager } from '../kernel-manager/index.js';
 import { buildApp } from './app.js';
-import { ConfigError, kernelManagerConfig, loadConfig, type ServerConfig } from './config.js';
+import { ConfigError, kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from './config.js';
 import { createLogger } from './logger.js';
+import { openStore } from './store/db.js';
 
 async function main(): Promise<void> {
   let config: ServerConfig;
@@ -16,9 +17,17 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.logLevel);
-  const manager = await KernelManager.create(kernelManagerConfig(config), logger);
+  const store = await openStore(storeOptions(config, logger.child({ component: 'store' })));
+  logger.info({ backend: store.backend }, config.databaseUrl ? 'store: Postgres' : 'store: embedded PGlite');
+  let manager: KernelManager;
+  try {
+    manager = await KernelManager.create(kernelManagerConfig(config), logger);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   for (const line of manager.sandboxReport) logger.info({ sandbox: line }, 'sandbox');
-  const server = await buildApp({ config, manager, logger });
+  const server = await buildApp({ config, manager, logger, store });
   await server.app.listen({ host: config.host, port: config.port });
 
   let stopping = false;
@@ -37,7 +46,8 @@ async function main(): Promise<void> {
     try {
       await server.close();
       await manager.close();
-      // The store (another module) closes here once it exists.
+      // Last: pending execute records are written before the database closes.
+      await store.close();
       logger.info('shut down cleanly');
       process.exit(0);
     } catch (e) {

@@ -13,6 +13,8 @@ import { PROTOCOL_VERSION } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type RateLimiter } from '../limits.js';
+import { ExecutionRecord } from '../recording.js';
+import type { Recorder, Transport } from '../store/records.js';
 import { encodeFrame, type OutMessage, type Protocol, V1_PROTOCOL, type WireMessage } from './framing.js';
 import { type LogEntry, ReplayLog, type Since } from './replay.js';
 
@@ -90,6 +92,8 @@ export interface HubDeps {
   config: ServerConfig;
   log: Logger;
   executions: RateLimiter;
+  /** Where execute_requests are recorded (the store); none in tests that do not need it. */
+  recorder?: Recorder;
   /** Counters for /metrics. */
   onDrop?(n: number): void;
   onMessage?(direction: 'in' | 'out'): void;
@@ -114,7 +118,9 @@ export class Hub {
   readonly #limiter: OutputRateLimiter;
   readonly #waiters = new Set<() => void>();
   /** Client messages held while the kernel restarts. */
-  #queued: { sid: string; msg: WireMessage; caller: Caller }[] = [];
+  #queued: { sid: string; msg: WireMessage; caller: Caller; transport: Transport }[] = [];
+  /** Records of executions in flight, by the server's msg_id. */
+  readonly #records = new Map<string, ExecutionRecord>();
   #kernelSession = '';
   #dead: { reason: string; at: number } | undefined;
   #pollers = 0;
@@ -270,7 +276,7 @@ export class Hub {
    * Routes one message from a client. Refusals are answered in the log (an error reply the client's
    * future resolves with), never by silence.
    */
-  fromClient(sid: string, msg: WireMessage, caller: Caller): void {
+  fromClient(sid: string, msg: WireMessage, caller: Caller, transport: Transport = 'websocket'): void {
     const { session } = this.session(sid, caller.ipKey);
     const type = String(msg.header.msg_type);
     const allowed = ALLOWED[msg.channel];
@@ -329,13 +335,19 @@ export class Hub {
         this.#refuse(session, msg, 'the kernel is restarting');
         return;
       }
-      this.#queued.push({ sid, msg, caller });
+      this.#queued.push({ sid, msg, caller, transport });
       return;
     }
-    this.#send(session, msg, caller, parent);
+    this.#send(session, msg, caller, parent, transport);
   }
 
-  #send(session: ClientSession, msg: WireMessage, caller: Caller, parent: Partial<Header>): void {
+  #send(
+    session: ClientSession,
+    msg: WireMessage,
+    caller: Caller,
+    parent: Partial<Header>,
+    transport: Transport,
+  ): void {
     const type = String(msg.header.msg_type);
     const header = {
       msg_id: randomUUID(),
@@ -355,6 +367,21 @@ export class Hub {
         buffers: msg.buffers,
       });
       this.#requests.set(sent.msg_id, { sid: session.sid, header: clientHeader, server: sent });
+      const recorder = this.#deps.recorder;
+      if (recorder && type === 'execute_request' && this.#records.size < MAX_REQUESTS) {
+        const content = msg.content as Record<string, unknown>;
+        this.#records.set(
+          sent.msg_id,
+          new ExecutionRecord(recorder, {
+            header: sent,
+            code: String(content.code),
+            content,
+            kernel: this.kernel,
+            transport,
+            caller,
+          }),
+        );
+      }
       if (this.#requests.size > MAX_REQUESTS) {
         const oldest = this.#requests.keys().next().value;
         if (oldest !== undefined) this.#requests.delete(oldest);
@@ -445,6 +472,10 @@ export class Hub {
   #onKernelMessage(m: ChannelMessage): void {
     if (typeof m.header.session === 'string' && m.channel === 'iopub') this.#kernelSession = m.header.session;
     const parentId = m.parent_header.msg_id;
+    if (parentId) {
+      const rec = this.#records.get(parentId);
+      if (rec?.add(m)) this.#records.delete(parentId);
+    }
     const req = parentId ? this.#requests.get(parentId) : undefined;
     const origin = req ? { sid: req.sid, header: req.header } : undefined;
     const base: Outgoing = {
@@ -508,7 +539,13 @@ export class Hub {
     return e;
   }
 
+  #endRecords(status: string): void {
+    for (const r of this.#records.values()) r.end(status);
+    this.#records.clear();
+  }
+
   #onRestarted(): void {
+    this.#endRecords('restarted');
     this.#requests.clear();
     this.#pendingInput.clear();
     // Jupyter Server tells clients with a server-made status message; clients then reconnect.
@@ -517,7 +554,7 @@ export class Hub {
     this.#queued = [];
     for (const q of queued) {
       const s = this.#sessions.get(q.sid);
-      if (s) this.#send(s, q.msg, q.caller, {});
+      if (s) this.#send(s, q.msg, q.caller, {}, q.transport);
     }
   }
 
@@ -533,6 +570,7 @@ export class Hub {
     this.#dead = { reason, at: Date.now() };
     this.#lastActivity = new Date().toISOString();
     this.#logger.info({ reason }, 'kernel dead');
+    this.#endRecords('dead');
     for (const q of this.#queued) {
       const s = this.#sessions.get(q.sid);
       if (s) this.#refuse(s, q.msg, `the kernel is dead: ${reason}`);
@@ -547,6 +585,7 @@ export class Hub {
 
   /** Drops everything (the tombstone expired, the kernel was shut down, or the server stops: 1001). */
   dispose(reason: string, code = 1000): void {
+    this.#endRecords('lost');
     this.#detach();
     for (const s of this.#sessions.values()) s.sink?.kernelGone(reason, code);
     this.#sessions.clear();

@@ -58,7 +58,7 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
       const hub = ctx.kernels.get(req.params.id);
       if (!hub || hub.dead) throw new NoSuchKernel(`no kernel with id ${req.params.id}`);
       const msgs = parseMessages(req.body);
-      for (const m of msgs) hub.fromClient(req.query.session_id, m, req.caller);
+      for (const m of msgs) hub.fromClient(req.query.session_id, m, req.caller, 'longpoll');
       return { accepted: msgs.length };
     },
   );

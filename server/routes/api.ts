@@ -29,11 +29,12 @@ export function registerApi(app: FastifyInstance, ctx: AppContext): void {
   app.get('/healthz', { config: pub }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { config: pub }, async (_req, reply) => {
-    const checks = { draining: ctx.draining, kernels: ctx.manager.ready() };
-    const ok = !ctx.draining && checks.kernels;
+    const kernels = ctx.manager.ready();
+    const database = ctx.store ? await ctx.store.ping(2_000) : true;
+    const ok = !ctx.draining && kernels && database;
     return reply
       .code(ok ? 200 : 503)
-      .send({ status: ok ? 'ready' : 'not ready', kernelPool: checks.kernels });
+      .send({ status: ok ? 'ready' : 'not ready', kernelPool: kernels, database, draining: ctx.draining });
   });
 
   app.get('/metrics', { config: { access: { auth: 'metrics' } } }, async (_req, reply) => {

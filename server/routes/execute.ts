@@ -5,21 +5,26 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import {
   type ChannelMessage,
+  type Header,
   isDisplayData,
   isError,
   isExecuteReply,
   isExecuteResult,
   isStream,
+  type JsonObject,
   type Kernel,
   KernelManagerError,
 } from '../../kernel-manager/index.js';
 import type { AppContext } from '../context.js';
 import { CodeTooLarge, RateLimited, withRetryAfter } from '../errors.js';
+import { ExecutionRecord } from '../recording.js';
 
 const Body = Type.Object({
   code: Type.String(),
   kernel: Type.Optional(Type.String({ maxLength: 128 })),
   timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
+  /** Also store the code and its outputs as a permalink and answer its id. */
+  permalink: Type.Optional(Type.Boolean()),
 });
 
 export interface ExecuteResult {
@@ -31,10 +36,17 @@ export interface ExecuteResult {
   error: { ename: string; evalue: string; traceback: string[] } | null;
   execution_count: number | null;
   duration_ms: number;
+  /** Set when the request asked for a permalink. */
+  permalink?: { id: string; url: string };
 }
 
 /** Runs code on a kernel and collects everything, up to `timeoutMs`. */
-export async function collect(kernel: Kernel, code: string, timeoutMs: number): Promise<ExecuteResult> {
+export async function collect(
+  kernel: Kernel,
+  code: string,
+  timeoutMs: number,
+  opts: { onRequest?(header: Header, content: JsonObject): void; onMessage?(m: ChannelMessage): void } = {},
+): Promise<ExecuteResult> {
   const t0 = performance.now();
   const r: ExecuteResult = {
     status: 'ok',
@@ -46,7 +58,7 @@ export async function collect(kernel: Kernel, code: string, timeoutMs: number): 
     execution_count: null,
     duration_ms: 0,
   };
-  const it = kernel.execute(code);
+  const it = kernel.execute(code, opts.onRequest ? { onRequest: opts.onRequest } : {});
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -90,6 +102,7 @@ export async function collect(kernel: Kernel, code: string, timeoutMs: number): 
         break;
       }
       if (next.done) break;
+      opts.onMessage?.(next.value);
       onMessage(next.value);
     }
   } catch (e) {
@@ -105,11 +118,11 @@ export async function collect(kernel: Kernel, code: string, timeoutMs: number): 
 }
 
 export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
-  app.post<{ Body: { code: string; kernel?: string; timeout?: number } }>(
+  app.post<{ Body: { code: string; kernel?: string; timeout?: number; permalink?: boolean } }>(
     '/api/execute',
     { config: { access: { auth: 'cell' } }, schema: { body: Body } },
     async (req) => {
-      const { code, kernel: spec, timeout } = req.body;
+      const { code, kernel: spec, timeout, permalink } = req.body;
       if (Buffer.byteLength(code) > ctx.config.maxCodeBytes)
         throw new CodeTooLarge(`code is larger than ${ctx.config.maxCodeBytes} bytes`);
       if (req.caller.kind === 'anonymous') {
@@ -124,8 +137,33 @@ export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
         ctx.config.executeTimeoutMs,
       );
       const kernel = await ctx.kernels.startKernel(spec, req.caller);
+      let record: ExecutionRecord | undefined;
+      const recorder = ctx.store?.records;
       try {
-        return await collect(kernel, code, timeoutMs);
+        const result = await collect(kernel, code, timeoutMs, {
+          onRequest: (header, content) => {
+            if (recorder)
+              record = new ExecutionRecord(recorder, {
+                header,
+                code,
+                content,
+                kernel,
+                transport: 'oneshot',
+                caller: req.caller,
+              });
+          },
+          onMessage: (m) => record?.add(m),
+        });
+        record?.end(result.status);
+        if (permalink && ctx.store) {
+          const p = await ctx.store.permalinks.create({
+            code,
+            kernel: kernel.specName,
+            outputs: permalinkOutputs(result),
+          });
+          result.permalink = { id: p.id, url: `/p/${p.id}` };
+        }
+        return result;
       } finally {
         // The kernel saw this code: never reuse it.
         void kernel
@@ -134,4 +172,14 @@ export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
       }
     },
   );
+}
+
+/** The result as Jupyter output objects (what the permalink page shows). */
+function permalinkOutputs(r: ExecuteResult): unknown[] {
+  const out: unknown[] = [];
+  if (r.stdout) out.push({ output_type: 'stream', name: 'stdout', text: r.stdout });
+  if (r.stderr) out.push({ output_type: 'stream', name: 'stderr', text: r.stderr });
+  for (const o of r.outputs) out.push(o);
+  if (r.error) out.push({ output_type: 'error', ...r.error });
+  return out;
 }

@@ -51,6 +51,8 @@ export interface StoreOptions extends ConnectOptions {
 
 export interface Store {
   readonly backend: 'postgres' | 'pglite';
+  /** The connection pool, for subsystems that keep their own tables (jobs) and for tests. */
+  readonly sql: Sql;
   readonly permalinks: Permalinks;
   readonly files: Files;
   readonly uploads: Uploads;
@@ -106,6 +108,7 @@ async function openOnce(options: StoreOptions): Promise<Store> {
     let closed = false;
     return {
       backend: db.backend,
+      sql: db.sql,
       permalinks: guarded(permalinks),
       files: guarded(files),
       uploads: guarded(uploads),

@@ -2,13 +2,17 @@
 // each test file on its own uid block and runtime root, and a raw websocket client that decodes with
 // @jupyterlab/services' own serializer (the ground truth for what browsers accept).
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
-import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
+import { kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from '../../server/config.js';
+import { openStore, type Store } from '../../server/store/db.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: messages and bodies in tests are free-form JSON
 export type Json = any;
@@ -17,6 +21,7 @@ export const TOKEN = 'test-token-0123456789abcdef';
 
 export interface TestServer extends App {
   manager: KernelManager;
+  store: Store | undefined;
   config: ServerConfig;
   base: string;
   wsBase: string;
@@ -24,7 +29,11 @@ export interface TestServer extends App {
 }
 
 /** uid block 65000 + 100*slot; pick a distinct slot per test file. */
-export async function startServer(slot: number, over: Partial<ServerConfig> = {}): Promise<TestServer> {
+export async function startServer(
+  slot: number,
+  over: Partial<ServerConfig> = {},
+  opts: { store?: boolean } = {},
+): Promise<TestServer> {
   const config = loadConfig(
     {},
     {
@@ -40,19 +49,27 @@ export async function startServer(slot: number, over: Partial<ServerConfig> = {}
   );
   const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
   const manager = await KernelManager.create(kernelManagerConfig(config), logger);
-  const server = await buildApp({ config, manager, logger });
+  // An embedded database in a fresh directory, as `npm start` without DATABASE_URL would use.
+  const dataDir = opts.store ? mkdtempSync(join(tmpdir(), 'runcell-srv-')) : undefined;
+  const store = dataDir
+    ? await openStore(storeOptions({ ...config, dataDir, databaseUrl: '', recordsFlushMs: 20 }, logger))
+    : undefined;
+  const server = await buildApp({ config, manager, logger, ...(store ? { store } : {}) });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
   if (config.poolSize > 0) await waitFor(() => manager.stats().pooled >= 1, 60_000, 'the warm pool');
   return {
     ...server,
     manager,
+    store,
     config,
     base: `http://127.0.0.1:${port}`,
     wsBase: `ws://127.0.0.1:${port}`,
     async stop() {
       await server.close();
       await manager.close();
+      await store?.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
