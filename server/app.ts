@@ -36,7 +36,8 @@ import { registerKernels } from './routes/kernels.js';
 import { registerKernelspecs } from './routes/kernelspecs.js';
 import { permalinkRoutes } from './routes/permalinks.js';
 import { registerSessions } from './routes/sessions.js';
-import { uploadRoutes } from './routes/uploads.js';
+import { tusExposedHeaders, uploadRoutes } from './routes/uploads.js';
+import { webRoutes } from './routes/web.js';
 import type { Store } from './store/db.js';
 
 export interface BuildOptions {
@@ -61,6 +62,8 @@ function parseJson(body: string): unknown {
 }
 
 const DEFAULT_ACCESS: RouteAccess = { auth: 'cell' };
+/** Response headers cross-origin clients may read: Location of new kernels, the tus upload headers. */
+const EXPOSED_HEADERS = ['Location', 'Retry-After', ...tusExposedHeaders].join(', ');
 
 export async function buildApp({ config, manager, logger, store }: BuildOptions): Promise<App> {
   const app = Fastify({
@@ -166,8 +169,13 @@ export async function buildApp({ config, manager, logger, store }: BuildOptions)
     if (verdict !== 'allowed') throw new ForbiddenOrigin('this origin is not allowed');
     return reply
       .code(204)
+      .header('access-control-allow-origin', req.headers.origin as string)
+      .header('vary', 'Origin')
       .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS')
-      .header('access-control-allow-headers', 'Authorization, Content-Type, X-XSRFToken')
+      .header(
+        'access-control-allow-headers',
+        'Authorization, Content-Type, X-XSRFToken, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Checksum',
+      )
       .header('access-control-max-age', '600')
       .send();
   });
@@ -182,6 +190,8 @@ export async function buildApp({ config, manager, logger, store }: BuildOptions)
   if (store) {
     await app.register(permalinkRoutes, {
       store,
+      // The web UI's permalink page owns /p/:id; the store keeps /p/:id/code and /p/z/….
+      page: false,
       missLimit: { max: config.permalinkMissLimit, windowMs: config.permalinkMissWindowMs },
     });
     await app.register(uploadRoutes, {
@@ -194,6 +204,7 @@ export async function buildApp({ config, manager, logger, store }: BuildOptions)
     });
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
+  await app.register(webRoutes);
 
   return {
     app,
@@ -243,11 +254,17 @@ async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyRep
     ctx.metrics.refused.inc({ reason: 'origin' });
     throw new ForbiddenOrigin(`origin ${String(req.headers.origin).slice(0, 200)} is not allowed`);
   }
-  if (verdict === 'missing' && access.strictOrigin && caller.kind === 'anonymous') {
+  // Browsers omit Origin on same-origin GETs but always send Sec-Fetch-Site (which scripts cannot set):
+  // the server's own pages long-poll without an Origin header.
+  const sameOrigin = req.headers['sec-fetch-site'] === 'same-origin';
+  if (verdict === 'missing' && access.strictOrigin && caller.kind === 'anonymous' && !sameOrigin) {
     ctx.metrics.refused.inc({ reason: 'origin' });
     throw new Forbidden('requests without an Origin header need an API token');
   }
   if (verdict === 'allowed') {
-    reply.header('access-control-allow-origin', req.headers.origin as string).header('vary', 'Origin');
+    reply
+      .header('access-control-allow-origin', req.headers.origin as string)
+      .header('vary', 'Origin')
+      .header('access-control-expose-headers', EXPOSED_HEADERS);
   }
 }

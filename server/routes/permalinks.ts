@@ -24,6 +24,8 @@ export interface PermalinkRoutesOptions {
   store: Store;
   /** Unknown-id lookups allowed per client per window before 429 (default 30 per minute). */
   missLimit?: { max: number; windowMs: number };
+  /** Serve the minimal HTML page at /p/:id (off when the web UI's permalink page owns that route). */
+  page?: boolean;
 }
 
 const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
@@ -188,10 +190,12 @@ export const permalinkRoutes: FastifyPluginAsyncTypebox<PermalinkRoutesOptions> 
     },
   );
 
-  app.get('/p/:id', { schema: { params: IdParams } }, async (request, reply) => {
-    const p = await lookup(request, request.params.id);
-    return sendPage(reply, page({ ...p, raw: `/p/${p.id}/code` }));
-  });
+  if (opts.page !== false) {
+    app.get('/p/:id', { schema: { params: IdParams } }, async (request, reply) => {
+      const p = await lookup(request, request.params.id);
+      return sendPage(reply, page({ ...p, raw: `/p/${p.id}/code` }));
+    });
+  }
 
   app.get('/p/:id/code', { schema: { params: IdParams } }, async (request, reply) => {
     const p = await lookup(request, request.params.id);

@@ -12,8 +12,6 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig } from '../../server/config.js';
-import { permalinkRoutes } from '../../server/routes/permalinks.js';
-import { webRoutes } from '../../server/routes/web.js';
 import { openStore, type Store } from '../../server/store/db.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -71,21 +69,10 @@ export async function startWebServer(slot: number): Promise<WebServer> {
   );
   const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
   const manager = await KernelManager.create(kernelManagerConfig(config), logger);
-  const app = await buildApp({ config, manager, logger });
   const dataDir = mkdtempSync(join(tmpdir(), 'runcell-e2e-'));
-  let store: Store | undefined;
-  // Until server/app.ts registers them itself (then these are skipped).
-  if (!app.app.hasRoute({ method: 'POST', url: '/api/permalinks' })) {
-    store = await openStore({ dataDir, poolMax: 1, connectTimeoutMs: 10_000, log: logger });
-    await app.app.register(async (scope) => {
-      // The web page owns /p/:id; the store's plain page moves aside.
-      scope.addHook('onRoute', (r) => {
-        if (r.url === '/p/:id') r.url = '/p/:id/plain';
-      });
-      await scope.register(permalinkRoutes, { store: store as Store });
-    });
-  }
-  if (!app.app.hasRoute({ method: 'GET', url: '/static/*' })) await app.app.register(webRoutes);
+  // A fresh embedded database, as `npm start` without DATABASE_URL uses.
+  const store: Store = await openStore({ dataDir, poolMax: 1, connectTimeoutMs: 10_000, log: logger });
+  const app = await buildApp({ config, manager, logger, store });
   await app.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.app.server.address() as AddressInfo;
   const deadline = Date.now() + 60_000;
@@ -98,7 +85,7 @@ export async function startWebServer(slot: number): Promise<WebServer> {
     async stop() {
       await app.close();
       await manager.close();
-      await store?.close();
+      await store.close();
       await site.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
