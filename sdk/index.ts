@@ -63,6 +63,7 @@ export class JobHandle extends EventEmitter {
   detail: JobDetail | undefined;
   readonly #done: Promise<JobDetail>;
   #resolve!: (d: JobDetail) => void;
+  #reject!: (e: unknown) => void;
   readonly #seen: JobEvent[] = [];
   #wake: (() => void) | undefined;
 
@@ -74,8 +75,9 @@ export class JobHandle extends EventEmitter {
   ) {
     super();
     this.state = state;
-    this.#done = new Promise((r) => {
-      this.#resolve = r;
+    this.#done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
     });
     // Nobody has to listen for 'done': the promise is what `result()` returns.
     this.#done.catch(() => {});
@@ -117,6 +119,13 @@ export class JobHandle extends EventEmitter {
     this.state = e.state;
     this.emit('state', e);
     if (!isFinal(e.state)) this.#wake?.();
+  }
+
+  /** @internal The client gave up watching (the server refused it): `result()` rejects. */
+  _fail(e: unknown): void {
+    if (this.finished) return;
+    this.#reject(e);
+    this.#wake?.();
   }
 
   /** @internal */
@@ -174,7 +183,8 @@ export class Batch {
 /**
  * A runcell client. Events: 'state' (JobEvent, JobHandle) for every transition of a job this client
  * watches, 'done' (JobDetail) when one ends, 'connection' ('lost' | 'restored', error?) while the
- * event loop cannot reach the server (it retries with jittered backoff).
+ * event loop cannot reach the server (it retries with jittered backoff), and ('failed', error) when
+ * the server refuses it for good (then the pending handles' result() rejects with that error).
  */
 export class RunCell extends EventEmitter {
   readonly #http: HttpOptions;
@@ -305,7 +315,7 @@ export class RunCell extends EventEmitter {
    */
   async exit(o: { timeout?: number } = {}): Promise<ExitReport> {
     const handles = [...this.#handles.values()];
-    const all = Promise.all(handles.map((h) => h.result()));
+    const all = Promise.allSettled(handles.map((h) => h.result()));
     if (o.timeout === undefined) await all;
     else {
       let t: NodeJS.Timeout | undefined;
@@ -385,7 +395,11 @@ export class RunCell extends EventEmitter {
           if ([...this.#handles.values()].every((h) => isFinal(h.state))) break;
         }
       } catch (err) {
-        if (!stop.signal.aborted) this.emit('connection', 'lost', err);
+        // Not a network problem (those are retried): e.g. the token was refused. Stop for good.
+        if (!stop.signal.aborted) {
+          this.emit('connection', 'failed', err);
+          for (const h of this.#handles.values()) if (!isFinal(h.state)) h._fail(err);
+        }
       } finally {
         this.#loop = undefined;
       }
