@@ -344,7 +344,8 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     async file(owner, id, fileId) {
       const row = await repo.get(owner, id);
       const f = row?.result?.files.find((x) => x.id === fileId);
-      if (!f) return null;
+      // The store's retention may have expired the file since the job listed it.
+      if (!f || !(await files.get(fileId))) return null;
       return { name: f.name, mediaType: f.media_type, size: f.size, data: files.read(fileId) };
     },
 
