@@ -25,6 +25,7 @@ export interface ServerConfig {
   maxKernels: number;
   poolSize: number;
   poolSpecs: string[];
+  forkSpecs: string[];
   queueMax: number;
   queueTimeoutMs: number;
   kernelStartupTimeoutMs: number;
@@ -146,6 +147,12 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'poolSize', env: 'RUNCELL_POOL_SIZE', kind: int(0), doc: 'warm kernels per pooled spec' },
   { key: 'poolSpecs', env: 'RUNCELL_POOL_SPECS', kind: { t: 'list' }, doc: 'specs kept warm' },
+  {
+    key: 'forkSpecs',
+    env: 'RUNCELL_FORK_SPECS',
+    kind: { t: 'list' },
+    doc: "specs forked from a zygote (fork-server); 'auto': the default spec if the host allows",
+  },
   { key: 'queueMax', env: 'RUNCELL_QUEUE_MAX', kind: int(0), doc: 'kernel requests waiting at most' },
   { key: 'queueTimeoutMs', env: 'RUNCELL_QUEUE_TIMEOUT_MS', kind: int(1), doc: 'wait for a kernel at most' },
   {
@@ -310,6 +317,7 @@ export function defaultServerConfig(): ServerConfig {
     maxKernels: 50,
     poolSize: 2,
     poolSpecs: [],
+    forkSpecs: [],
     queueMax: 100,
     queueTimeoutMs: 30_000,
     kernelStartupTimeoutMs: 30_000,
@@ -495,6 +503,8 @@ export function loadConfig(
     problems.push(
       `RUNCELL_CONTENT_ORIGIN: "${config.contentOrigin}" is not an origin like https://usercontent.example.org`,
     );
+  if (config.forkSpecs.includes('auto') && config.forkSpecs.length > 1)
+    problems.push("RUNCELL_FORK_SPECS: 'auto' cannot be combined with spec names");
   if (config.poolSize > config.maxKernels)
     problems.push('RUNCELL_POOL_SIZE cannot exceed RUNCELL_MAX_KERNELS');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -522,6 +532,7 @@ export function kernelManagerConfig(c: ServerConfig): DeepPartial<KernelManagerC
       maxMessageBytes: c.kernelMessageBytes,
     },
     sandbox,
+    ...(c.forkSpecs.length > 0 ? { fork: { specs: c.forkSpecs[0] === 'auto' ? 'auto' : c.forkSpecs } } : {}),
   };
 }
 
