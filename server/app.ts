@@ -25,6 +25,7 @@ import {
   Unauthorized,
   UnsupportedMediaType,
 } from './errors.js';
+import type { Jobs } from './jobs/index.js';
 import { KernelRegistry } from './kernels.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import { genReqId } from './logger.js';
@@ -32,6 +33,7 @@ import { Metrics } from './metrics.js';
 import { registerApi } from './routes/api.js';
 import { registerExecute } from './routes/execute.js';
 import { fileRoutes } from './routes/files.js';
+import { jobRoutes } from './routes/jobs.js';
 import { registerKernels } from './routes/kernels.js';
 import { registerKernelspecs } from './routes/kernelspecs.js';
 import { permalinkRoutes } from './routes/permalinks.js';
@@ -46,6 +48,8 @@ export interface BuildOptions {
   logger: Logger;
   /** The database; without it the store's routes are absent and nothing is recorded (some tests). */
   store?: Store;
+  /** The batch jobs service (needs the store). */
+  jobs?: Jobs;
 }
 
 export interface App {
@@ -65,7 +69,7 @@ const DEFAULT_ACCESS: RouteAccess = { auth: 'cell' };
 /** Response headers cross-origin clients may read: Location of new kernels, the tus upload headers. */
 const EXPOSED_HEADERS = ['Location', 'Retry-After', ...tusExposedHeaders].join(', ');
 
-export async function buildApp({ config, manager, logger, store }: BuildOptions): Promise<App> {
+export async function buildApp({ config, manager, logger, store, jobs }: BuildOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
     genReqId,
@@ -204,6 +208,7 @@ export async function buildApp({ config, manager, logger, store }: BuildOptions)
     });
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
+  if (jobs) await app.register(jobRoutes, { jobs });
   await app.register(webRoutes);
 
   return {

@@ -80,6 +80,20 @@ export interface ServerConfig {
   contentOrigin: string;
   permalinkMissLimit: number;
   permalinkMissWindowMs: number;
+  // Jobs
+  instanceId: string;
+  jobsConcurrency: number;
+  jobsConcurrencyPerOwner: number;
+  jobsMaxBatch: number;
+  jobsMaxQueuedPerOwner: number;
+  jobsDefaultTimeoutMs: number;
+  jobsMaxTimeoutMs: number;
+  jobsMaxOutputBytes: number;
+  jobsMaxOutputFiles: number;
+  jobsMaxOutputFileBytes: number;
+  jobsSweepMs: number;
+  jobsMaxPollWaitMs: number;
+  jobsShutdownGraceMs: number;
 }
 
 type Kind =
@@ -298,6 +312,74 @@ export const SETTINGS: readonly Setting[] = [
     kind: int(1000),
     doc: 'permalink miss window',
   },
+  {
+    key: 'instanceId',
+    env: 'RUNCELL_INSTANCE_ID',
+    kind: { t: 'string' },
+    doc: 'stable name of this instance among those sharing a database (default host:port)',
+  },
+  {
+    key: 'jobsConcurrency',
+    env: 'RUNCELL_JOBS_CONCURRENCY',
+    kind: int(1),
+    doc: 'jobs running at once (this instance)',
+  },
+  {
+    key: 'jobsConcurrencyPerOwner',
+    env: 'RUNCELL_JOBS_CONCURRENCY_PER_OWNER',
+    kind: int(1),
+    doc: 'jobs running at once per owner',
+  },
+  { key: 'jobsMaxBatch', env: 'RUNCELL_JOBS_MAX_BATCH', kind: int(1), doc: 'jobs in one submission' },
+  {
+    key: 'jobsMaxQueuedPerOwner',
+    env: 'RUNCELL_JOBS_MAX_QUEUED_PER_OWNER',
+    kind: int(1),
+    doc: 'queued jobs per owner',
+  },
+  {
+    key: 'jobsDefaultTimeoutMs',
+    env: 'RUNCELL_JOBS_DEFAULT_TIMEOUT_MS',
+    kind: int(1000),
+    doc: 'job timeout when none is given',
+  },
+  {
+    key: 'jobsMaxTimeoutMs',
+    env: 'RUNCELL_JOBS_MAX_TIMEOUT_MS',
+    kind: int(1000),
+    doc: 'longest job timeout allowed',
+  },
+  {
+    key: 'jobsMaxOutputBytes',
+    env: 'RUNCELL_JOBS_MAX_OUTPUT_BYTES',
+    kind: int(1024),
+    doc: 'stored output per job',
+  },
+  {
+    key: 'jobsMaxOutputFiles',
+    env: 'RUNCELL_JOBS_MAX_OUTPUT_FILES',
+    kind: int(0),
+    doc: 'files kept per job',
+  },
+  {
+    key: 'jobsMaxOutputFileBytes',
+    env: 'RUNCELL_JOBS_MAX_OUTPUT_FILE_BYTES',
+    kind: int(0),
+    doc: 'largest file kept per job',
+  },
+  { key: 'jobsSweepMs', env: 'RUNCELL_JOBS_SWEEP_MS', kind: int(100), doc: 'scheduler sweep period' },
+  {
+    key: 'jobsMaxPollWaitMs',
+    env: 'RUNCELL_JOBS_MAX_POLL_WAIT_MS',
+    kind: int(0),
+    doc: 'longest event long-poll hold',
+  },
+  {
+    key: 'jobsShutdownGraceMs',
+    env: 'RUNCELL_JOBS_SHUTDOWN_GRACE_MS',
+    kind: int(0),
+    doc: 'running jobs get this long at shutdown, then end aborted',
+  },
 ];
 
 export function defaultServerConfig(): ServerConfig {
@@ -370,6 +452,19 @@ export function defaultServerConfig(): ServerConfig {
     contentOrigin: '',
     permalinkMissLimit: 30,
     permalinkMissWindowMs: 60_000,
+    instanceId: '',
+    jobsConcurrency: 4,
+    jobsConcurrencyPerOwner: 2,
+    jobsMaxBatch: 1000,
+    jobsMaxQueuedPerOwner: 10000,
+    jobsDefaultTimeoutMs: 60000,
+    jobsMaxTimeoutMs: 3600000,
+    jobsMaxOutputBytes: 4194304,
+    jobsMaxOutputFiles: 32,
+    jobsMaxOutputFileBytes: 16777216,
+    jobsSweepMs: 30000,
+    jobsMaxPollWaitMs: 60000,
+    jobsShutdownGraceMs: 5000,
   };
 }
 
@@ -558,5 +653,23 @@ export function storeOptions(
       intervalMs: c.retentionIntervalMs,
     },
     log,
+  };
+}
+
+/** The jobs service's limits from ours. */
+export function jobLimits(c: ServerConfig) {
+  return {
+    concurrency: c.jobsConcurrency,
+    perOwner: c.jobsConcurrencyPerOwner,
+    maxBatch: c.jobsMaxBatch,
+    maxQueuedPerOwner: c.jobsMaxQueuedPerOwner,
+    defaultTimeoutMs: c.jobsDefaultTimeoutMs,
+    maxTimeoutMs: c.jobsMaxTimeoutMs,
+    maxOutputBytes: c.jobsMaxOutputBytes,
+    maxOutputFiles: c.jobsMaxOutputFiles,
+    maxOutputFileBytes: c.jobsMaxOutputFileBytes,
+    sweepMs: c.jobsSweepMs,
+    maxPollWaitMs: c.jobsMaxPollWaitMs,
+    maxCodeBytes: c.maxCodeBytes,
   };
 }

@@ -1,7 +1,17 @@
 // Entry point (`npm start`): configuration, kernel manager, app, listener, graceful shutdown.
+
+import { hostname } from 'node:os';
 import { KernelManager } from '../kernel-manager/index.js';
 import { buildApp } from './app.js';
-import { ConfigError, kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from './config.js';
+import {
+  ConfigError,
+  jobLimits,
+  kernelManagerConfig,
+  loadConfig,
+  type ServerConfig,
+  storeOptions,
+} from './config.js';
+import { createJobs } from './jobs/index.js';
 import { createLogger } from './logger.js';
 import { openStore } from './store/db.js';
 
@@ -27,7 +37,17 @@ async function main(): Promise<void> {
     throw e;
   }
   for (const line of manager.sandboxReport) logger.info({ sandbox: line }, 'sandbox');
-  const server = await buildApp({ config, manager, logger, store });
+  const jobs = await createJobs({
+    sql: store.sql,
+    events: store.events,
+    files: store.files,
+    uploads: store.uploads,
+    manager,
+    log: logger.child({ component: 'jobs' }),
+    instance: config.instanceId || `${hostname()}:${config.port}`,
+    limits: jobLimits(config),
+  });
+  const server = await buildApp({ config, manager, logger, store, jobs });
   await server.app.listen({ host: config.host, port: config.port });
 
   let stopping = false;
@@ -45,6 +65,8 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await server.close();
+      // Running jobs get a grace period, then end aborted (rerunnable).
+      await jobs.close({ graceMs: config.jobsShutdownGraceMs });
       await manager.close();
       // Last: pending execute records are written before the database closes.
       await store.close();

@@ -185,6 +185,10 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
   app.get('/embed', { config: access }, async (req, reply) =>
     send(req, reply, 'pages/embed.html', pageHeaders),
   );
+  // The jobs dashboard: the page itself is public; it asks for a token and reads the jobs API with it.
+  app.get('/jobs', { config: access }, async (req, reply) =>
+    send(req, reply, 'pages/jobs.html', pageHeaders),
+  );
   if (opts.permalinkPage !== false) {
     app.get<{ Params: { id: string } }>(
       '/p/:id',
