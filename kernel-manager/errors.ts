@@ -6,7 +6,8 @@ export type KernelManagerErrorCode =
   | 'QUEUE_TIMEOUT' // waited for a kernel longer than the queue timeout
   | 'START_FAILED' // the kernel did not become ready (sandbox refused, crashed, timed out)
   | 'DEAD' // the kernel is dead: nothing more can be sent to it
-  | 'CLOSED'; // the manager is shutting down
+  | 'CLOSED' // the manager is shutting down
+  | 'FILE_REFUSED'; // a work-dir file operation was refused (bad name, a link, too large, exists)
 
 export class KernelManagerError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 // One running kernel: launch in the sandbox, wire protocol over its channels, lifecycle and limits.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Channels } from './channels.js';
 import { KernelManagerError } from './errors.js';
@@ -26,6 +27,10 @@ import type {
   OutgoingMessage,
 } from './types.js';
 import { Signer, WireError } from './wire.js';
+import { pidOwnedBy, WorkDir } from './workdir.js';
+
+/** The work dir inside the sandbox (bwrap.ts binds a sized tmpfs there and starts the kernel in it). */
+const SANDBOX_HOME = '/home/kernel';
 
 const OUTPUT_TYPES = new Set(['stream', 'display_data', 'update_display_data', 'execute_result', 'error']);
 
@@ -67,6 +72,8 @@ export class LocalKernel extends EventEmitter implements Kernel {
   readonly #executions: PendingExecution[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   #readyWaiter: ((msg: ChannelMessage) => void) | undefined;
+  /** The kernel's work dir: files the code writes, and uploads placed for it. */
+  readonly files: WorkDir;
 
   constructor(id: string, spec: KernelSpecInfo, deps: KernelDeps) {
     super();
@@ -75,6 +82,11 @@ export class LocalKernel extends EventEmitter implements Kernel {
     this.#spec = spec;
     this.#deps = deps;
     this.#log = deps.log.child({ kernel: id });
+    this.files = new WorkDir(
+      () => this.#workDir(),
+      () => this.#proc?.uid,
+      deps.sandboxed,
+    );
   }
 
   get owner(): string | undefined {
@@ -103,6 +115,15 @@ export class LocalKernel extends EventEmitter implements Kernel {
   /** Messages from the kernel dropped for bad or replayed signatures. */
   get rejectedMessages(): number {
     return this.#signer?.rejected ?? 0;
+  }
+
+  #workDir(): string | undefined {
+    const proc = this.#proc;
+    if (!proc || this.#state === 'dead' || this.#state === 'restarting') return undefined;
+    if (!this.#deps.sandboxed) return dirname(proc.ipcPrefix);
+    // Through the kernel's own root; only while the pid is still the kernel's (never a recycled one).
+    if (proc.pid === undefined || proc.uid === undefined || !pidOwnedBy(proc.pid, proc.uid)) return undefined;
+    return `/proc/${proc.pid}/root${SANDBOX_HOME}`;
   }
 
   model(): KernelModelInfo {

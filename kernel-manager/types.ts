@@ -2,6 +2,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel } from './messages.js';
 import type { SandboxConfig } from './sandbox/types.js';
+import type { KernelFiles } from './workdir.js';
 
 export interface KernelSpecInfo {
   /** Directory name: the id clients use. */
@@ -145,6 +146,9 @@ export interface Kernel extends EventEmitter {
   shutdown(reason?: string): Promise<void>;
   /** Latest kernel_info_reply content. */
   readonly info: JsonObject | undefined;
+  /** The kernel's work dir (top-level regular files only; links are never followed). */
+  readonly files: KernelFiles;
 }
 
+export type { FileStat, KernelFiles } from './workdir.js';
 export type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel };

@@ -90,7 +90,15 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       config,
       log: logger,
       executions,
-      ...(store ? { recorder: store.records } : {}),
+      ...(store
+        ? {
+            recorder: store.records,
+            workFiles: {
+              store,
+              limits: { maxFiles: config.workFilesMax, maxFileBytes: config.workFileMaxBytes },
+            },
+          }
+        : {}),
       onDrop: (n) => metrics.dropped.inc(n),
       onMessage: (d) => metrics.messages.inc({ direction: d }),
     }),

@@ -80,6 +80,8 @@ export interface ServerConfig {
   contentOrigin: string;
   permalinkMissLimit: number;
   permalinkMissWindowMs: number;
+  workFilesMax: number;
+  workFileMaxBytes: number;
   // Jobs
   instanceId: string;
   jobsConcurrency: number;
@@ -313,6 +315,18 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'permalink miss window',
   },
   {
+    key: 'workFilesMax',
+    env: 'RUNCELL_WORK_FILES_MAX',
+    kind: int(0, 1000),
+    doc: 'files the code writes that are kept per execution',
+  },
+  {
+    key: 'workFileMaxBytes',
+    env: 'RUNCELL_WORK_FILE_MAX_BYTES',
+    kind: int(0),
+    doc: 'largest file kept from a kernel, and largest upload placed in one',
+  },
+  {
     key: 'instanceId',
     env: 'RUNCELL_INSTANCE_ID',
     kind: { t: 'string' },
@@ -452,6 +466,8 @@ export function defaultServerConfig(): ServerConfig {
     contentOrigin: '',
     permalinkMissLimit: 30,
     permalinkMissWindowMs: 60_000,
+    workFilesMax: 20,
+    workFileMaxBytes: 16 * MiB,
     instanceId: '',
     jobsConcurrency: 4,
     jobsConcurrencyPerOwner: 2,

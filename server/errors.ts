@@ -19,6 +19,7 @@ export const NoSuchSpec = E('RUNCELL_ERR_NO_SUCH_SPEC', 404);
 export const NoSuchSession = E('RUNCELL_ERR_NO_SUCH_SESSION', 404);
 export const MethodNotAllowed = E('RUNCELL_ERR_METHOD_NOT_ALLOWED', 405);
 export const KernelDead = E('RUNCELL_ERR_KERNEL_DEAD', 409);
+export const FileRefused = E('RUNCELL_ERR_FILE_REFUSED', 409);
 export const UnsupportedMediaType = E('RUNCELL_ERR_UNSUPPORTED_MEDIA_TYPE', 415);
 export const RateLimited = E('RUNCELL_ERR_RATE_LIMITED', 429);
 export const Internal = E('RUNCELL_ERR_INTERNAL', 500);

@@ -14,7 +14,9 @@ import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type RateLimiter } from '../limits.js';
 import { ExecutionRecord } from '../recording.js';
+import type { Store } from '../store/db.js';
 import type { Recorder, Transport } from '../store/records.js';
+import { filesDisplay, type WorkFileLimits, WorkFileWatcher } from '../workfiles.js';
 import { encodeFrame, type OutMessage, type Protocol, V1_PROTOCOL, type WireMessage } from './framing.js';
 import { type LogEntry, ReplayLog, type Since } from './replay.js';
 
@@ -94,9 +96,13 @@ export interface HubDeps {
   executions: RateLimiter;
   /** Where execute_requests are recorded (the store); none in tests that do not need it. */
   recorder?: Recorder;
+  /** Where files the code writes are kept, and how many/how large. */
+  workFiles?: { store: Store; limits: WorkFileLimits };
   /** Counters for /metrics. */
   onDrop?(n: number): void;
   onMessage?(direction: 'in' | 'out'): void;
+  /** execute_request sent -> execute_reply received (seconds). */
+  onExecuteReply?(seconds: number, transport: Transport): void;
 }
 
 interface Route {
@@ -112,7 +118,10 @@ export class Hub {
   readonly #deps: HubDeps;
   readonly #logger: Logger;
   readonly #sessions = new Map<string, ClientSession>();
-  readonly #requests = new Map<string, { sid: string; header: Record<string, unknown>; server: Header }>();
+  readonly #requests = new Map<
+    string,
+    { sid: string; header: Record<string, unknown>; server: Header; at: number; transport: Transport }
+  >();
   /** input_request headers waiting for the one client allowed to answer. */
   readonly #pendingInput = new Map<string, Header>();
   readonly #limiter: OutputRateLimiter;
@@ -121,6 +130,9 @@ export class Hub {
   #queued: { sid: string; msg: WireMessage; caller: Caller; transport: Transport }[] = [];
   /** Records of executions in flight, by the server's msg_id. */
   readonly #records = new Map<string, ExecutionRecord>();
+  readonly #watcher: WorkFileWatcher | undefined;
+  /** Kernel messages held (in order) while the files an execution wrote are being stored. */
+  #held: ChannelMessage[] | undefined;
   #kernelSession = '';
   #dead: { reason: string; at: number } | undefined;
   #pollers = 0;
@@ -151,7 +163,15 @@ export class Hub {
       kernel.off('dead', onDead);
       kernel.off('limit', onLimit);
     };
+    this.#watcher = deps.workFiles
+      ? new WorkFileWatcher(kernel, deps.workFiles.store, deps.workFiles.limits)
+      : undefined;
     if (kernel.state === 'dead') this.#onDead(kernel.reason ?? 'dead');
+  }
+
+  /** Files placed in the work dir by the server (uploads) are not announced as written by the code. */
+  workFilesChanged(): void {
+    this.#watcher?.baseline();
   }
 
   get id(): string {
@@ -366,7 +386,13 @@ export class Hub {
         content: msg.content as JsonObject,
         buffers: msg.buffers,
       });
-      this.#requests.set(sent.msg_id, { sid: session.sid, header: clientHeader, server: sent });
+      this.#requests.set(sent.msg_id, {
+        sid: session.sid,
+        header: clientHeader,
+        server: sent,
+        at: performance.now(),
+        transport,
+      });
       const recorder = this.#deps.recorder;
       if (recorder && type === 'execute_request' && this.#records.size < MAX_REQUESTS) {
         const content = msg.content as Record<string, unknown>;
@@ -470,6 +496,68 @@ export class Hub {
   // ---- kernel -> clients -------------------------------------------------------------------------
 
   #onKernelMessage(m: ChannelMessage): void {
+    if (this.#held) {
+      this.#held.push(m);
+      return;
+    }
+    // An execution from a client is over: announce the files it wrote before its idle status, so
+    // clients that stop listening at idle still see them.
+    const parentType = m.parent_header.msg_type;
+    if (
+      this.#watcher &&
+      m.channel === 'iopub' &&
+      m.header.msg_type === 'status' &&
+      m.content.execution_state === 'idle' &&
+      parentType === 'execute_request' &&
+      m.parent_header.msg_id &&
+      this.#requests.has(m.parent_header.msg_id)
+    ) {
+      const changed = this.#watcher.changed();
+      if (changed.length > 0) {
+        this.#held = [m];
+        void this.#announceFiles(m, changed);
+        return;
+      }
+    }
+    this.#deliver(m);
+  }
+
+  async #announceFiles(
+    idle: ChannelMessage,
+    changed: Parameters<WorkFileWatcher['capture']>[0],
+  ): Promise<void> {
+    const parentId = idle.parent_header.msg_id as string;
+    const req = this.#requests.get(parentId);
+    const origin = req ? { sid: req.sid, header: req.header } : undefined;
+    const route: Route = { parent: idle.parent_header as Record<string, unknown> };
+    if (origin) route.origin = origin;
+    try {
+      const capture = await (this.#watcher as WorkFileWatcher).capture(changed);
+      if (capture.files.length > 0 || capture.skipped.length > 0)
+        this.#append(this.#synthetic('iopub', 'display_data', filesDisplay(capture), route));
+    } catch (e) {
+      this.#logger.warn({ err: e }, 'files written by the code could not be stored');
+      this.#append(
+        this.#notice(
+          '[runcell] the files this cell wrote could not be stored right now\n',
+          origin,
+          undefined,
+          route.parent,
+        ),
+      );
+    }
+    this.#releaseHeld();
+  }
+
+  #releaseHeld(): void {
+    const [idle, ...rest] = this.#held ?? [];
+    this.#held = undefined;
+    if (idle) this.#deliver(idle);
+    // The rest go through the same path again, in order (another execution's idle may hold again).
+    for (const x of rest) this.#onKernelMessage(x);
+  }
+
+  #deliver(m: ChannelMessage): void {
     if (typeof m.header.session === 'string' && m.channel === 'iopub') this.#kernelSession = m.header.session;
     const parentId = m.parent_header.msg_id;
     if (parentId) {
@@ -477,6 +565,8 @@ export class Hub {
       if (rec?.add(m)) this.#records.delete(parentId);
     }
     const req = parentId ? this.#requests.get(parentId) : undefined;
+    if (req && m.channel === 'shell' && m.header.msg_type === 'execute_reply')
+      this.#deps.onExecuteReply?.((performance.now() - req.at) / 1000, req.transport);
     const origin = req ? { sid: req.sid, header: req.header } : undefined;
     const base: Outgoing = {
       channel: m.channel,
@@ -545,6 +635,7 @@ export class Hub {
   }
 
   #onRestarted(): void {
+    this.#watcher?.baseline();
     this.#endRecords('restarted');
     this.#requests.clear();
     this.#pendingInput.clear();
@@ -571,6 +662,11 @@ export class Hub {
     this.#lastActivity = new Date().toISOString();
     this.#logger.info({ reason }, 'kernel dead');
     this.#endRecords('dead');
+    if (this.#held) {
+      const held = this.#held;
+      this.#held = undefined;
+      for (const x of held) this.#deliver(x);
+    }
     for (const q of this.#queued) {
       const s = this.#sessions.get(q.sid);
       if (s) this.#refuse(s, q.msg, `the kernel is dead: ${reason}`);

@@ -2,12 +2,27 @@
 // POST /api/kernels/:id/interrupt (204) and /restart (200 with the model).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { KernelManagerError } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { Hub } from '../bridge/hub.js';
 import type { AppContext } from '../context.js';
-import { fromKernelManager, KernelDead, NoSuchKernel, RateLimited, withRetryAfter } from '../errors.js';
+import {
+  BadRequest,
+  FileRefused,
+  fromKernelManager,
+  KernelDead,
+  NoSuchKernel,
+  NotFound,
+  RateLimited,
+  withRetryAfter,
+} from '../errors.js';
+import { safeFileName } from '../store/filename.js';
 
 const Params = Type.Object({ id: Type.String({ maxLength: 128 }) });
+const PlaceBody = Type.Object(
+  { upload: Type.String({ maxLength: 128 }), name: Type.Optional(Type.String({ maxLength: 255 })) },
+  { additionalProperties: false },
+);
 // Jupyter clients may send path and env; env is ignored on purpose (it would reach the sandbox).
 const StartBody = Type.Union([
   Type.Object({
@@ -77,6 +92,32 @@ export function registerKernels(app: FastifyInstance, ctx: AppContext): void {
         throw fromKernelManager(e);
       }
       return reply.code(204).send();
+    },
+  );
+
+  // Places a finished upload in the kernel's work dir under a safe name, for the code to open.
+  app.post<{ Params: { id: string }; Body: { upload: string; name?: string } }>(
+    '/api/kernels/:id/files',
+    { config, schema: { params: Params, body: PlaceBody } },
+    async (req, reply) => {
+      const hub = hubOf(req);
+      const store = ctx.store;
+      if (!store) throw new NotFound('uploads are not available on this server');
+      const { info, data } = await store.uploads.read(req.body.upload);
+      let name: string;
+      try {
+        name = safeFileName(req.body.name ?? info.metadata?.filename ?? '');
+      } catch (e) {
+        throw new BadRequest(`unacceptable file name: ${(e as Error).message}`);
+      }
+      try {
+        const size = await hub.kernel.files.write(name, data, ctx.config.workFileMaxBytes);
+        hub.workFilesChanged();
+        return reply.code(201).send({ name, size });
+      } catch (e) {
+        if (e instanceof KernelManagerError && e.code === 'FILE_REFUSED') throw new FileRefused(e.message);
+        throw fromKernelManager(e);
+      }
     },
   );
 
