@@ -239,6 +239,33 @@ describe('the embed in a browser', () => {
     await c2.close();
   });
 
+  it('uploads a file into the kernel and links the files the code writes', async () => {
+    const { page: p, cell: c } = await openHome();
+    const content = `uploaded from the browser ${Date.now()}\n`;
+    await c.locator('input[type=file]').setInputFiles({
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(content),
+    });
+    await expect
+      .poll(() => c.locator('.rc-progress').textContent(), { timeout: 30_000 })
+      .toContain('Uploaded');
+    const out = await runAndWait(
+      c,
+      'text = open("notes.txt").read()\nprint(text, end="")\nopen("shout.txt", "w").write(text.upper())',
+    );
+    await expect.poll(() => out.textContent()).toContain(content.trim());
+    const link = out.locator('.rc-files a');
+    await expect.poll(() => link.textContent()).toBe('shout.txt');
+    const href = (await link.getAttribute('href')) as string;
+    expect(href.startsWith(`${server.base}/files/`)).toBe(true);
+    const res = await fetch(href);
+    expect(await res.text()).toBe(content.toUpperCase());
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    await screenshot(p, 'files');
+    await p.close();
+  });
+
   it('works on a phone-sized screen', async () => {
     const phone = await browser.newContext({
       viewport: { width: 390, height: 844 },

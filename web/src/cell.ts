@@ -162,6 +162,7 @@ export class Cell {
       output: (out) => this.#emit('runcell:output', { output: out }),
       error: (c: ErrorContent) =>
         this.#emit('runcell:error', { ename: c.ename, evalue: c.evalue, traceback: c.traceback }),
+      server: o.server,
     });
     this.#area.el.dataset.empty = o.placeholder;
     frame.append(this.#editor.el, bar, banner, progress, shareBox, this.#area.el);

@@ -26,6 +26,8 @@ export interface OutputHooks {
   /** Every output added or changed (for the cell's DOM events). */
   output(o: Output): void;
   error(content: ErrorContent): void;
+  /** The runcell server, for links to files the code wrote. */
+  server?: string;
 }
 
 interface Rendered {
@@ -83,7 +85,7 @@ export class OutputArea {
         return;
       }
     }
-    const el = renderOutput(output);
+    const el = renderOutput(output, this.#hooks.server);
     this.#items.push({ output, el, displayId });
     this.el.appendChild(el);
     this.#hooks.output(output);
@@ -101,7 +103,7 @@ export class OutputArea {
         continue;
       found = true;
       item.output = { ...item.output, data, metadata };
-      const el = renderOutput(item.output);
+      const el = renderOutput(item.output, this.#hooks.server);
       item.el.replaceWith(el);
       item.el = el;
     }
@@ -219,7 +221,7 @@ export const HANDLERS: Record<string, (area: OutputArea, m: Message) => void> = 
 };
 
 /** One output as DOM. */
-export function renderOutput(o: Output): HTMLElement {
+export function renderOutput(o: Output, server?: string): HTMLElement {
   const wrap = document.createElement('div');
   wrap.className = `rc-output rc-${o.output_type}`;
   switch (o.output_type) {
@@ -248,7 +250,7 @@ export function renderOutput(o: Output): HTMLElement {
       if (o.output_type === 'execute_result' && o.execution_count != null) {
         wrap.dataset.count = String(o.execution_count);
       }
-      wrap.appendChild(renderBundle(o.data, o.metadata));
+      wrap.appendChild(renderBundle(o.data, o.metadata, server));
       return wrap;
     }
   }

@@ -9,7 +9,11 @@ import { renderTex, renderTexIn, texOf } from './latex.js';
 import { renderMarkdown } from './markdown.js';
 import { sanitizeHtml, sanitizeSvg } from './sanitize.js';
 
+/** Files the code wrote, announced by the server (links to /files/:id/:name on the runcell server). */
+export const FILES_MIME = 'application/vnd.runcell.files+json';
+
 export const MIME_ORDER = [
+  FILES_MIME,
   'text/html',
   'image/svg+xml',
   'image/png',
@@ -77,9 +81,43 @@ function pre(className: string, text: string, ansi = false): HTMLElement {
   return el;
 }
 
-type Renderer = (data: unknown, meta: Record<string, unknown>) => HTMLElement;
+type Renderer = (data: unknown, meta: Record<string, unknown>, server?: string) => HTMLElement;
+
+interface FileLink {
+  name: string;
+  size: number;
+  url: string;
+}
+
+/** A list of download links; names are text, URLs must be the server's own /files/ paths. */
+function fileLinks(data: unknown, server: string): HTMLElement {
+  const list = document.createElement('ul');
+  list.className = 'rc-files';
+  const d = (data ?? {}) as { files?: unknown; skipped?: unknown };
+  const files = Array.isArray(d.files) ? (d.files as FileLink[]) : [];
+  for (const f of files) {
+    if (typeof f?.url !== 'string' || !f.url.startsWith('/files/') || typeof f.name !== 'string') continue;
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = new URL(f.url, server).href;
+    a.textContent = f.name;
+    a.setAttribute('download', f.name);
+    a.rel = 'noopener';
+    li.append(a, document.createTextNode(` (${Number(f.size) || 0} bytes)`));
+    list.appendChild(li);
+  }
+  const skipped = Array.isArray(d.skipped) ? (d.skipped as { name?: unknown; reason?: unknown }[]) : [];
+  for (const s of skipped) {
+    const li = document.createElement('li');
+    li.className = 'rc-muted';
+    li.textContent = `${String(s?.name)}: not kept (${String(s?.reason)})`;
+    list.appendChild(li);
+  }
+  return list;
+}
 
 const RENDERERS: Record<Mime, Renderer> = {
+  [FILES_MIME]: (data, _meta, server) => fileLinks(data, server ?? location.origin),
   'text/html': (data) => {
     const html = textOf(data);
     const { fragment, hadScript } = sanitizeHtml(html);
@@ -112,10 +150,14 @@ const RENDERERS: Record<Mime, Renderer> = {
 };
 
 /** Renders the preferred representation of a bundle (a notice when none is supported). */
-export function renderBundle(data: MimeBundle, metadata: Record<string, unknown> = {}): HTMLElement {
+export function renderBundle(
+  data: MimeBundle,
+  metadata: Record<string, unknown> = {},
+  server?: string,
+): HTMLElement {
   const mime = pickMime(data);
   if (!mime) {
     return pre('rc-text rc-muted', `[output of type ${Object.keys(data).join(', ') || 'unknown'} not shown]`);
   }
-  return RENDERERS[mime](data[mime], metadata);
+  return RENDERERS[mime](data[mime], metadata, server);
 }
