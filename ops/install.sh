@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages runcell uses at run time and in its tests.
 PACKAGES=(
   python3-ipykernel python3-matplotlib python3-numpy python3-seccomp
-  bubblewrap util-linux procps
+  bubblewrap util-linux procps coreutils
+  # Tests and benchmarks: a real browser, real proxies, Jupyter Server to compare against.
+  chromium haproxy nginx-light jupyter-server
 )
 
 missing=()
@@ -22,7 +24,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "runcell: installing ${missing[*]}"
   apt-get update -qq
+  # Do not let package scripts start system services (nginx, haproxy): tests run their own.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
