@@ -8,16 +8,19 @@ import type { ServerConfig } from './config.js';
 import { fromKernelManager, RateLimited, withRetryAfter } from './errors.js';
 import { ConcurrencyLimiter } from './limits.js';
 
+/** The hubs' dependencies, plus how long clients waited for a kernel (for /metrics). */
+export type RegistryDeps = HubDeps & { onHandOut?(seconds: number, ok: boolean): void };
+
 export class KernelRegistry {
   readonly manager: KernelManager;
   readonly #hubs = new Map<string, Hub>();
-  readonly #deps: HubDeps;
+  readonly #deps: RegistryDeps;
   readonly #config: ServerConfig;
   readonly #log: Logger;
   readonly #perIp: ConcurrencyLimiter;
   readonly #timers = new Set<NodeJS.Timeout>();
 
-  constructor(manager: KernelManager, deps: HubDeps) {
+  constructor(manager: KernelManager, deps: RegistryDeps) {
     this.manager = manager;
     this.#deps = deps;
     this.#config = deps.config;
@@ -38,12 +41,15 @@ export class KernelRegistry {
       );
     }
     let kernel: Kernel;
+    const t0 = performance.now();
     try {
       kernel = await this.manager.start(specName, { owner: caller.owner });
     } catch (e) {
+      this.#deps.onHandOut?.((performance.now() - t0) / 1000, false);
       release();
       throw fromKernelManager(e, specName);
     }
+    this.#deps.onHandOut?.((performance.now() - t0) / 1000, true);
     if (kernel.state === 'dead') release();
     else kernel.once('dead', release);
     return kernel;

@@ -58,6 +58,10 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
       const hub = ctx.kernels.get(req.params.id);
       if (!hub || hub.dead) throw new NoSuchKernel(`no kernel with id ${req.params.id}`);
       const msgs = parseMessages(req.body);
+      ctx.metrics.bytes.inc(
+        { direction: 'in', transport: 'longpoll' },
+        Number(req.headers['content-length']) || 0,
+      );
       for (const m of msgs) hub.fromClient(req.query.session_id, m, req.caller, 'longpoll');
       return { accepted: msgs.length };
     },
@@ -81,6 +85,7 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
         );
       }
       const left = hub.pollerEntered();
+      ctx.metrics.longpolls.inc();
       const abort = new AbortController();
       const onClose = () => abort.abort();
       req.raw.on('close', onClose);
@@ -112,9 +117,11 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
           hub.dead && r.next >= hub.log.lastSeq ? `,"dead":${JSON.stringify(hub.dead.reason)}` : '';
         const body = `{"messages":[${r.entries.map((e) => jsonFor(e, sid)).join(',')}],"next":${r.next},"lost":${r.lost},"more":${r.more}${dead}}`;
         reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store');
+        ctx.metrics.bytes.inc({ direction: 'out', transport: 'longpoll' }, Buffer.byteLength(body));
         return reply.send(body);
       } finally {
         req.raw.off('close', onClose);
+        ctx.metrics.longpolls.dec();
         left();
         release();
       }

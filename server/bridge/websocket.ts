@@ -33,6 +33,7 @@ class SocketSink implements Sink {
     readonly protocol: Protocol,
     readonly cap: number,
     readonly onLost: (n: number) => void,
+    readonly onBytes: (n: number) => void = () => undefined,
   ) {
     this.#sent = session.acked;
   }
@@ -70,6 +71,7 @@ class SocketSink implements Sink {
 
   #write(frame: string | Buffer, seq: number): void {
     const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    this.onBytes(bytes);
     this.#pending += bytes;
     if (this.#pending > this.cap) this.#paused = true;
     this.ws.send(frame, { binary: typeof frame !== 'string' }, (err) => {
@@ -157,8 +159,14 @@ function serve(
   const protocol: Protocol = ws.protocol === V1_PROTOCOL ? V1_PROTOCOL : '';
   ctx.metrics.sockets.inc();
   const { session } = hub.session(sid, caller.ipKey);
-  const sink = new SocketSink(ws, hub, session, protocol, ctx.config.clientBufferBytes, (n) =>
-    ctx.metrics.lost.inc(n),
+  const sink = new SocketSink(
+    ws,
+    hub,
+    session,
+    protocol,
+    ctx.config.clientBufferBytes,
+    (n) => ctx.metrics.lost.inc(n),
+    (n) => ctx.metrics.bytes.inc({ direction: 'out', transport: 'websocket' }, n),
   );
   hub.attach(sid, caller.ipKey, sink);
   log.info({ session: sid, protocol: protocol || 'legacy' }, 'websocket connected');
@@ -176,6 +184,7 @@ function serve(
 
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    ctx.metrics.bytes.inc({ direction: 'in', transport: 'websocket' }, buf.length);
     let msg: ReturnType<typeof decodeFrame>;
     try {
       msg = decodeFrame(buf, isBinary, protocol);

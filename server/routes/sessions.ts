@@ -95,7 +95,7 @@ export function registerSessions(app: FastifyInstance, ctx: AppContext): void {
     // Jupyter Server: a session that exists for this path is returned as is.
     const existing = path ? [...sessions.values()].find((s) => s.path === path && live(s)) : undefined;
     const s = existing ?? {
-      id: randomUUID(),
+      id: `${ctx.config.kernelIdPrefix}${randomUUID()}`,
       path,
       name: b.name ?? '',
       type: b.type ?? 'notebook',
