@@ -1,17 +1,22 @@
 // Shared set-up for server benchmarks: a real server (127.0.0.1, port 0) over a real kernel manager,
 // and minimal websocket and long-poll clients that wait for execute_reply and idle like a browser does.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { buildApp } from '../../server/app.js';
-import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
+import { kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from '../../server/config.js';
+import { openStore } from '../../server/store/db.js';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 export const headers = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
 
-export async function startServer(over: Partial<ServerConfig> = {}) {
+/** `store`: none, an embedded PGlite in a temp dir, or a Postgres URL. */
+export async function startServer(over: Partial<ServerConfig> = {}, store?: 'pglite' | { url: string }) {
   const config = loadConfig(
     {},
     {
@@ -25,7 +30,16 @@ export async function startServer(over: Partial<ServerConfig> = {}) {
   );
   const logger = pino({ level: 'silent' });
   const manager = await KernelManager.create(kernelManagerConfig(config), logger);
-  const server = await buildApp({ config, manager, logger });
+  const dataDir = store === 'pglite' ? mkdtempSync(join(tmpdir(), 'runcell-bench-')) : undefined;
+  const db = store
+    ? await openStore(
+        storeOptions(
+          { ...config, dataDir: dataDir ?? '.', databaseUrl: typeof store === 'object' ? store.url : '' },
+          logger,
+        ),
+      )
+    : undefined;
+  const server = await buildApp({ config, manager, logger, ...(db ? { store: db } : {}) });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
   return {
@@ -33,9 +47,12 @@ export async function startServer(over: Partial<ServerConfig> = {}) {
     server,
     base: `http://127.0.0.1:${port}`,
     wsBase: `ws://127.0.0.1:${port}`,
+    store: db,
     async stop() {
       await server.close();
       await manager.close();
+      await db?.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
