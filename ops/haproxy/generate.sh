@@ -99,7 +99,11 @@ defaults
     timeout server-fin 10s
     # Retries happen only when a connection could not be made, so nothing runs twice.
     retries 2
-    default-server inter 1s fastinter 500ms downinter 1s fall 3 rise 2
+    # Health checks. A busy instance can take a second or more to answer on a loaded machine: that is
+    # not death (its clients would be told their kernels are lost), so checks get 5 s. A dead process
+    # refuses connections, which fails a check at once and, for kernel traffic, marks it down at once.
+    timeout check 5s
+    default-server inter 2s fastinter 1s downinter 1s fall 3 rise 2
 
 frontend fe_runcell
     bind ${bind}
