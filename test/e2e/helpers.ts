@@ -11,7 +11,8 @@ import { pino } from 'pino';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
-import { kernelManagerConfig, loadConfig } from '../../server/config.js';
+import { jobLimits, kernelManagerConfig, loadConfig } from '../../server/config.js';
+import { createJobs, type JobLimits, type Jobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -29,7 +30,16 @@ export interface WebServer {
   site: string;
   pages: Map<string, string>;
   app: App;
+  /** The jobs service, when started with `jobs`. */
+  jobs: Jobs | undefined;
   stop(): Promise<void>;
+}
+
+export interface WebServerOptions {
+  /** API tokens (RUNCELL_TOKENS); anonymous cells stay allowed. */
+  tokens?: string[];
+  /** Runs the batch jobs service (the jobs API and the /jobs dashboard), as `npm start` does. */
+  jobs?: boolean | Partial<JobLimits>;
 }
 
 /** A page author's site on its own origin (cross-origin to runcell, as embeds are). */
@@ -48,7 +58,7 @@ async function startSite(pages: Map<string, string>): Promise<{ origin: string; 
 }
 
 /** uid block 65000 + 100*slot, runtime root /run/rc-s<slot>: pick a slot no other test file uses. */
-export async function startWebServer(slot: number): Promise<WebServer> {
+export async function startWebServer(slot: number, opts: WebServerOptions = {}): Promise<WebServer> {
   ensureBuilt();
   const pages = new Map<string, string>();
   const site = await startSite(pages);
@@ -65,6 +75,7 @@ export async function startWebServer(slot: number): Promise<WebServer> {
       sandboxRuntimeRoot: `/run/rc-s${slot}`,
       executionTimeoutMs: 30_000,
       allowedOrigins: [site.origin],
+      ...(opts.tokens ? { tokens: opts.tokens } : {}),
     },
   );
   const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
@@ -72,7 +83,20 @@ export async function startWebServer(slot: number): Promise<WebServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'runcell-e2e-'));
   // A fresh embedded database, as `npm start` without DATABASE_URL uses.
   const store: Store = await openStore({ dataDir, poolMax: 1, connectTimeoutMs: 10_000, log: logger });
-  const app = await buildApp({ config, manager, logger, store });
+  // Wired as server/main.ts wires it.
+  const jobs = opts.jobs
+    ? await createJobs({
+        sql: store.sql,
+        events: store.events,
+        files: store.files,
+        uploads: store.uploads,
+        manager,
+        log: logger.child({ component: 'jobs' }),
+        instance: `e2e-${slot}`,
+        limits: { ...jobLimits(config), ...(typeof opts.jobs === 'object' ? opts.jobs : {}) },
+      })
+    : undefined;
+  const app = await buildApp({ config, manager, logger, store, ...(jobs ? { jobs } : {}) });
   await app.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.app.server.address() as AddressInfo;
   const deadline = Date.now() + 60_000;
@@ -82,8 +106,10 @@ export async function startWebServer(slot: number): Promise<WebServer> {
     site: site.origin,
     pages,
     app,
+    jobs,
     async stop() {
       await app.close();
+      await jobs?.close();
       await manager.close();
       await store.close();
       await site.close();
