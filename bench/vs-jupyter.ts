@@ -6,8 +6,9 @@
 // with the JSON framing both servers speak. Sections (BENCH_ONLY=ttfo,roundtrip,load,memory,flood):
 //   ttfo       new visitor: POST /api/kernels, websocket, print('hi'), until the text arrives
 //   roundtrip  execute 1+1 over an open websocket, until execute_reply and idle
-//   load       100 sessions (10 per kernel on 10 kernels) executing 1+1 back to back; executes/s,
-//              latency, and runcell's own event-loop lag over the window
+//   load       100 sessions (10 per kernel on 10 kernels) executing 1+1 back to back (saturation);
+//              executes/s, latency, and runcell's own event-loop lag over the window
+//   paced      the same sessions, each starting one 1+1 per second (100 executes/s offered)
 //   memory     PSS per idle kernel and in total for 50 idle kernels
 //   flood      100,000 printed lines: time to idle, bytes delivered, server peak RSS
 // BENCH_RUNS (default 1) repeats every section with the same servers and reports per-run figures and
@@ -18,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, release, totalmem } from 'node:os';
 import { jupyterAvailable } from './lib/jupyter.js';
 import {
+  cpuMs,
   createKernel,
   deleteKernel,
   type LagFigure,
@@ -36,19 +38,20 @@ import { figure, quantile, report } from './stats.js';
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
 const RUNS = env('BENCH_RUNS', 1);
-const TTFO_N = env('BENCH_TTFO_N', 15);
+const TTFO_N = env('BENCH_TTFO_N', 10);
 const RT_N = env('BENCH_RT_N', 300);
 const SESSIONS = env('BENCH_SESSIONS', 100);
 const LOAD_KERNELS = env('BENCH_LOAD_KERNELS', 10);
-const LOAD_S = env('BENCH_LOAD_S', 20);
+const LOAD_S = env('BENCH_LOAD_S', 12);
 const LOAD_WARM_S = env('BENCH_LOAD_WARM_S', 3);
+const PACE_MS = env('BENCH_PACE_MS', 1_000);
 const IDLE_KERNELS = env('BENCH_IDLE_KERNELS', 50);
 const FLOOD_LINES = env('BENCH_FLOOD_LINES', 100_000);
 const FLOOD_N = env('BENCH_FLOOD_N', 3);
 const POOL = env('BENCH_POOL', 2);
 const TIMEOUT_S = env('BENCH_TIMEOUT_S', 600 * RUNS + 120);
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'ttfo,roundtrip,load,memory,flood').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'ttfo,roundtrip,load,paced,memory,flood').split(',').map((s) => s.trim()),
 );
 const NODE_ARGS = (process.env.BENCH_RUNCELL_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const TOKEN = `bench-${randomUUID()}`;
@@ -149,7 +152,11 @@ async function roundtrip() {
   return Object.fromEntries([...samples].map(([k, v]) => [k, figure(v)]));
 }
 
-async function load(t: Target) {
+/**
+ * `periodMs` 0: every session executes back to back (saturation). Otherwise each session starts one
+ * execution every periodMs (random phase; late ones start at once): a fixed offered load.
+ */
+async function load(t: Target, periodMs: number) {
   const kernels = await pool(
     Array.from({ length: LOAD_KERNELS }, (_, i) => i),
     4,
@@ -166,11 +173,15 @@ async function load(t: Target) {
     const latencies: number[] = [];
     let lagStarted: Promise<void> | undefined;
     let lag: LagFigure | undefined;
+    let cpu0 = 0;
+    let cpu1 = 0;
     const lagTimer = setTimeout(() => {
+      cpu0 = cpuMs(t.pid);
       lagStarted = t.lag?.start();
     }, LOAD_WARM_S * 1000);
     const lagStop = setTimeout(
       () => {
+        cpu1 = cpuMs(t.pid);
         void (async () => {
           await lagStarted;
           lag = await t.lag?.stop();
@@ -181,7 +192,13 @@ async function load(t: Target) {
     try {
       await Promise.all(
         sessions.map(async (s) => {
+          let due = startAt + Math.random() * periodMs;
           while (performance.now() < endAt) {
+            if (periodMs > 0) {
+              const wait = due - performance.now();
+              if (wait > 0) await sleep(wait);
+              due = Math.max(due + periodMs, performance.now());
+            }
             const begun = performance.now();
             const r = await s.run('1+1', { timeoutMs: 60_000 });
             const ended = performance.now();
@@ -197,6 +214,7 @@ async function load(t: Target) {
     return {
       executes_per_s: r1(latencies.length / LOAD_S),
       latency: figure(latencies),
+      server_cpu_ms_per_execute: r3((cpu1 - cpu0) / Math.max(1, latencies.length)),
       ...(lag ? { event_loop_lag: lag } : {}),
     };
   } finally {
@@ -308,10 +326,18 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
   }
   if (ONLY.has('load')) {
     const f: Record<string, Awaited<ReturnType<typeof load>>> = {};
-    for (const t of targets) f[t.name] = await within(180_000, `load ${t.name}`, () => load(t));
+    for (const t of targets) f[t.name] = await within(180_000, `load ${t.name}`, () => load(t, 0));
     run.load = {
       ...f,
       ratio_runcell_over_jupyter_executes_per_s: ratio(f[R]?.executes_per_s, f[J]?.executes_per_s),
+    };
+  }
+  if (ONLY.has('paced')) {
+    const f: Record<string, Awaited<ReturnType<typeof load>>> = {};
+    for (const t of targets) f[t.name] = await within(180_000, `paced ${t.name}`, () => load(t, PACE_MS));
+    run.paced = {
+      ...f,
+      ratio_runcell_over_jupyter_p99: ratio(f[R]?.latency.p99_ms, f[J]?.latency.p99_ms),
     };
   }
   if (ONLY.has('memory')) {
@@ -398,6 +424,7 @@ try {
         ttfo_samples: TTFO_N,
         roundtrip_samples: RT_N,
         load: { sessions: SESSIONS, kernels: LOAD_KERNELS, seconds: LOAD_S, warmup_s: LOAD_WARM_S },
+        paced_period_ms: PACE_MS,
         idle_kernels: IDLE_KERNELS,
         flood: { lines: FLOOD_LINES, code: FLOOD_CODE, rounds: FLOOD_N },
       },
@@ -411,6 +438,8 @@ try {
         `1+1 p50 jupyter ${g(`roundtrip.${J}.p50_ms`)} ms, runcell ${g(`roundtrip.${R}.p50_ms`)} ms (${g('roundtrip.ratio_runcell_over_jupyter_p50')}x)`,
       ONLY.has('load') &&
         `${SESSIONS} sessions: jupyter ${g(`load.${J}.executes_per_s`)}/s p99 ${g(`load.${J}.latency.p99_ms`)} ms, runcell ${g(`load.${R}.executes_per_s`)}/s p99 ${g(`load.${R}.latency.p99_ms`)} ms, lag p99 ${g(`load.${R}.event_loop_lag.p99_ms`)} ms`,
+      ONLY.has('paced') &&
+        `paced (1 per ${PACE_MS} ms each): jupyter p99 ${g(`paced.${J}.latency.p99_ms`)} ms, runcell p99 ${g(`paced.${R}.latency.p99_ms`)} ms, lag p99 ${g(`paced.${R}.event_loop_lag.p99_ms`)} ms`,
       ONLY.has('memory') &&
         `PSS/idle kernel jupyter ${g(`memory.${J}.per_kernel_pss_mib`)} MiB, runcell ${g(`memory.${R}.per_kernel_pss_mib`)}, fork ${g(`memory.${F}.per_kernel_pss_mib`)}`,
       ONLY.has('flood') &&
