@@ -80,7 +80,8 @@ export class Cell {
   #unsubscribe: (() => void)[] = [];
   #running: string | undefined;
   #runs = 0;
-  #replied = false;
+  /** The execute_reply's status, once it has come (the run's outcome for runcell:done). */
+  #replied: string | undefined;
   #idle = false;
   #status: StatusDetail = { status: 'idle' };
 
@@ -261,7 +262,7 @@ export class Cell {
     const code = this.#editor.value;
     this.#area.clear();
     this.#hideBanner();
-    this.#replied = false;
+    this.#replied = undefined;
     this.#idle = false;
     this.#running = 'pending';
     this.#renderStatus();
@@ -407,7 +408,7 @@ export class Cell {
 
   #onExecuteReply(status: string, m: Message): void {
     if (m.parent_header.msg_id !== this.#running) return;
-    this.#replied = true;
+    this.#replied = status;
     if (this.#idle) this.#finish(status);
   }
 
@@ -415,7 +416,7 @@ export class Cell {
     if (m.parent_header.msg_id !== this.#running || state !== 'idle') return;
     // Spec: idle after the reply means every output of the request has been sent.
     this.#idle = true;
-    if (this.#replied) this.#finish('ok');
+    if (this.#replied) this.#finish(this.#replied);
   }
 
   #finish(status: string): void {
