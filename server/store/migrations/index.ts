@@ -1,6 +1,7 @@
 // The ordered list of migrations. Add a file NNN_name.ts exporting its SQL and list it here.
 import m001 from './001_init.js';
 import m002 from './002_jobs.js';
+import m003 from './003_pipelines.js';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: '001_init', sql: m001 },
   { version: 2, name: '002_jobs', sql: m002 },
+  { version: 3, name: '003_pipelines', sql: m003 },
 ];
