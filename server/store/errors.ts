@@ -10,6 +10,12 @@ export const StoreUnavailableError = createError(
   503,
 );
 export const StoreInternalError = createError('RUNCELL_ERR_STORE_INTERNAL', 'Internal storage error', 500);
+/** The database's disk is full (Postgres 53100 disk_full): 507 Insufficient Storage (RFC 4918 §11.5). */
+export const StoreFullError = createError(
+  'RUNCELL_ERR_STORE_FULL',
+  "The server's storage is full; try again later",
+  507,
+);
 export const BadRequestError = createError('RUNCELL_ERR_BAD_REQUEST', 'Bad request: %s', 400);
 export const RateLimitedError = createError<[number]>(
   'RUNCELL_ERR_RATE_LIMITED',
@@ -129,11 +135,14 @@ function isFastifyClientError(err: unknown): err is FastifyError & { statusCode:
 
 /**
  * Maps anything thrown below the store's public methods to one of the errors above: our own
- * errors pass through, an unreachable database becomes 503, anything else 500 (with `cause`).
+ * errors pass through, an unreachable database becomes 503, a full disk 507, anything else 500 (with
+ * `cause`).
  */
 export function toStoreError(err: unknown): FastifyError {
   if (isFastifyClientError(err)) return err;
   if (isUnreachable(err)) return new StoreUnavailableError({ cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === '53100' || code === 'ENOSPC' || code === 'EDQUOT') return new StoreFullError({ cause: err });
   return new StoreInternalError({ cause: err });
 }
 
