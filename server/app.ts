@@ -135,7 +135,11 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     },
   });
 
-  app.addHook('onRequest', async (req, reply) => authorize(ctx, req, reply));
+  app.addHook('onRequest', async (req, reply) => {
+    // Every response, errors included: browsers must never sniff JSON or text into HTML or script.
+    reply.header('x-content-type-options', 'nosniff');
+    return authorize(ctx, req, reply);
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.http.observe(

@@ -271,10 +271,11 @@ describe('the server killed with SIGKILL and restarted', () => {
       body: JSON.stringify({ code: 'print("kept")', kernel: 'python3' }),
     });
     expect([200, 201]).toContain(p.status);
-    const permalink = (await p.json()).id as string;
+    const permalink = ((await p.json()) as Json).id as string;
     const up = await upload(base, Buffer.from('file bytes'));
-    const k = (await (await fetch(`${base}/api/kernels`, { method: 'POST', headers: h, body: '{}' })).json())
-      .id as string;
+    const k = (
+      (await (await fetch(`${base}/api/kernels`, { method: 'POST', headers: h, body: '{}' })).json()) as Json
+    ).id as string;
     const ws = new WebSocket(`${base.replace('http', 'ws')}/api/kernels/${k}/channels?session_id=a`, {
       headers: auth,
     });
@@ -292,7 +293,7 @@ describe('the server killed with SIGKILL and restarted', () => {
     ({ base, child } = await spawnServer(dir, 54));
     const again = await fetch(`${base}/api/permalinks/${permalink}`);
     expect(again.status).toBe(200);
-    expect((await again.json()).code).toBe('print("kept")');
+    expect(((await again.json()) as Json).code).toBe('print("kept")');
     const head = await fetch(up.replace(/^http:\/\/127\.0\.0\.1:\d+/, base), {
       method: 'HEAD',
       headers: { ...auth, 'tus-resumable': '1.0.0' },
@@ -318,7 +319,7 @@ describe('the server killed with SIGKILL and restarted', () => {
       headers: h,
       body: JSON.stringify({ code: 'print("again")' }),
     });
-    expect((await fresh.json()).stdout).toBe('again\n');
+    expect(((await fresh.json()) as Json).stdout).toBe('again\n');
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }, 90_000);
@@ -347,7 +348,7 @@ describe('the disk under RUNCELL_DATA_DIR full', () => {
         body: JSON.stringify({ code, kernel: 'python3' }),
       });
       expect([200, 201]).toContain(r.status);
-      codes.push((await r.json()).id);
+      codes.push(((await r.json()) as Json).id);
     }
     // Fill what is left.
     try {
@@ -397,7 +398,7 @@ describe('the disk under RUNCELL_DATA_DIR full', () => {
     for (const [i, id] of codes.entries()) {
       const r = await fetch(`${base}/api/permalinks/${id}`);
       expect(r.status).toBe(200);
-      expect((await r.json()).code).toBe(`print(${i})`);
+      expect(((await r.json()) as Json).code).toBe(`print(${i})`);
     }
     record('faults', { fault: 'disk full', statuses: during });
     child.kill('SIGTERM');

@@ -223,7 +223,7 @@ describe('hostile websocket clients', () => {
       body: `{"name":"python3","__proto__":{"polluted":1},"x":${deep}}`,
     });
     expect(rest.status).toBeLessThan(500);
-    if (rest.status === 201) await api(s, 'DELETE', `/api/kernels/${(await rest.json()).id}`);
+    if (rest.status === 201) await api(s, 'DELETE', `/api/kernels/${((await rest.json()) as Json).id}`);
     expect(({} as Json).polluted).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('polluted');
     expect((await c.run('print("after")')).stdout).toBe('after\n');
@@ -268,7 +268,7 @@ describe('hostile HTTP clients', () => {
       headers: { origin: 'https://evil.example' },
     });
     expect(lp.status).toBe(403);
-    expect((await lp.json()).code).toBe('RUNCELL_ERR_FORBIDDEN_ORIGIN');
+    expect(((await lp.json()) as Json).code).toBe('RUNCELL_ERR_FORBIDDEN_ORIGIN');
     const ok = await rawSocket(k.id, { headers: { origin: ORIGIN } });
     ok.close();
   });
@@ -305,7 +305,7 @@ describe('hostile HTTP clients', () => {
     }
     const anon = await fetch(`${s.base}/api/kernels`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     expect(anon.status).toBe(200);
-    expect(JSON.stringify(await anon.json())).not.toContain(k.id);
+    expect(JSON.stringify((await anon.json()) as Json)).not.toContain(k.id);
   });
 
   it('permalink enumeration: 404 then 429 after the miss limit', async () => {
@@ -420,7 +420,7 @@ describe('hostile HTTP clients', () => {
     const one = async () => {
       const r = await fetch(`${s.base}/api/kernels`, { method: 'POST', headers: from, body: '{}' });
       counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-      if (r.status === 201) created.push((await r.json()).id);
+      if (r.status === 201) created.push(((await r.json()) as Json).id);
       else {
         expect(r.status).toBe(429);
         expect(r.headers.get('retry-after')).toBeTruthy();
