@@ -15,6 +15,8 @@ export const JobCodeTooLarge = E('RUNCELL_ERR_JOB_CODE_TOO_LARGE', 413);
 export const JobBatchTooLarge = E('RUNCELL_ERR_JOB_BATCH_TOO_LARGE', 413);
 export const JobQueueFull = E('RUNCELL_ERR_JOB_QUEUE_FULL', 429);
 export const JobsClosed = E('RUNCELL_ERR_JOBS_CLOSED', 503);
+/** `needs` that name no job, name one ambiguously, or form a cycle. */
+export const JobBadPipeline = E('RUNCELL_ERR_JOB_BAD_PIPELINE', 400);
 
 /** Every code with its HTTP status, for docs and tests. */
 export const JOB_ERROR_CODES: Record<string, number> = Object.fromEntries(
@@ -29,6 +31,7 @@ export const JOB_ERROR_CODES: Record<string, number> = Object.fromEntries(
     JobBatchTooLarge,
     JobQueueFull,
     JobsClosed,
+    JobBadPipeline,
   ].map((C) => {
     const e = new C('x');
     return [e.code, e.statusCode ?? 500];

@@ -16,6 +16,7 @@ import { createUploads, type Uploads } from '../store/uploads.js';
 import {
   JobBadCursor,
   JobBadFile,
+  JobBadPipeline,
   JobBatchTooLarge,
   JobCodeTooLarge,
   JobNotCancellable,
@@ -26,6 +27,7 @@ import {
   JobUnknownKernel,
 } from './errors.js';
 import { JobEvents, type ReadOptions } from './events.js';
+import { downstream, resolveNeeds, settle } from './pipeline.js';
 import { recover } from './recovery.js';
 import { createRepository, type JobRow, type NewJob, toSummary } from './repository.js';
 import { Scheduler, type SchedulerLimits, uploadName } from './scheduler.js';
@@ -140,7 +142,21 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     o.uploads ?? createUploads(o.sql, { chunkBytes: defaultChunkBytes, files, events: o.events });
   const events = new JobEvents(repo, o.events);
   await events.start();
-  const scheduler = new Scheduler({
+  // Settling is chained: one at a time per service, so cascades of skips stay in order.
+  let settling: Promise<void> = Promise.resolve();
+  const settleLater = (fn: () => Promise<void>): Promise<void> => {
+    settling = settling.then(fn).catch((err: unknown) => log.warn({ err }, 'settling waiting jobs failed'));
+    return settling;
+  };
+  const pipeline = {
+    repo,
+    events,
+    enqueue: (jobs: { id: string; owner: string }[]) => scheduler.enqueue(jobs),
+  };
+  const ended = (owner: string, ids: string[]) =>
+    settleLater(async () => settle(pipeline, await repo.waitingOn(owner, ids)));
+  const scheduler: Scheduler = new Scheduler({
+    onEnded: (owner, id) => void ended(owner, [id]),
     repo,
     events,
     store: o.events,
@@ -152,6 +168,8 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     limits,
   });
   await recover(repo, events, instance, log);
+  // Jobs left waiting while their needs ended (a crash between the two, or the recovery above).
+  await settle(pipeline, await repo.waiting());
   await scheduler.start();
   let closed = false;
 
@@ -184,7 +202,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     if ('conflict' in r) throw new JobNotRerunnable(`job ${r.conflict} is not finished or was already rerun`);
     // Committed: only now may the client hear 202, and only now may the scheduler claim them.
     events.published(owner);
-    scheduler.enqueue(r.rows.map((row) => ({ id: row.id, owner })));
+    scheduler.enqueue(r.rows.filter((row) => row.state === 'queued').map((row) => ({ id: row.id, owner })));
+    // Waiting jobs whose needs have already ended (earlier jobs, or the old attempts of a rerun).
+    const waiting = r.rows.filter((row) => row.state === 'waiting').map((row) => row.id);
+    if (waiting.length > 0) await settleLater(async () => settle(pipeline, await repo.waiting(waiting)));
     return r;
   }
 
@@ -201,7 +222,30 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       code: old.code,
       files: old.files,
       timeoutMs: old.timeout_ms,
+      needs: old.needs,
+      replicas: old.replicas,
+      pick: old.pick,
     };
+  }
+
+  /** New attempts of these final jobs and of everything downstream of them that has not succeeded. */
+  async function rerunWithDownstream(owner: string, rows: JobRow[]): Promise<RerunReply> {
+    const below = await downstream(repo, owner, rows);
+    const roots = new Set(rows.map((r) => r.root_id));
+    const all = [...rows];
+    for (const d of below) {
+      if (roots.has(d.root_id) || d.state === 'succeeded' || !isFinal(d.state) || d.superseded_by) continue;
+      roots.add(d.root_id);
+      all.push(d);
+    }
+    const jobs: JobSummary[] = [];
+    let cursor = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < all.length; i += limits.maxBatch) {
+      const r = await insert(owner, all.slice(i, i + limits.maxBatch).map(again));
+      cursor = Math.min(cursor, r.cursor);
+      jobs.push(...r.rows.map(toSummary));
+    }
+    return { cursor, jobs };
   }
 
   async function detail(row: JobRow): Promise<JobDetail> {
@@ -232,13 +276,17 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       const defaultKernel = o.manager.defaultSpec;
       const batchId = randomUUID();
       const jobs: NewJob[] = [];
-      for (const s of list) {
+      const ids = list.map(() => randomUUID());
+      const needs = await resolveNeeds(list, ids, async (id) => (await repo.get(owner, id))?.root_id ?? null);
+      for (const [i, s] of list.entries()) {
         const kernel = s.kernel ?? defaultKernel;
         if (!known.has(kernel)) throw new JobUnknownKernel(`no kernelspec named ${JSON.stringify(kernel)}`);
         if (Buffer.byteLength(s.code) > limits.maxCodeBytes)
           throw new JobCodeTooLarge(`code is larger than ${limits.maxCodeBytes} bytes`);
         if (s.files?.length) await checkFiles(s.files);
-        const id = randomUUID();
+        if (s.pick === 'majority' && (s.replicas ?? 1) < 2)
+          throw new JobBadPipeline(`pick "majority" needs replicas of 2 or more`);
+        const id = ids[i] as string;
         jobs.push({
           id,
           batchId,
@@ -254,6 +302,9 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
             s.timeout === undefined ? limits.defaultTimeoutMs : Math.ceil(s.timeout * 1000),
             limits.maxTimeoutMs,
           ),
+          needs: needs[i] as string[],
+          replicas: s.replicas ?? 1,
+          pick: s.pick ?? 'first',
         });
       }
       const r = await insert(owner, jobs);
@@ -294,12 +345,13 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     async cancel(owner, id) {
       const row = await mine(owner, id);
       if (isFinal(row.state)) throw new JobNotCancellable(`job ${id} already ended ${row.state}`);
-      if (row.state === 'queued') {
-        const ev = await repo.transition(id, owner, ['queued'], 'cancelled', {
+      if (row.state === 'queued' || row.state === 'waiting') {
+        const ev = await repo.transition(id, owner, ['queued', 'waiting'], 'cancelled', {
           reason: 'cancelled by a client',
         });
         if (ev) {
           events.published(owner);
+          await ended(owner, [id]);
           return detail(await mine(owner, id));
         }
       }
@@ -316,8 +368,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       if (!isFinal(row.state)) throw new JobNotRerunnable(`job ${id} has not finished (${row.state})`);
       if (row.superseded_by)
         throw new JobNotRerunnable(`job ${id} was already rerun as ${row.superseded_by}`);
-      const r = await insert(owner, [again(row)]);
-      return { cursor: r.cursor, jobs: r.rows.map(toSummary) };
+      return rerunWithDownstream(owner, [row]);
     },
 
     async rerunMany(owner, body) {
@@ -326,14 +377,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
         throw new JobNotRerunnable('only finished jobs can be rerun');
       const rows = await repo.rerunnable(owner, states, body.batch);
       if (rows.length === 0) return { cursor: await repo.head(owner), jobs: [] };
-      const jobs: JobSummary[] = [];
-      let cursor = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < rows.length; i += limits.maxBatch) {
-        const r = await insert(owner, rows.slice(i, i + limits.maxBatch).map(again));
-        cursor = Math.min(cursor, r.cursor);
-        jobs.push(...r.rows.map(toSummary));
-      }
-      return { cursor, jobs };
+      return rerunWithDownstream(owner, rows);
     },
 
     events: (owner, after, ro = {}) =>
@@ -355,6 +399,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       if (closed) return;
       closed = true;
       await scheduler.close(graceMs);
+      await settling;
       await events.close();
     },
 

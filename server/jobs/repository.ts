@@ -5,7 +5,7 @@
 // so a 202 means the whole batch is durable.
 import type { Sql } from '../store/db.js';
 import { toDbJson, toDbText } from '../store/json.js';
-import type { JobDetail, JobEvent, JobSummary, Result, State } from './schemas.js';
+import type { JobDetail, JobEvent, JobSummary, Pick, Result, State } from './schemas.js';
 
 /** A transaction or the pool. */
 type Q = <T extends readonly object[]>(s: TemplateStringsArray, ...v: unknown[]) => Promise<T>;
@@ -22,6 +22,10 @@ export interface NewJob {
   code: string;
   files: string[];
   timeoutMs: number;
+  /** Root ids of the jobs this one needs (it starts `waiting` when there are any). */
+  needs: string[];
+  replicas: number;
+  pick: Pick;
 }
 
 export interface JobRow {
@@ -47,6 +51,18 @@ export interface JobRow {
   launched_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
+  needs: string[];
+  replicas: number;
+  pick: Pick;
+}
+
+/** The newest attempt of a needed job, as its dependants see it. */
+export interface NeedRow {
+  id: string;
+  root_id: string;
+  name: string | null;
+  state: State;
+  result: Result | null;
 }
 
 interface EventRow {
@@ -89,6 +105,9 @@ export function toSummary(r: JobRow): JobSummary {
     launched_at: iso(r.launched_at),
     started_at: iso(r.started_at),
     finished_at: iso(r.finished_at),
+    needs: r.needs ?? [],
+    replicas: r.replicas ?? 1,
+    pick: r.pick ?? 'first',
   };
 }
 
@@ -105,7 +124,7 @@ const toEvent = (r: EventRow): JobEvent => ({
 const lockOwner = (tx: Q, owner: string) => tx`select pg_advisory_xact_lock(hashtextextended(${owner}, 6))`;
 
 const SUMMARY =
-  'id, num, owner, batch_id, root_id, attempt, rerun_of, superseded_by, name, tags, kernel, timeout_ms, state, reason, cancel_requested, created_at, launched_at, started_at, finished_at';
+  'id, num, owner, batch_id, root_id, attempt, rerun_of, superseded_by, name, tags, kernel, timeout_ms, state, reason, cancel_requested, created_at, launched_at, started_at, finished_at, needs, replicas, pick';
 
 export function createRepository(sql: Sql) {
   const q = sql as unknown as Q;
@@ -136,6 +155,10 @@ export function createRepository(sql: Sql) {
           code: toDbText(j.code),
           files: j.files,
           timeout_ms: j.timeoutMs,
+          needs: j.needs,
+          replicas: j.replicas,
+          pick: j.pick,
+          state: j.needs.length > 0 ? 'waiting' : 'queued',
         })),
       );
       class Conflict extends Error {}
@@ -144,12 +167,13 @@ export function createRepository(sql: Sql) {
           await lockOwner(tx, owner);
           const rows = await tx<JobRow[]>`
             insert into jobs (id, owner, batch_id, root_id, attempt, rerun_of, name, tags, kernel, code,
-                              files, timeout_ms, state)
+                              files, timeout_ms, needs, replicas, pick, state)
             select r.id, ${owner}, r.batch_id, r.root_id, r.attempt, r.rerun_of, r.name, r.tags, r.kernel,
-                   r.code, r.files, r.timeout_ms, 'queued'
+                   r.code, r.files, r.timeout_ms, r.needs, r.replicas, r.pick, r.state
             from jsonb_to_recordset(${payload}::text::jsonb)
               as r(ord int, id uuid, batch_id uuid, root_id uuid, attempt int, rerun_of uuid, name text,
-                   tags text[], kernel text, code text, files jsonb, timeout_ms int)
+                   tags text[], kernel text, code text, files jsonb, timeout_ms int, needs uuid[],
+                   replicas int, pick text, state text)
             order by r.ord
             returning *`;
           const reruns = jobs.filter((j) => j.rerunOf);
@@ -159,7 +183,7 @@ export function createRepository(sql: Sql) {
               update jobs o set superseded_by = p.new, updated_at = now()
               from jsonb_to_recordset(${pairs}::text::jsonb) as p(old uuid, new uuid)
               where o.id = p.old and o.owner = ${owner} and o.superseded_by is null
-                and o.state in ('succeeded', 'failed', 'timed_out', 'cancelled', 'aborted')
+                and o.state in ('succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped')
               returning o.id`;
             if (marked.length !== reruns.length) {
               const ok = new Set(marked.map((m) => m.id));
@@ -168,9 +192,16 @@ export function createRepository(sql: Sql) {
           }
           const ev = await tx<{ seq: number }[]>`
             insert into job_events (job_id, owner, batch_id, state)
-            select id, ${owner}, batch_id, 'queued'
-            from jsonb_to_recordset(${toDbJson(jobs.map((j, ord) => ({ ord, id: j.id, batch_id: j.batchId })))}::text::jsonb)
-              as r(ord int, id uuid, batch_id uuid)
+            select id, ${owner}, batch_id, state
+            from jsonb_to_recordset(${toDbJson(
+              jobs.map((j, ord) => ({
+                ord,
+                id: j.id,
+                batch_id: j.batchId,
+                state: j.needs.length > 0 ? 'waiting' : 'queued',
+              })),
+            )}::text::jsonb)
+              as r(ord int, id uuid, batch_id uuid, state text)
             order by r.ord
             returning seq`;
           await tx`select pg_notify('runcell_jobs', ${toDbJson({ owner })})`;
@@ -276,8 +307,43 @@ export function createRepository(sql: Sql) {
 
     async queuedCount(owner: string): Promise<number> {
       const [r] = await q<{ n: number }[]>`
-        select count(*)::int8 as n from jobs where owner = ${owner} and state = 'queued'`;
+        select count(*)::int8 as n from jobs where owner = ${owner} and state in ('queued', 'waiting')`;
       return r?.n ?? 0;
+    },
+
+    /** Waiting jobs that need (the root of) any of these jobs. */
+    async waitingOn(owner: string, ids: string[]): Promise<JobRow[]> {
+      return q<JobRow[]>`
+        select ${sql.unsafe(SUMMARY)} from jobs
+        where owner = ${owner} and state = 'waiting'
+          and needs && (select coalesce(array_agg(root_id), '{}') from jobs
+                        where owner = ${owner} and id = any(${ids}::uuid[]))
+        order by num`;
+    },
+
+    /** Waiting jobs by id, or every waiting job (at start-up). */
+    async waiting(ids?: string[]): Promise<JobRow[]> {
+      return q<JobRow[]>`
+        select ${sql.unsafe(SUMMARY)} from jobs
+        where state = 'waiting' ${ids ? sql`and id = any(${ids}::uuid[])` : sql``}
+        order by num limit 10000`;
+    },
+
+    /** The newest attempts of these roots (what `needs` refers to). */
+    async newest(owner: string, roots: string[]): Promise<NeedRow[]> {
+      if (roots.length === 0) return [];
+      return q<NeedRow[]>`
+        select id, root_id, name, state, result from jobs
+        where owner = ${owner} and root_id = any(${roots}::uuid[]) and superseded_by is null`;
+    },
+
+    /** Newest attempts that need any of these roots (downstream, one level). */
+    async dependants(owner: string, roots: string[]): Promise<JobRow[]> {
+      if (roots.length === 0) return [];
+      return q<JobRow[]>`
+        select * from jobs
+        where owner = ${owner} and superseded_by is null and needs && ${roots}::uuid[]
+        order by num`;
     },
 
     /** Queued jobs, oldest first, for the scheduler to pick up. */

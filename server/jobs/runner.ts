@@ -39,6 +39,8 @@ export interface RunOptions {
   limits: RunLimits;
   /** Called (and awaited) right before the code is sent: the job becomes `running`. */
   onRunning(): Promise<void>;
+  /** Files already placed in the work dir (from the jobs this one needs): not collected unless changed. */
+  placed?: { name: string; sha256: string }[];
 }
 
 export interface CollectedFile {
@@ -48,7 +50,7 @@ export interface CollectedFile {
 }
 
 export interface RunOutcome {
-  state: Exclude<FinalState, 'aborted'>;
+  state: Exclude<FinalState, 'aborted' | 'skipped'>;
   reason: string | null;
   result: Omit<Result, 'files' | 'timings'> & { timings: Omit<Result['timings'], 'kernel_ms'> };
   /** Files the code wrote, still to be stored. */
@@ -73,7 +75,7 @@ function placeCode(files: InputFile[]): string {
 }
 
 /** Python that lists the files under the working directory (hidden ones and unchanged inputs left out). */
-function collectCode(inputs: InputFile[], limits: RunLimits): string {
+function collectCode(inputs: { name: string; sha256: string }[], limits: RunLimits): string {
   const known = Object.fromEntries(inputs.map((f) => [f.name, f.sha256]));
   return [
     'def __runcell_collect(known, max_files, max_bytes):',
@@ -196,7 +198,9 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
   // The first next() sends the code; the file collector is queued right behind it, which saves a
   // round trip. After an error the kernel aborts queued requests: the collector then runs again.
   const first = it.next();
-  const collecting = python ? internal(kernel, collectCode(o.files, o.limits)) : undefined;
+  const collecting = python
+    ? internal(kernel, collectCode([...o.files, ...(o.placed ?? [])], o.limits))
+    : undefined;
   collecting?.catch(() => undefined);
   let pending: Promise<IteratorResult<ChannelMessage>> | undefined = first;
   let timer: NodeJS.Timeout | undefined;
@@ -277,7 +281,8 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
     t = performance.now();
     try {
       let msgs = await collecting;
-      if (aborted(msgs)) msgs = await internal(kernel, collectCode(o.files, o.limits));
+      if (aborted(msgs))
+        msgs = await internal(kernel, collectCode([...o.files, ...(o.placed ?? [])], o.limits));
       out.written = parseManifest(check(msgs, 'collecting files failed'), o.limits);
     } catch {
       // The code may have broken the interpreter (or removed IPython): outputs stand without files.

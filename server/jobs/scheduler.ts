@@ -5,13 +5,15 @@
 // while queued is simply never claimed. The in-memory queues are only this instance's to-do list.
 import type { Logger } from 'pino';
 import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
+import { plainName } from '../../kernel-manager/workdir.js';
 import type { Files } from '../store/blobs.js';
 import type { Events } from '../store/events.js';
 import type { Uploads } from '../store/uploads.js';
 import type { JobEvents } from './events.js';
+import { combine, type ReplicaRun } from './replicas.js';
 import type { JobRow, Repository } from './repository.js';
 import { type InputFile, type RunLimits, runJob } from './runner.js';
-import type { OutputFile, Result, State } from './schemas.js';
+import { isFinal, type OutputFile, type Result, type State } from './schemas.js';
 
 export interface SchedulerLimits extends RunLimits {
   /** Jobs running at once on this instance. */
@@ -32,12 +34,15 @@ export interface SchedulerDeps {
   log: Logger;
   instance: string;
   limits: SchedulerLimits;
+  /** A job this scheduler ran has ended (settles the jobs that need it). */
+  onEnded?(owner: string, id: string): void;
 }
 
 interface Running {
   owner: string;
   controller: AbortController;
-  kernel: Kernel | undefined;
+  /** One per replica, as they are handed out. */
+  kernels: Kernel[];
   done: Promise<void>;
 }
 
@@ -138,7 +143,7 @@ export class Scheduler {
     const r: Running = {
       owner,
       controller: new AbortController(),
-      kernel: undefined,
+      kernels: [],
       done: Promise.resolve(),
     };
     this.#running.set(id, r);
@@ -166,53 +171,130 @@ export class Scheduler {
     if (this.#abandoned) return false;
     const ev = await this.#d.repo.transition(id, owner, from, to, extra);
     if (ev) this.#d.events.published(owner);
+    // Its dependants may now run, or be skipped.
+    if (ev && isFinal(to)) this.#d.onEnded?.(owner, id);
     return ev !== null;
   }
 
   async #run(id: string, r: Running): Promise<void> {
-    const { repo, manager, limits, log } = this.#d;
+    const { repo } = this.#d;
     const owner = r.owner;
     if (!(await this.#move(id, owner, ['queued'], 'launched', { instance: this.#d.instance }))) return;
     const job = (await repo.load(id)) as JobRow;
     // Cancelled between the claim and now (by a client on another instance): honour it.
     if (job.cancel_requested) r.controller.abort();
-    const t0 = performance.now();
     const fail = (reason: string) => this.#move(id, owner, ['launched', 'running'], 'failed', { reason });
 
     let inputs: InputFile[];
+    let handed: InputFile[];
     try {
       inputs = await this.#inputs(job.files);
     } catch (e) {
       await fail(`an input file could not be read: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
+    try {
+      handed = await this.#handed(job);
+    } catch (e) {
+      await fail(
+        `a file from a job it needs could not be read: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return;
+    }
+    // Every replica waits for the one transition to running before it sends its code.
+    let running: Promise<void> | undefined;
+    const onRunning = () =>
+      (running ??= this.#move(id, owner, ['launched'], 'running').then((ok) => {
+        if (!ok) r.controller.abort();
+      }));
+    const runs = await Promise.all(
+      Array.from({ length: job.replicas }, (_, i) => this.#replica(job, i, r, inputs, handed, onRunning)),
+    );
+    if (this.#abandoned) return;
+    // Shutting down before any kernel could be had: leave it launched; recovery marks it aborted.
+    if (runs.every((x) => x === 'closed')) return;
+    const done = runs.map((x, index) =>
+      x === 'closed'
+        ? ({
+            index,
+            at: Number.POSITIVE_INFINITY,
+            state: 'failed',
+            reason: 'the server shut down before this replica had a kernel',
+            result: null,
+          } satisfies ReplicaRun)
+        : x,
+    );
+    try {
+      let { state, reason, result } = combine(done, job.pick);
+      if (state === 'cancelled' && this.#closing) {
+        state = 'aborted';
+        reason = 'the server shut down before the job finished; rerun it';
+      }
+      await this.#move(id, owner, ['launched', 'running'], state, {
+        reason,
+        ...(result ? { result } : {}),
+      });
+    } catch (e) {
+      this.#d.log.error({ err: e, job: id }, 'job failed unexpectedly');
+      await fail('internal error while running the job').catch(() => {});
+    }
+  }
+
+  /** One run of the job's code on its own fresh kernel; 'closed' when the manager is shutting down. */
+  async #replica(
+    job: JobRow,
+    index: number,
+    r: Running,
+    inputs: InputFile[],
+    handed: InputFile[],
+    onRunning: () => Promise<void>,
+  ): Promise<ReplicaRun | 'closed'> {
+    const { manager, limits, log } = this.#d;
+    const t0 = performance.now();
+    const ended = (state: ReplicaRun['state'], reason: string): ReplicaRun => ({
+      index,
+      at: performance.now(),
+      state,
+      reason,
+      result: null,
+    });
     let kernel: Kernel;
     try {
-      kernel = await manager.start(job.kernel, { owner: `job:${owner}` });
+      kernel = await manager.start(job.kernel, { owner: `job:${job.owner}` });
     } catch (e) {
-      // Shutting down: leave the job launched; recovery at the next start marks it aborted.
-      if (e instanceof KernelManagerError && e.code === 'CLOSED') return;
-      await fail(`no kernel: ${e instanceof Error ? e.message : String(e)}`);
-      return;
+      if (e instanceof KernelManagerError && e.code === 'CLOSED') return 'closed';
+      return ended('failed', `no kernel: ${e instanceof Error ? e.message : String(e)}`);
     }
-    r.kernel = kernel;
-    if (this.#abandoned) {
-      void kernel.shutdown('the jobs service stopped');
-      return;
-    }
-    const kernelMs = performance.now() - t0;
+    r.kernels.push(kernel);
     try {
+      if (this.#abandoned || r.controller.signal.aborted) {
+        return ended(this.#closing ? 'aborted' : 'cancelled', 'cancelled by a client');
+      }
+      const kernelMs = performance.now() - t0;
+      const tp = performance.now();
+      for (const f of handed) {
+        try {
+          // As the kernel's uid, never following links (kernel-manager/workdir.ts).
+          await kernel.files.write(f.name, f.data, limits.maxOutputFileBytes);
+        } catch (e) {
+          return ended(
+            'failed',
+            `could not place ${JSON.stringify(f.name)} from a job it needs: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        }
+      }
+      const placeMs = performance.now() - tp;
       const outcome = await runJob(kernel, {
         code: job.code,
         timeoutMs: job.timeout_ms,
         files: inputs,
+        placed: handed,
         signal: r.controller.signal,
         limits,
-        onRunning: async () => {
-          if (!(await this.#move(id, owner, ['launched'], 'running'))) r.controller.abort();
-        },
+        onRunning,
       });
-      if (this.#abandoned) return;
+      const at = performance.now();
+      if (this.#abandoned) return ended('aborted', 'abandoned');
       const files: OutputFile[] = [];
       for (const f of outcome.written) {
         const info = await this.#d.files.put({
@@ -229,24 +311,39 @@ export class Scheduler {
           media_type: info.mediaType,
         });
       }
+      const t = outcome.result.timings;
       const result: Result = {
         ...outcome.result,
         files,
-        timings: roundTimings({ ...outcome.result.timings, kernel_ms: kernelMs }),
+        timings: roundTimings({ ...t, files_in_ms: t.files_in_ms + placeMs, kernel_ms: kernelMs }),
       };
-      let state: State = outcome.state;
-      let reason = outcome.reason;
-      if (state === 'cancelled' && this.#closing) {
-        state = 'aborted';
-        reason = 'the server shut down before the job finished; rerun it';
-      }
-      await this.#move(id, owner, ['launched', 'running'], state, { reason, result });
+      return { index, at, state: outcome.state, reason: outcome.reason, result };
     } catch (e) {
-      log.error({ err: e, job: id }, 'job failed unexpectedly');
-      await fail('internal error while running the job').catch(() => {});
+      log.error({ err: e, job: job.id, replica: index }, 'job replica failed unexpectedly');
+      return ended('failed', 'internal error while running the job');
     } finally {
       void kernel.shutdown('job finished').catch(() => {});
     }
+  }
+
+  /** The top-level files the newest attempts of the jobs this one needs wrote, in `needs` order. */
+  async #handed(job: JobRow): Promise<InputFile[]> {
+    if (job.needs.length === 0) return [];
+    const newest = await this.#d.repo.newest(job.owner, job.needs);
+    const byRoot = new Map(newest.map((n) => [n.root_id, n]));
+    const out = new Map<string, InputFile>();
+    for (const root of job.needs) {
+      for (const f of byRoot.get(root)?.result?.files ?? []) {
+        // The work dir takes plain names only: files in subdirectories are not handed along.
+        if (!plainName(f.name)) continue;
+        if (out.has(f.name) && out.get(f.name)?.sha256 !== f.sha256)
+          throw new Error(`two jobs it needs wrote different files named ${JSON.stringify(f.name)}`);
+        const parts: Buffer[] = [];
+        for await (const p of this.#d.files.read(f.id)) parts.push(p);
+        out.set(f.name, { name: f.name, sha256: f.sha256, data: Buffer.concat(parts) });
+      }
+    }
+    return [...out.values()];
   }
 
   async #inputs(ids: string[]): Promise<InputFile[]> {
@@ -300,7 +397,7 @@ export class Scheduler {
     this.#stopTimers();
     for (const r of this.#running.values()) {
       r.controller.abort();
-      void r.kernel?.shutdown('the jobs service stopped').catch(() => {});
+      for (const k of r.kernels) void k.shutdown('the jobs service stopped').catch(() => {});
     }
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
     await this.#unsubscribe?.().catch(() => {});
@@ -318,7 +415,7 @@ export function uploadName(metadata: Record<string, string>, id: string): string
   return metadata.filename ?? metadata.name ?? id;
 }
 
-const roundTimings = (t: Result['timings']): Result['timings'] => ({
+export const roundTimings = (t: Result['timings']): Result['timings'] => ({
   kernel_ms: Math.round(t.kernel_ms * 10) / 10,
   files_in_ms: Math.round(t.files_in_ms * 10) / 10,
   execute_ms: Math.round(t.execute_ms * 10) / 10,

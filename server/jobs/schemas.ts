@@ -3,6 +3,7 @@
 import { type Static, Type } from 'typebox';
 
 export const STATES = [
+  'waiting',
   'queued',
   'launched',
   'running',
@@ -11,11 +12,13 @@ export const STATES = [
   'timed_out',
   'cancelled',
   'aborted',
+  'skipped',
 ] as const;
-export const FINAL_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted'] as const;
+export const FINAL_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped'] as const;
 export const ACTIVE_STATES = ['launched', 'running'] as const;
 
 export const State = Type.Union([
+  Type.Literal('waiting'),
   Type.Literal('queued'),
   Type.Literal('launched'),
   Type.Literal('running'),
@@ -24,6 +27,7 @@ export const State = Type.Union([
   Type.Literal('timed_out'),
   Type.Literal('cancelled'),
   Type.Literal('aborted'),
+  Type.Literal('skipped'),
 ]);
 export type State = (typeof STATES)[number];
 export type FinalState = (typeof FINAL_STATES)[number];
@@ -31,6 +35,11 @@ export type FinalState = (typeof FINAL_STATES)[number];
 export const isFinal = (s: string): s is FinalState => (FINAL_STATES as readonly string[]).includes(s);
 
 const Uuid = Type.String({ pattern: '^[0-9a-fA-F-]{36}$' });
+
+export const MAX_REPLICAS = 5;
+export const MAX_NEEDS = 64;
+export const Pick = Type.Union([Type.Literal('first'), Type.Literal('majority')]);
+export type Pick = Static<typeof Pick>;
 
 export const JobSpec = Type.Object(
   {
@@ -42,6 +51,17 @@ export const JobSpec = Type.Object(
     timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86_400 })),
     name: Type.Optional(Type.String({ maxLength: 200 })),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    /**
+     * Jobs this one waits for: names of jobs in the same submission, or ids of this owner's earlier
+     * jobs. It runs once every one of them has succeeded, with the files they wrote in its work dir.
+     */
+    needs: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: MAX_NEEDS, uniqueItems: true }),
+    ),
+    /** The same code on this many separate kernels (1-5); every replica's result is kept. */
+    replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_REPLICAS })),
+    /** Which replica's result is the job's: the first to succeed (default), or the majority's. */
+    pick: Type.Optional(Pick),
   },
   { additionalProperties: false },
 );
@@ -78,6 +98,24 @@ export const OutputFile = Type.Object({
 });
 export type OutputFile = Static<typeof OutputFile>;
 
+/** One replica's run (jobs with `replicas` > 1). */
+export const ReplicaResult = Type.Object({
+  index: Type.Number(),
+  state: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  outputs: Type.Array(Output),
+  error: Type.Union([
+    Type.Object({ ename: Type.String(), evalue: Type.String(), traceback: Type.Array(Type.String()) }),
+    Type.Null(),
+  ]),
+  files: Type.Array(OutputFile),
+  /** sha256 of the outputs and files: equal digests, equal results. */
+  digest: Type.String(),
+});
+export type ReplicaResult = Static<typeof ReplicaResult>;
+
 export const Result = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('aborted')]),
   stdout: Type.String(),
@@ -98,6 +136,10 @@ export const Result = Type.Object({
     execute_ms: Type.Number(),
     files_out_ms: Type.Number(),
   }),
+  /** Replicated jobs: every replica's run, whether the succeeded ones agree, whose result this is. */
+  replicas: Type.Optional(Type.Array(ReplicaResult)),
+  agree: Type.Optional(Type.Boolean()),
+  picked: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
 });
 export type Result = Static<typeof Result>;
 
@@ -125,6 +167,10 @@ export const JobSummary = Type.Object({
   launched_at: Type.Union([Type.String(), Type.Null()]),
   started_at: Type.Union([Type.String(), Type.Null()]),
   finished_at: Type.Union([Type.String(), Type.Null()]),
+  /** Root ids (first attempts) of the jobs this one needs; their newest attempts must succeed. */
+  needs: Type.Optional(Type.Array(Uuid)),
+  replicas: Type.Optional(Type.Number()),
+  pick: Type.Optional(Pick),
 });
 export type JobSummary = Static<typeof JobSummary>;
 
@@ -207,6 +253,7 @@ export const RerunBody = Type.Object(
           Type.Literal('timed_out'),
           Type.Literal('cancelled'),
           Type.Literal('aborted'),
+          Type.Literal('skipped'),
         ]),
         { minItems: 1 },
       ),

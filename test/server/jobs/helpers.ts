@@ -194,7 +194,7 @@ export async function waitFinal(jobs: Jobs, owner: string, ids: string[], timeou
     const r = await jobs.events(owner, after, { waitMs: 2000 });
     after = r.cursor;
     for (const e of r.events) {
-      if (['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted'].includes(e.state))
+      if (['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped'].includes(e.state))
         left.delete(e.job_id);
     }
   }
