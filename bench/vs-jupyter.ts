@@ -306,9 +306,12 @@ type Run = Record<string, unknown>;
 const ratio = (a: number | undefined, b: number | undefined) =>
   a !== undefined && b !== undefined && b > 0 ? r3(a / b) : null;
 
+const progress = (what: string) => console.error(`vs-jupyter: ${new Date().toISOString()} ${what}`);
+
 async function oneRun(J: string, R: string, F: string): Promise<Run> {
   const run: Run = {};
   if (ONLY.has('ttfo')) {
+    progress('ttfo');
     const f = await within(300_000, 'ttfo', ttfo);
     run.ttfo = {
       ...f,
@@ -317,6 +320,7 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
     };
   }
   if (ONLY.has('roundtrip')) {
+    progress('roundtrip');
     const f = await within(120_000, 'roundtrip', roundtrip);
     run.roundtrip = {
       ...f,
@@ -325,6 +329,7 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
     };
   }
   if (ONLY.has('load')) {
+    progress('load');
     const f: Record<string, Awaited<ReturnType<typeof load>>> = {};
     for (const t of targets) f[t.name] = await within(180_000, `load ${t.name}`, () => load(t, 0));
     run.load = {
@@ -333,6 +338,7 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
     };
   }
   if (ONLY.has('paced')) {
+    progress('paced');
     const f: Record<string, Awaited<ReturnType<typeof load>>> = {};
     for (const t of targets) f[t.name] = await within(180_000, `paced ${t.name}`, () => load(t, PACE_MS));
     run.paced = {
@@ -341,6 +347,7 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
     };
   }
   if (ONLY.has('memory')) {
+    progress('memory');
     const f: Record<string, Awaited<ReturnType<typeof memory>>> = {};
     for (const t of targets) f[t.name] = await within(300_000, `memory ${t.name}`, () => memory(t));
     run.memory = {
@@ -349,7 +356,10 @@ async function oneRun(J: string, R: string, F: string): Promise<Run> {
       ratio_fork_over_jupyter_per_kernel: ratio(f[F]?.per_kernel_pss_mib, f[J]?.per_kernel_pss_mib),
     };
   }
-  if (ONLY.has('flood')) run.flood = await within(300_000, 'flood', flood);
+  if (ONLY.has('flood')) {
+    progress('flood');
+    run.flood = await within(300_000, 'flood', flood);
+  }
   return run;
 }
 
@@ -401,7 +411,10 @@ try {
   const [J, R, F] = targets.map((t) => t.name) as [string, string, string];
   await quiesceAll();
   const runs: Run[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await oneRun(J, R, F));
+  for (let i = 0; i < RUNS; i++) {
+    runs.push(await oneRun(J, R, F));
+    progress(`run ${i + 1}/${RUNS}: ${JSON.stringify(runs[i])}`);
+  }
   const m = medians(runs);
   const g = (path: string): number | undefined =>
     path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], m) as
