@@ -228,8 +228,12 @@ async function writeAs(
         tooLarge = true;
         break;
       }
-      if (!child.stdin.write(c)) await new Promise<void>((r) => child.stdin.once('drain', () => r()));
-      if (child.exitCode !== null) break;
+      // dd may have exited already (the name exists, or is a link): then stdin is gone and no
+      // 'drain' will ever come, so also stop waiting when the process ends.
+      if (child.exitCode !== null || child.stdin.destroyed) break;
+      if (!child.stdin.write(c)) {
+        await Promise.race([new Promise<void>((r) => child.stdin.once('drain', () => r())), exited]);
+      }
     }
   } finally {
     if (tooLarge) child.kill('SIGKILL');
