@@ -81,9 +81,21 @@ describe('long-poll /api/kernels/:id/messages', () => {
     const b = randomUUID();
     const head = (await api(s, 'GET', path(a, '&timeout=0'))).body.next;
     const m = executeMsg('print("shared")', a);
+    // b stops at the idle of *this* execution (output of an earlier test's execution may still be
+    // arriving after `head`).
+    let sharedParent: string | undefined;
     const [ra, rb] = await Promise.all([
       pollUntil(a, head, (x) => x.header.msg_type === 'execute_reply'),
-      pollUntil(b, head, (x) => x.header.msg_type === 'status' && x.content.execution_state === 'idle'),
+      pollUntil(b, head, (x) => {
+        if (x.header.msg_type === 'stream' && x.content.text === 'shared\n')
+          sharedParent = x.parent_header.msg_id;
+        return (
+          x.header.msg_type === 'status' &&
+          x.content.execution_state === 'idle' &&
+          sharedParent !== undefined &&
+          x.parent_header.msg_id === sharedParent
+        );
+      }),
       api(s, 'POST', path(a), [m]),
     ]);
     expect(ra.seen.some((x) => x.header.msg_type === 'stream' && x.content.text === 'shared\n')).toBe(true);
