@@ -44,3 +44,91 @@ export class Progress {
     this.#last = '';
   }
 }
+
+const MARK: Record<string, string> = {
+  waiting: '·',
+  queued: '○',
+  launched: '◔',
+  running: '▶',
+  succeeded: '✓',
+  failed: '✗',
+  timed_out: '✗',
+  cancelled: '-',
+  aborted: '!',
+  skipped: '-',
+};
+
+/**
+ * A pipeline's graph, live: one line per job (indented by depth, with what it needs), redrawn in
+ * place on a terminal; elsewhere one line per state change. On stderr, so stdout stays the table.
+ */
+export class GraphView {
+  readonly #tty = Boolean(process.stderr.isTTY);
+  readonly #lines: { name: string; depth: number; needs: string[] }[];
+  readonly #state: string[];
+  readonly #t0 = Date.now();
+  #drawn = 0;
+
+  constructor(jobs: { name: string; needs: string[] }[]) {
+    const index = new Map(jobs.map((j, i) => [j.name, i]));
+    const depth: number[] = [];
+    const of = (i: number, seen = new Set<number>()): number => {
+      if (depth[i] !== undefined) return depth[i] as number;
+      if (seen.has(i)) return 0;
+      seen.add(i);
+      const ds = (jobs[i]?.needs ?? []).map((n) => index.get(n)).filter((x) => x !== undefined);
+      const d = ds.length === 0 ? 0 : 1 + Math.max(...ds.map((x) => of(x as number, seen)));
+      depth[i] = d;
+      return d;
+    };
+    this.#lines = jobs.map((j, i) => ({ name: j.name, depth: of(i), needs: j.needs }));
+    this.#state = jobs.map(() => 'queued');
+  }
+
+  set(i: number, state: string): void {
+    if (this.#state[i] === state) return;
+    this.#state[i] = state;
+    if (this.#tty) this.draw();
+    else {
+      const s = ((Date.now() - this.#t0) / 1000).toFixed(1);
+      process.stderr.write(`[${s.padStart(6)}s] ${this.#lines[i]?.name} ${state}\n`);
+    }
+  }
+
+  draw(): void {
+    if (!this.#tty) return;
+    const order = this.#lines.map((l, i) => ({ ...l, i })).sort((a, b) => a.depth - b.depth || a.i - b.i);
+    const width = Math.max(...order.map((l) => l.name.length + 2 * l.depth));
+    let out = this.#drawn > 0 ? `\x1b[${this.#drawn}A` : '';
+    for (const l of order) {
+      const st = this.#state[l.i] ?? '';
+      const name = `${'  '.repeat(l.depth)}${l.name}`.padEnd(width);
+      const needs = l.needs.length > 0 ? `  ← ${l.needs.join(', ')}` : '';
+      out += `\x1b[2K${MARK[st] ?? ' '} ${name}  ${st.padEnd(9)}${needs}\n`;
+    }
+    this.#drawn = order.length;
+    process.stderr.write(out);
+  }
+}
+
+/** The final table of a pipeline: what each job needed, replicas and whether they agreed. */
+export function pipelineTable(
+  jobs: (JobSummary & { result?: { agree?: boolean; replicas?: unknown[] } | null })[],
+): string {
+  const names = new Map(jobs.map((j) => [j.root_id, j.name ?? j.id.slice(0, 8)]));
+  return table(
+    jobs.map((j) => [
+      j.id,
+      j.name ?? '',
+      j.state,
+      String(j.attempt),
+      seconds(j),
+      (j.needs ?? []).map((n) => names.get(n) ?? n.slice(0, 8)).join(',') || '-',
+      (j.replicas ?? 1) > 1
+        ? `${j.replicas}${j.result?.agree === undefined ? '' : j.result.agree ? ' agree' : ' differ'}`
+        : '1',
+      (j.reason ?? '').replace(/\s+/g, ' ').slice(0, 60),
+    ]),
+    ['ID', 'NAME', 'STATE', 'TRY', 'SECONDS', 'NEEDS', 'REPLICAS', 'REASON'],
+  );
+}

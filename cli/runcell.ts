@@ -2,6 +2,7 @@
 // runcell: the command line for a runcell server (docs/jobs.md).
 //   runcell run FILE                     run once, output live; exit code from the result
 //   runcell submit FILE… [--parallel N] [--timeout S] [--tag T]   a batch: progress, then a table
+//   runcell submit PIPELINE.yaml|.json   a pipeline: its graph live, then a table
 //   runcell jobs [--state S] [--tag T] [--limit N]                history
 //   runcell logs ID                      a job's output (waits for it to finish)
 //   runcell rerun ID | --aborted [--batch B]   new attempts; waits and reports like submit
@@ -17,13 +18,16 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type Batch,
+  isPipelineFile,
   type JobDetail,
   type JobHandle,
+  loadPipeline,
+  PipelineError,
   RunCell,
   RunCellError,
   type State,
 } from '../sdk/index.js';
-import { jobTable, Progress } from './output.js';
+import { GraphView, jobTable, Progress, pipelineTable } from './output.js';
 import { runLive } from './run.js';
 
 class UsageError extends Error {}
@@ -31,6 +35,7 @@ class UsageError extends Error {}
 const USAGE = `usage: runcell <command> [options]
   run FILE                         run code once, output live
   submit FILE... [--parallel N] [--timeout S] [--tag T] [--kernel K]
+  submit PIPELINE.yaml|PIPELINE.json [--timeout S] [--tag T] [--kernel K]
   jobs [--state S] [--tag T] [--batch B] [--limit N]
   logs ID
   rerun ID | --aborted [--batch B] [--no-wait]
@@ -114,8 +119,37 @@ function report(jobs: JobDetail[], json: boolean): number {
   return jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
 }
 
+/** A pipeline file: the graph's progress live (stderr), then a table (stdout). */
+async function submitPipeline(rc: RunCell, file: string, v: Values): Promise<number> {
+  const timeout = num(v.timeout, 'timeout');
+  const specs = loadPipeline(file).map((s) => ({
+    ...s,
+    ...(timeout && s.timeout === undefined ? { timeout } : {}),
+    ...(v.kernel && s.kernel === undefined ? { kernel: v.kernel } : {}),
+    ...(v.tag && s.tags === undefined ? { tags: v.tag } : {}),
+  }));
+  const batch = await rc.submitPipeline(specs);
+  const view = v.json
+    ? undefined
+    : new GraphView(specs.map((s) => ({ name: s.name as string, needs: s.needs ?? [] })));
+  batch.jobs.forEach((h, i) => {
+    view?.set(i, h.state);
+    h.on('state', (e: { state: State }) => view?.set(i, e.state));
+  });
+  view?.draw();
+  const results = await batch.results();
+  await rc.exit();
+  if (v.json) printJson(results.map(({ code: _c, ...j }) => j));
+  else print(pipelineTable(results));
+  return results.every((j) => j.state === 'succeeded') ? 0 : 1;
+}
+
 async function submit(rc: RunCell, files: string[], v: Values): Promise<number> {
   if (files.length === 0) throw new UsageError('submit needs at least one FILE');
+  if (files.some(isPipelineFile)) {
+    if (files.length > 1) throw new UsageError('submit takes one pipeline file, on its own');
+    return submitPipeline(rc, files[0] as string, v);
+  }
   const timeout = num(v.timeout, 'timeout');
   const parallel = num(v.parallel, 'parallel') ?? files.length;
   const specs = files.map((f) => ({
@@ -312,7 +346,7 @@ main(process.argv.slice(2)).then(
         e.status === 401
           ? `the server refused the token (${e.message}); set --token or RUNCELL_TOKEN`
           : e.message;
-    } else if (e instanceof UsageError) line = e.message;
+    } else if (e instanceof UsageError || e instanceof PipelineError) line = e.message;
     else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) line = (e as Error).message;
     else line = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
     process.stderr.write(`runcell: ${line}\n`);

@@ -15,12 +15,28 @@ import type {
   SubmitReply,
 } from '../server/jobs/schemas.js';
 import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.js';
+import { isPipelineFile, loadPipeline, PipelineError, parsePipeline } from './pipeline.js';
 import { tusUpload, type Uploaded, type UploadOptions } from './tus.js';
 
 export type { JobDetail, JobEvent, JobSpec, JobSummary, ListQuery, State };
-export { RunCellError, type Uploaded, type UploadOptions };
+export {
+  isPipelineFile,
+  loadPipeline,
+  PipelineError,
+  parsePipeline,
+  RunCellError,
+  type Uploaded,
+  type UploadOptions,
+};
 
-export const FINAL: readonly State[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted'];
+export const FINAL: readonly State[] = [
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'aborted',
+  'skipped',
+];
 export const isFinal = (s: State) => FINAL.includes(s);
 
 export interface RunCellOptions {
@@ -221,6 +237,14 @@ export class RunCell extends EventEmitter {
     const list = (Array.isArray(jobs) ? jobs : [jobs]).map((j) => (typeof j === 'string' ? { code: j } : j));
     const r = await this.#req<SubmitReply>('POST', '/api/jobs', { jobs: list });
     return new Batch(r.batch_id, this.#track(r.jobs, r.cursor), r.cursor);
+  }
+
+  /**
+   * Submits a pipeline: a file (YAML or JSON, job files relative to it) or its jobs already parsed.
+   * Jobs name what they need (`needs`); the server refuses unknown names and cycles (400).
+   */
+  submitPipeline(pipeline: string | JobSpec[]): Promise<Batch> {
+    return this.submit(typeof pipeline === 'string' ? loadPipeline(pipeline) : pipeline);
   }
 
   /** A handle on an existing job (watching it from now on). */
