@@ -1,7 +1,7 @@
 // The jobs API (docs/jobs.md), a Fastify plugin: app.register(jobRoutes, { jobs }). Every route
 // needs an API token; jobs belong to the token that submitted them and another token's jobs answer
 // 404 exactly like missing ones.
-//   POST /api/jobs                  submit one job or {jobs: [...]}            202
+//   POST /api/jobs                  submit one job or {jobs: [...]} (with needs: a pipeline) 202
 //   GET  /api/jobs                  history (state, tag, batch, since, until; paginated)
 //   GET  /api/jobs/events           state changes after a cursor: long-poll JSON, or server-sent
 //                                   events with Accept: text/event-stream (resumes from Last-Event-ID)

@@ -101,6 +101,19 @@ describe('runcell submit PIPELINE', () => {
     const r = await cli(['submit', cyc]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('runcell: the needs form a cycle: P -> Q -> P\n');
+    // Over HTTP: 400 with {code, message}, and nothing stored.
+    const res = await fetch(`${s.base}/api/jobs`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKENS[1]}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jobs: [{ name: 'P', code: '1', needs: ['P'] }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      code: 'RUNCELL_ERR_JOB_BAD_PIPELINE',
+      message: 'the needs form a cycle: P -> P',
+    });
+    const other = new RunCell({ url: s.base, token: TOKENS[1] as string });
+    expect((await other.list()).jobs).toEqual([]);
     const bad = await cli(['submit', file('bad.yaml', 'jobs:\n  P: { file: missing.py }\n')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('runcell: job "P": cannot read missing.py (ENOENT)\n');

@@ -2,7 +2,10 @@
 // job's outputs and files, cancel, rerun, rerun of every aborted job, and a small batch form.
 // Everything from the API is shown as text (textContent): job output is untrusted. The token is
 // kept in sessionStorage (this tab only) and sent as a header, never in a URL.
+import { graphEvent, graphFor } from './graph.js';
+
 type State =
+  | 'waiting'
   | 'queued'
   | 'launched'
   | 'running'
@@ -10,7 +13,8 @@ type State =
   | 'failed'
   | 'timed_out'
   | 'cancelled'
-  | 'aborted';
+  | 'aborted'
+  | 'skipped';
 
 interface Job {
   id: string;
@@ -41,7 +45,7 @@ interface JobEvent {
   reason: string | null;
 }
 
-const FINAL: State[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted'];
+const FINAL: State[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped'];
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const statusLine = $('status');
 const rows = $<HTMLTableSectionElement>('rows');
@@ -174,6 +178,7 @@ async function watch(): Promise<void> {
           render(j);
         }
         if (e.job_id === selected) void show(e.job_id);
+        graphEvent(e);
       }
       for (const id of unknown) {
         const j = await api<Job>('GET', `/api/jobs/${id}`);
@@ -212,6 +217,8 @@ async function show(id: string): Promise<void> {
   selected = id;
   const d = await api<Detail>('GET', `/api/jobs/${id}`);
   $('detail').hidden = false;
+  // A pipeline's jobs as a live graph (web/src/pages/graph.ts).
+  void graphFor(d.batch_id, $('detail'), api).catch(() => {});
   $('d-title').textContent =
     `${d.name ?? d.id} — ${d.state}${d.reason ? `: ${d.reason}` : ''} (try ${d.attempt})`;
   $('d-history').replaceChildren(
