@@ -26,6 +26,7 @@ import {
   UnsupportedMediaType,
 } from './errors.js';
 import type { Jobs } from './jobs/index.js';
+import { registerInstanceHeader } from './instance.js';
 import { KernelRegistry } from './kernels.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import { genReqId } from './logger.js';
@@ -77,7 +78,8 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
-  const metrics = new Metrics(manager);
+  registerInstanceHeader(app, config.kernelIdPrefix);
+  const metrics = new Metrics(manager, store);
   const tokens = new Tokens(config.tokens);
   const executions = new RateLimiter(config.ipExecutionsPerMinute);
   const ctx: AppContext = {
@@ -99,8 +101,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
             },
           }
         : {}),
-      onDrop: (n) => metrics.dropped.inc(n),
-      onMessage: (d) => metrics.messages.inc({ direction: d }),
+      ...metrics.hubHooks(),
     }),
     limits: {
       kernelCreates: new RateLimiter(config.ipKernelCreatesPerMinute),
