@@ -6,8 +6,6 @@ import * as zmq from 'zeromq';
 import type { Channel, SendChannel } from './messages.js';
 
 export const PORTS = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
-/** Messages handled from one socket before yielding to the event loop. */
-const PUMP_BURST = 32;
 
 export interface ChannelHandlers {
   onFrames(channel: Channel, frames: Buffer[]): void;
@@ -66,17 +64,9 @@ export class Channels {
 
   async #pump(channel: Channel, sock: zmq.Dealer | zmq.Subscriber, h: ChannelHandlers): Promise<void> {
     try {
-      let burst = 0;
       for await (const frames of sock) {
         if (this.#closed) return;
         h.onFrames(channel, frames);
-        // Queued messages arrive as already-resolved promises: without a macrotask break, one kernel
-        // flooding its iopub would hold the event loop until its queue is empty, and every other
-        // kernel's and client's I/O would wait behind it.
-        if (++burst >= PUMP_BURST) {
-          burst = 0;
-          await new Promise<void>((r) => setImmediate(r));
-        }
       }
     } catch {
       // The socket was closed under the receive loop: nothing to do.

@@ -154,9 +154,15 @@ for k in kids: os.waitpid(k, 0)
 print("reaped")`,
       { settleMs: 1_000 },
     );
-    expect(o.stdout).toMatch(/fork failed after \d+ Resource temporarily unavailable/);
-    expect(Number(/after (\d+)/.exec(o.stdout)?.[1])).toBeLessThan(130);
-    expect(o.stdout).toContain('reaped');
+    if (o.dead) {
+      // On a saturated host the spinning children can starve the kernel's own heartbeat thread, or the
+      // cell outlives the 3 s wall limit: the kernel is then killed with that reason, also contained.
+      expect(o.dead).toMatch(/heartbeat|process limit|execution time limit/);
+    } else {
+      expect(o.stdout).toMatch(/fork failed after \d+ Resource temporarily unavailable/);
+      expect(Number(/after (\d+)/.exec(o.stdout)?.[1])).toBeLessThan(130);
+      expect(o.stdout).toContain('reaped');
+    }
     await o.t.destroy();
   });
 
@@ -339,12 +345,14 @@ def uid(p):
 r["uids"] = sorted(set(uid(p) for p in pids))
 env = "".join(open(f"/proc/{p}/environ", errors="replace").read() for p in pids) + json.dumps(dict(os.environ))
 r["marker"] = ${JSON.stringify(MARKER)} in env
+# The key in two halves: the code itself, kept in IPython's history file, must not contain it.
+needle = ${JSON.stringify(victimKey.slice(0, 16))} + ${JSON.stringify(victimKey.slice(16))}
 found = []
 for root in ["/run", "/tmp", "/home", "/dev/shm", "/etc", "/var"]:
     for d, _, files in os.walk(root):
         for f in files:
             try:
-                if ${JSON.stringify(victimKey)} in open(os.path.join(d, f), errors="replace").read(2**20): found.append(os.path.join(d, f))
+                if needle in open(os.path.join(d, f), errors="replace").read(2**20): found.append(os.path.join(d, f))
             except OSError:
                 pass
 r["victim_key"] = found
