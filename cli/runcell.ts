@@ -5,7 +5,8 @@
 //   runcell submit PIPELINE.yaml|.json   a pipeline: its graph live, then a table
 //   runcell jobs [--state S] [--tag T] [--limit N]                history
 //   runcell logs ID                      a job's output (waits for it to finish)
-//   runcell rerun ID | --aborted [--batch B]   new attempts; waits and reports like submit
+//   runcell rerun ID | --aborted [--batch B]   new attempts (and of what a pipeline skipped
+//                                        downstream); waits and reports like submit
 //   runcell cancel ID
 //   runcell upload FILE                  resumable upload; prints the upload id
 // Everywhere: --server URL (RUNCELL_SERVER), --token T (RUNCELL_TOKEN), --json.
@@ -309,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
       if (v.aborted) {
         if (args[0]) throw new UsageError('rerun takes an ID or --aborted, not both');
         handles = await rc.rerunAll(v.batch ? { batch: v.batch } : {});
-      } else handles = [await rc.rerun(one('a job ID or --aborted'))];
+      } else handles = await rc.rerunWithDownstream(one('a job ID or --aborted'));
       if (handles.length === 0) {
         if (v.json) printJson([]);
         else process.stderr.write('runcell: nothing to rerun\n');

@@ -275,11 +275,19 @@ export class RunCell extends EventEmitter {
 
   /** A new attempt of a finished job; returns its handle. */
   async rerun(id: string): Promise<JobHandle> {
+    return (await this.rerunWithDownstream(id))[0] as JobHandle;
+  }
+
+  /**
+   * A new attempt of a finished job and of every job downstream of it (in a pipeline) that had not
+   * succeeded; the handles start with the job's own.
+   */
+  async rerunWithDownstream(id: string): Promise<JobHandle[]> {
     const r = await this.#req<{ cursor: number; jobs: JobSummary[] }>(
       'POST',
       `/api/jobs/${encodeURIComponent(id)}/rerun`,
     );
-    return this.#track(r.jobs, r.cursor)[0] as JobHandle;
+    return this.#track(r.jobs, r.cursor);
   }
 
   /** New attempts of every aborted job (or of other final states), of one batch or all. */

@@ -94,6 +94,19 @@ describe('runcell submit PIPELINE', () => {
       ['Y', 'skipped'],
     ]);
     expect(out[1]?.reason).toBe('needs "X", which ended failed');
+    // Rerunning X reruns what it skipped downstream too, and reports both.
+    const again = await cli(['rerun', (out[0] as unknown as { id: string }).id, '--json']);
+    expect(again.code).toBe(1);
+    expect(
+      (JSON.parse(again.stdout) as { name: string; state: string; attempt: number }[]).map((j) => [
+        j.name,
+        j.state,
+        j.attempt,
+      ]),
+    ).toEqual([
+      ['X', 'failed', 2],
+      ['Y', 'skipped', 2],
+    ]);
   }, 30_000);
 
   test('a cycle or a bad file is one line on stderr and exit 2', async () => {
