@@ -1,5 +1,6 @@
 // What the embed promises about trouble, in a real browser against a real server and real kernels
-// (docs/embed.md, "Connection" and "Events"): the DOM events fire as documented; a dropped network
+// (docs/embed.md, "Connection", "Events" and `eager`): the DOM events fire as documented, no kernel
+// starts before Run unless the author asks for `eager` (then on sight); a dropped network
 // connection is survived, with the output printed meanwhile replayed exactly once; a killed kernel is
 // explained with a Restart button that gives a working kernel. The page reaches runcell through a TCP
 // proxy in this file, which can cut every connection and refuse new ones, as a network outage does.
@@ -146,8 +147,10 @@ afterAll(async () => {
 describe('the embed under trouble', () => {
   it('fires the documented DOM events, and starts no kernel before Run', async () => {
     const kernelStarts: string[] = [];
+    const posted: string[] = [];
     page.on('request', (r) => {
       if (r.method() === 'POST' && /\/api\/kernels$/.test(r.url())) kernelStarts.push(r.url());
+      if (r.method() === 'POST' && /\/messages\?/.test(r.url())) posted.push(r.postData() ?? '');
     });
     await page.goto(`${server.site}/cell`);
     cell = page.locator('#cell');
@@ -159,6 +162,9 @@ describe('the embed under trouble', () => {
     await cell.locator('.rc-run').click();
     await expect.poll(runs, { timeout: 30_000 }).toBe(1);
     expect(kernelStarts).toHaveLength(1);
+    // The first execute went by HTTP while the socket connected; its output came once, by the socket.
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toContain('execute_request');
     const list = await statuses();
     // connecting (kernel requested), ready (socket open), busy, idle: in this order.
     expect(inOrder(list, ['connecting', 'ready', 'busy', 'idle']).every((i) => i >= 0)).toBe(true);
@@ -187,6 +193,36 @@ describe('the embed under trouble', () => {
       later.filter((e) => e.type === 'runcell:output').map((e) => e.detail?.output?.output_type),
     ).toEqual(['error']);
     expect(later.find((e) => e.type === 'runcell:done')?.detail).toMatchObject({ status: 'error' });
+  });
+
+  it('with data-eager, starts and connects a kernel when the cell comes into view', async () => {
+    server.pages.set(
+      '/eager',
+      `<!doctype html><html><body><script src="${proxy.origin}/static/runcell.js"></script>
+<div id="top" data-runcell data-eager>print("eager top")</div>
+<div style="height: 3000px"></div>
+<div id="below" data-runcell data-eager>print("eager below")</div></body></html>`,
+    );
+    const p = await ctx.newPage();
+    const starts: string[] = [];
+    p.on('request', (r) => {
+      if (r.method() === 'POST' && /\/api\/kernels$/.test(r.url())) starts.push(r.url());
+    });
+    await p.goto(`${server.site}/eager`);
+    const top = p.locator('#top');
+    const below = p.locator('#below');
+    // No click: the visible cell's kernel starts and its socket opens; the one below waits.
+    await expect.poll(() => top.getAttribute('data-status'), { timeout: 30_000 }).toMatch(/^(ready|idle)$/);
+    expect(starts).toHaveLength(1);
+    expect(await below.getAttribute('data-status')).toBe('new');
+    await below.scrollIntoViewIfNeeded();
+    await expect.poll(() => below.getAttribute('data-status'), { timeout: 30_000 }).toMatch(/^(ready|idle)$/);
+    expect(starts).toHaveLength(2);
+    await below.locator('.rc-run').click();
+    await expect
+      .poll(() => below.locator('.rc-stdout').textContent(), { timeout: 30_000 })
+      .toBe('eager below\n');
+    await p.close({ runBeforeUnload: true });
   });
 
   it('survives a dropped connection: output printed meanwhile is replayed once', async () => {

@@ -223,6 +223,7 @@ export class Cell {
     this.#renderStatus();
     if (o.languagePicker) void this.#loadSpecs();
     if (o.autorun) void this.run();
+    else if (o.eager) this.#startWhenVisible();
   }
 
   // ---- public API ---------------------------------------------------------------------------------
@@ -386,6 +387,22 @@ export class Cell {
   }
 
   // ---- internals ----------------------------------------------------------------------------------
+
+  /** The `eager` option: the kernel starts and connects once the cell is on screen. */
+  #startWhenVisible(): void {
+    const start = () => void this.#kernel.ensure().catch(() => undefined);
+    if (typeof IntersectionObserver === 'undefined') {
+      start();
+      return;
+    }
+    const io = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      io.disconnect();
+      start();
+    });
+    io.observe(this.host);
+    this.#unsubscribe.push(() => io.disconnect());
+  }
 
   #kernelOptions(kernel: string | undefined) {
     const o = this.options;

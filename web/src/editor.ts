@@ -1,5 +1,5 @@
 // The cell's editor. A plain <textarea> is there at once (typing works before anything loads); the
-// CodeMirror chunk loads on the first sign of interest (pointer over, focus, touch) and takes over
+// CodeMirror chunk loads on the first sign of interest (pointer over, focus, touch, a key) and takes over
 // with the text and selection as they are at that moment.
 type CodeMirrorChunk = typeof import('./lazy/codemirror.js');
 type Handle = import('./lazy/codemirror.js').CodeMirrorHandle;
@@ -29,6 +29,8 @@ export class Editor {
   #loading = false;
   #language: string;
   #readOnly: boolean;
+  /** Focus given by the page, not the visitor: no reason to load CodeMirror yet. */
+  #quiet = false;
 
   constructor(opts: EditorOptions) {
     this.#opts = opts;
@@ -56,9 +58,11 @@ export class Editor {
     });
     this.#textarea = ta;
     this.el.appendChild(ta);
-    const wake = () => void this.upgrade();
-    for (const ev of ['pointerenter', 'focusin', 'touchstart'])
-      this.el.addEventListener(ev, wake, { once: true, passive: true });
+    const wake = () => {
+      if (!this.#quiet) void this.upgrade();
+    };
+    for (const ev of ['pointerenter', 'focusin', 'touchstart', 'keydown'])
+      this.el.addEventListener(ev, wake, { passive: true });
   }
 
   get upgraded(): boolean {
@@ -117,7 +121,17 @@ export class Editor {
   }
 
   focus(): void {
-    if (this.#cm) this.#cm.focus();
-    else this.#textarea.focus();
+    if (this.#cm) {
+      this.#cm.focus();
+      return;
+    }
+    // focusin fires during focus(): a page focusing its cell at load would otherwise load and run
+    // CodeMirror's 370 KB at once, on the main thread a visitor's first Run needs.
+    this.#quiet = true;
+    try {
+      this.#textarea.focus();
+    } finally {
+      this.#quiet = false;
+    }
   }
 }

@@ -29,6 +29,11 @@ export interface CellOptions {
   /** Cells with the same link key share one kernel; without one, each cell has its own. */
   link?: string;
   autorun?: boolean;
+  /**
+   * Start the kernel (from the server's warm pool) and connect as soon as the cell is on screen, so
+   * the first Run only executes. Costs a kernel per page view: off unless the author opts in.
+   */
+  eager?: boolean;
   readOnly?: boolean;
   /** Controls to hide. */
   hide?: Control[];
@@ -91,8 +96,9 @@ export function optionsFromElement(el: Element): CellOptions {
   str('run-label', 'runLabel');
   str('token', 'token');
   str('placeholder', 'placeholder');
-  const flags: [string, 'autorun' | 'readOnly' | 'languagePicker' | 'lineNumbers'][] = [
+  const flags: [string, 'autorun' | 'eager' | 'readOnly' | 'languagePicker' | 'lineNumbers'][] = [
     ['autorun', 'autorun'],
+    ['eager', 'eager'],
     ['readonly', 'readOnly'],
     ['language-picker', 'languagePicker'],
     ['line-numbers', 'lineNumbers'],
@@ -132,6 +138,7 @@ export function resolveOptions(o: CellOptions, fallbackCode: string): ResolvedOp
     code: o.code ?? dedent(fallbackCode),
     link: o.link,
     autorun: o.autorun ?? false,
+    eager: o.eager ?? false,
     readOnly: o.readOnly ?? false,
     hide: o.hide ?? [],
     runLabel: o.runLabel ?? 'Run',
