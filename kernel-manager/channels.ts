@@ -27,6 +27,8 @@ export class Channels {
     this.#maxMessageBytes = maxMessageBytes;
     // ipc sockets appear when the kernel binds them; retry connecting often so start-up is quick.
     const opts = { linger: 0, maxMessageSize: maxMessageBytes, reconnectInterval: 20 };
+    // A deep receive queue on iopub: the kernel's PUB drops what does not fit when we fall behind.
+    const iopubOpts = { ...opts, receiveHighWaterMark: 100_000 };
     // The kernel sends input_request to the identity the execute_request came from (on shell), so
     // stdin must share shell's routing id, as jupyter_client's session identity does.
     const identity = { ...opts, routingId: randomBytes(16).toString('hex') };
@@ -35,7 +37,7 @@ export class Channels {
       control: new zmq.Dealer(identity),
       stdin: new zmq.Dealer(identity),
     };
-    this.#iopub = new zmq.Subscriber(opts);
+    this.#iopub = new zmq.Subscriber(iopubOpts);
     this.#iopub.subscribe();
     for (const [name, sock] of Object.entries(this.#dealers) as [SendChannel, zmq.Dealer][]) {
       sock.events.on('handshake', () => this.#pending.delete(name));

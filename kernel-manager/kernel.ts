@@ -48,6 +48,20 @@ interface PendingExecution {
   breached?: boolean;
 }
 
+/** How long after an execute_reply a missing idle status is waited for before it is supplied. */
+const IDLE_GRACE_MS = 3_000;
+
+function newHeaderFields(msgType: string, session: string): Header {
+  return {
+    msg_id: '',
+    session,
+    username: 'runcell',
+    date: new Date().toISOString(),
+    msg_type: msgType,
+    version: PROTOCOL_VERSION,
+  };
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export class LocalKernel extends EventEmitter implements Kernel {
@@ -72,6 +86,9 @@ export class LocalKernel extends EventEmitter implements Kernel {
   readonly #executions: PendingExecution[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   #readyWaiter: ((msg: ChannelMessage) => void) | undefined;
+  /** Executions replied to whose idle status has not arrived yet (see #expectIdle). */
+  readonly #idleTimers = new Map<string, NodeJS.Timeout>();
+  readonly #idleSeen = new Set<string>();
   /** The kernel's work dir: files the code writes, and uploads placed for it. */
   readonly files: WorkDir;
 
@@ -302,13 +319,55 @@ export class LocalKernel extends EventEmitter implements Kernel {
     this.#lastActivity = new Date();
     this.#readyWaiter?.(msg);
     if (channel === 'iopub') this.#trackIopub(msg, frames);
-    else if (channel === 'shell' && isExecuteReply(msg)) this.#finishExecution(msg.parent_header.msg_id);
+    else if (channel === 'shell' && isExecuteReply(msg)) {
+      this.#finishExecution(msg.parent_header.msg_id);
+      this.#expectIdle(msg.parent_header);
+    }
     this.emit('message', msg);
+  }
+
+  // Spec: every request's iopub output ends with status idle. A kernel's PUB socket drops messages when
+  // we cannot keep up (its high-water mark), and that idle may be among them: clients would wait forever.
+  // Once the execute_reply is in, a missing idle is supplied after IDLE_GRACE_MS.
+  #expectIdle(parent: Partial<Header>): void {
+    const id = parent.msg_id;
+    if (!id || this.#idleSeen.delete(id)) return;
+    const t = setTimeout(() => {
+      this.#idleTimers.delete(id);
+      if (this.#isDead()) return;
+      this.#log.warn({ parent: id }, 'status idle lost (output flood): supplying it');
+      const idle: ChannelMessage = {
+        channel: 'iopub',
+        header: { ...newHeaderFields('status', this.session), msg_id: randomUUID() },
+        parent_header: parent,
+        metadata: {},
+        content: { execution_state: 'idle', runcell_synthetic: true },
+        buffers: [],
+      };
+      this.#trackIopub(idle, []);
+      this.emit('message', idle);
+    }, IDLE_GRACE_MS);
+    t.unref();
+    this.#idleTimers.set(id, t);
+  }
+
+  #idleArrived(parentId: string | undefined): void {
+    if (!parentId) return;
+    const t = this.#idleTimers.get(parentId);
+    if (t) {
+      clearTimeout(t);
+      this.#idleTimers.delete(parentId);
+    } else {
+      // Idle can arrive before the reply (separate sockets): remember it briefly, bounded.
+      this.#idleSeen.add(parentId);
+      if (this.#idleSeen.size > 1_000) this.#idleSeen.delete(this.#idleSeen.values().next().value as string);
+    }
   }
 
   #trackIopub(msg: ChannelMessage, frames: Buffer[]): void {
     const parent = msg.parent_header.msg_id;
     if (isStatus(msg)) {
+      if (msg.content.execution_state === 'idle' && frames.length > 0) this.#idleArrived(parent);
       if (this.#state !== 'restarting' && this.#state !== 'dead' && !this.#readyWaiter) {
         this.#setState(msg.content.execution_state);
       }
@@ -528,6 +587,9 @@ export class LocalKernel extends EventEmitter implements Kernel {
 
   async #teardown(): Promise<void> {
     this.#generation++;
+    for (const t of this.#idleTimers.values()) clearTimeout(t);
+    this.#idleTimers.clear();
+    this.#idleSeen.clear();
     this.#channels?.close();
     this.#channels = undefined;
     const proc = this.#proc;
@@ -565,6 +627,8 @@ export class LocalKernel extends EventEmitter implements Kernel {
     if (this.#state === 'dead') return;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    for (const t of this.#idleTimers.values()) clearTimeout(t);
+    this.#idleTimers.clear();
     this.#clearExecutions();
     this.#transition = undefined;
     this.#setState('dead', reason);
