@@ -28,6 +28,9 @@ export function defaultConfig(): KernelManagerConfig {
     sandbox: defaultSandboxConfig(),
     fork: { specs: [], preload: ['numpy', 'matplotlib.pyplot'] },
     idPrefix: '',
+    gateways: [],
+    placement: 'local',
+    gatewayHealthIntervalMs: 5_000,
   };
 }
 

@@ -7,6 +7,7 @@ import { type DeepPartial, resolveConfig } from './config.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { Pool } from './pool.js';
+import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
 import { discoverSpecs } from './specs.js';
@@ -16,6 +17,8 @@ export { type DeepPartial, defaultConfig } from './config.js';
 export { KernelManagerError, type KernelManagerErrorCode } from './errors.js';
 export type { LocalKernel } from './kernel.js';
 export * from './messages.js';
+export type { GatewayStatus } from './providers/gateway.js';
+export type { RemoteKernel } from './providers/remote-kernel.js';
 export type { SandboxConfig } from './sandbox/types.js';
 export type * from './types.js';
 
@@ -43,6 +46,9 @@ export class KernelManager extends EventEmitter {
   readonly #pool: Pool;
   /** Kernels handed out to an owner; pooled ones stay invisible to get() and list(). */
   readonly #assigned = new WeakSet<LocalKernel>();
+  /** Kernels on gateways (always handed out: remote kernels are not pooled). */
+  readonly #remote = new Map<string, Kernel>();
+  readonly #gateways: GatewayProvider | undefined;
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -63,6 +69,16 @@ export class KernelManager extends EventEmitter {
     const pooled = (config.pool.specs.length > 0 ? config.pool.specs : [config.defaultSpec]).filter((s) =>
       this.#specs.has(s),
     );
+    this.#gateways =
+      config.gateways.length > 0 && config.placement !== 'local'
+        ? new GatewayProvider({
+            gateways: config.gateways,
+            limits: config.limits,
+            healthIntervalMs: config.gatewayHealthIntervalMs,
+            idPrefix: config.idPrefix,
+            log,
+          })
+        : undefined;
     this.#pool = new Pool(config.pool.size > 0 ? pooled : [], {
       config: config.pool,
       maxKernels: config.maxKernels,
@@ -133,6 +149,14 @@ export class KernelManager extends EventEmitter {
   async start(specName?: string, opts: StartOptions = {}): Promise<Kernel> {
     if (this.#closed) throw new KernelManagerError('CLOSED', 'the kernel manager is shutting down');
     const name = specName ?? this.config.defaultSpec;
+    if (this.#gateways) {
+      try {
+        return this.#handOut(await this.#gateways.start(name, opts));
+      } catch (e) {
+        if (this.config.placement === 'remote' || this.#closed) throw e;
+        this.#log.warn({ err: e }, 'no remote kernel: starting a local one');
+      }
+    }
     if (!this.#specs.has(name)) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`);
     let k = this.#pool.take(name);
     if (!k) {
@@ -147,6 +171,21 @@ export class KernelManager extends EventEmitter {
     this.#assigned.add(k);
     this.emit('kernel', k);
     return k;
+  }
+
+  #handOut(k: Kernel): Kernel {
+    this.#remote.set(k.id, k);
+    k.once('dead', (reason: string) => {
+      this.#remote.delete(k.id);
+      this.emit('dead', k, reason);
+    });
+    this.emit('kernel', k);
+    return k;
+  }
+
+  /** The gateways' placement and health (empty when remote kernels are off). */
+  gateways(): GatewayStatus[] {
+    return this.#gateways?.status() ?? [];
   }
 
   async #launch(spec: string): Promise<LocalKernel> {
@@ -177,12 +216,14 @@ export class KernelManager extends EventEmitter {
 
   /** A kernel that has been handed out (pooled kernels are not visible). */
   get(id: string): Kernel | undefined {
+    const r = this.#remote.get(id);
+    if (r) return r;
     const k = this.#kernels.get(id);
     return k && k.state !== 'starting' && this.#isAssigned(k) ? k : undefined;
   }
 
   list(): Kernel[] {
-    return [...this.#kernels.values()].filter((k) => this.#isAssigned(k));
+    return [...[...this.#kernels.values()].filter((k) => this.#isAssigned(k)), ...this.#remote.values()];
   }
 
   #isAssigned(k: LocalKernel): boolean {
@@ -210,6 +251,7 @@ export class KernelManager extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.close();
+    await this.#gateways?.close();
     await Promise.allSettled(
       [...this.#kernels.values()].map((k) => k.shutdown('the server is shutting down')),
     );

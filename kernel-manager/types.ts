@@ -1,6 +1,7 @@
 // Public types of kernel-manager. server/ builds on these only (import from 'kernel-manager/index.js').
 import type { EventEmitter } from 'node:events';
 import type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel } from './messages.js';
+import type { GatewayConfig } from './providers/provider.js';
 import type { SandboxConfig } from './sandbox/types.js';
 import type { KernelFiles } from './workdir.js';
 
@@ -82,6 +83,15 @@ export interface KernelManagerConfig {
   fork: ForkConfig;
   /** Prefix every kernel id starts with (lets a load balancer route by id). Empty by default. */
   idPrefix: string;
+  /** Jupyter Server / Kernel Gateway / Enterprise Gateway hosts for remote kernels. [] by default. */
+  gateways: GatewayConfig[];
+  /**
+   * Where start() puts kernels: 'local' (the sandbox here; the default), 'remote' (gateways only),
+   * 'remote-first' (gateways, else a local kernel). Without gateways it is always local.
+   */
+  placement: 'local' | 'remote' | 'remote-first';
+  /** Time between health checks of each gateway. */
+  gatewayHealthIntervalMs: number;
 }
 
 export interface StartOptions {
@@ -150,5 +160,6 @@ export interface Kernel extends EventEmitter {
   readonly files: KernelFiles;
 }
 
+export type { GatewayConfig } from './providers/provider.js';
 export type { FileStat, KernelFiles } from './workdir.js';
 export type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel };

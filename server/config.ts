@@ -2,7 +2,7 @@
 // its bounds. Sources, later ones winning: defaults, the JSON file named by RUNCELL_CONFIG, the
 // environment. Everything is validated at start-up; a bad value stops the server with a clear message.
 import { readFileSync } from 'node:fs';
-import type { DeepPartial, KernelManagerConfig } from '../kernel-manager/index.js';
+import type { DeepPartial, GatewayConfig, KernelManagerConfig } from '../kernel-manager/index.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -40,6 +40,8 @@ export interface ServerConfig {
   sandboxRuntimeRoot: string;
   sandboxMemoryBytes: number;
   deadKernelTtlMs: number;
+  gateways: GatewayConfig[];
+  placement: 'local' | 'remote' | 'remote-first';
   // Bridge
   wsMaxPayloadBytes: number;
   clientBufferBytes: number;
@@ -104,7 +106,8 @@ type Kind =
   | { t: 'string'; nonEmpty?: boolean }
   | { t: 'list' }
   | { t: 'enum'; values: readonly string[] }
-  | { t: 'uidRange' };
+  | { t: 'uidRange' }
+  | { t: 'gateways' };
 
 interface Setting {
   key: keyof ServerConfig;
@@ -198,6 +201,18 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'sandboxMemoryBytes', env: 'RUNCELL_SANDBOX_MEMORY_BYTES', kind: int(0), doc: 'memory per kernel' },
   { key: 'deadKernelTtlMs', env: 'RUNCELL_DEAD_KERNEL_TTL_MS', kind: int(0), doc: 'dead model kept' },
+  {
+    key: 'gateways',
+    env: 'RUNCELL_GATEWAYS',
+    kind: { t: 'gateways' },
+    doc: 'remote kernel hosts: JSON list of {url, token, capacity, specs?}',
+  },
+  {
+    key: 'placement',
+    env: 'RUNCELL_PLACEMENT',
+    kind: { t: 'enum', values: ['local', 'remote', 'remote-first'] },
+    doc: 'where kernels start (see docs/scaling.md)',
+  },
   { key: 'wsMaxPayloadBytes', env: 'RUNCELL_WS_MAX_PAYLOAD_BYTES', kind: int(KiB), doc: 'largest frame' },
   { key: 'clientBufferBytes', env: 'RUNCELL_CLIENT_BUFFER_BYTES', kind: int(KiB), doc: 'unsent per socket' },
   { key: 'replayMessages', env: 'RUNCELL_REPLAY_MESSAGES', kind: int(1), doc: 'replay log length' },
@@ -428,6 +443,8 @@ export function defaultServerConfig(): ServerConfig {
     sandboxRuntimeRoot: '',
     sandboxMemoryBytes: 0,
     deadKernelTtlMs: 5 * 60_000,
+    gateways: [],
+    placement: 'local',
     // Far below ws's 100 MiB default: a frame from a browser is code or a widget update.
     wsMaxPayloadBytes: 4 * MiB,
     clientBufferBytes: 4 * MiB,
@@ -556,6 +573,39 @@ function parseValue(
         return bad('a uid range FIRST-LAST with 1000 <= FIRST <= LAST');
       return { ok: true, v: [lo, hi] };
     }
+    case 'gateways': {
+      let v: unknown = raw;
+      if (typeof raw === 'string') {
+        try {
+          v = JSON.parse(raw);
+        } catch {
+          return bad('a JSON list of {"url", "token", "capacity"}');
+        }
+      }
+      const ok = (g: unknown): g is GatewayConfig => {
+        if (typeof g !== 'object' || g === null) return false;
+        const o = g as Record<string, unknown>;
+        return (
+          typeof o.url === 'string' &&
+          /^https?:\/\/[^\s]+$/.test(o.url) &&
+          (o.token === undefined || typeof o.token === 'string') &&
+          Number.isSafeInteger(o.capacity) &&
+          (o.capacity as number) >= 1 &&
+          (o.specs === undefined || (Array.isArray(o.specs) && o.specs.every((x) => typeof x === 'string')))
+        );
+      };
+      if (!Array.isArray(v) || !v.every(ok))
+        return bad('a JSON list of {"url": "http(s)://…", "token", "capacity" >= 1, "specs"?}');
+      return {
+        ok: true,
+        v: v.map((g) => ({
+          url: g.url,
+          token: g.token ?? '',
+          capacity: g.capacity,
+          ...(g.specs ? { specs: g.specs } : {}),
+        })),
+      };
+    }
   }
 }
 
@@ -633,6 +683,8 @@ export function kernelManagerConfig(c: ServerConfig): DeepPartial<KernelManagerC
     defaultSpec: c.defaultKernel,
     maxKernels: c.maxKernels,
     idPrefix: c.kernelIdPrefix,
+    gateways: c.gateways,
+    placement: c.placement,
     pool: { size: c.poolSize, specs: c.poolSpecs, queueMax: c.queueMax, queueTimeoutMs: c.queueTimeoutMs },
     limits: {
       startupTimeoutMs: c.kernelStartupTimeoutMs,
