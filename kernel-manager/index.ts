@@ -76,6 +76,7 @@ export class KernelManager extends EventEmitter {
             limits: config.limits,
             healthIntervalMs: config.gatewayHealthIntervalMs,
             idPrefix: config.idPrefix,
+            knownSpec: (name) => this.#specs.has(name),
             log,
           })
         : undefined;

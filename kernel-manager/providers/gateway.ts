@@ -32,6 +32,8 @@ export interface GatewayProviderOptions {
   limits: Limits;
   healthIntervalMs: number;
   idPrefix: string;
+  /** Whether a gateway without a `specs` list is asked for this spec (the manager's own kernelspecs). */
+  knownSpec(name: string): boolean;
   log: Logger;
 }
 
@@ -95,20 +97,28 @@ export class GatewayProvider implements KernelProvider {
     if (g.up && g.failures >= DOWN_AFTER) {
       g.up = false;
       this.#log.warn({ gateway: g.config.url }, `gateway failed ${DOWN_AFTER} times in a row: marked down`);
-      for (const k of g.kernels) k.lost(`the gateway ${g.config.url} is down`);
+      for (const k of g.kernels) k.lost("the kernel's gateway is down");
     }
   }
 
   /** Up gateways offering `spec` with room, most free capacity first. */
   #candidates(spec: string): Gateway[] {
     return this.#gateways
-      .filter((g) => g.up && (!g.config.specs || g.config.specs.includes(spec)))
+      .filter((g) => g.up && this.#offers(g, spec))
       .filter((g) => g.config.capacity - g.kernels.size > 0)
       .sort((a, b) => b.config.capacity - b.kernels.size - (a.config.capacity - a.kernels.size));
   }
 
+  // Only names an operator listed (or that exist here) are sent on: an arbitrary name from a client
+  // would make the gateway fail, and failures mark gateways down.
+  #offers(g: Gateway, spec: string): boolean {
+    return g.config.specs ? g.config.specs.includes(spec) : this.#o.knownSpec(spec);
+  }
+
   async start(spec: string, opts: StartOptions): Promise<Kernel> {
     if (this.#closed) throw new KernelManagerError('CLOSED', 'the kernel manager is shutting down');
+    if (!this.#gateways.some((g) => this.#offers(g, spec)))
+      throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${spec}"`);
     const tried = new Set<Gateway>();
     const errors: unknown[] = [];
     for (;;) {

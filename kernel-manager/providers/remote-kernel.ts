@@ -324,7 +324,7 @@ export class RemoteKernel extends EventEmitter implements Kernel {
         this.#log.info({ code }, 'kernel websocket closed; reconnecting');
         await this.#open(++this.#generation, Date.now() + this.#deps.limits.startupTimeoutMs);
       } catch {
-        this.#die(`the websocket to the kernel on ${this.gateway} closed and could not be reopened`);
+        this.#die("the websocket to the kernel's gateway closed and could not be reopened");
       }
     })();
   }
@@ -333,12 +333,11 @@ export class RemoteKernel extends EventEmitter implements Kernel {
   async #probe(): Promise<string | undefined> {
     try {
       const m = (await this.#rest('GET', this.#kernelPath())) as { execution_state?: unknown } | undefined;
-      if (m?.execution_state === 'dead') return `the kernel died on the gateway ${this.gateway}`;
+      if (m?.execution_state === 'dead') return 'the kernel died on its gateway';
       return undefined;
     } catch (e) {
-      if (e instanceof GatewayHttpError && e.status === 404)
-        return `the kernel is gone from the gateway ${this.gateway}`;
-      return `the gateway ${this.gateway} stopped answering`;
+      if (e instanceof GatewayHttpError && e.status === 404) return 'the kernel is gone from its gateway';
+      return "the kernel's gateway stopped answering";
     }
   }
 
@@ -579,6 +578,7 @@ export class RemoteKernel extends EventEmitter implements Kernel {
     this.#timers.clear();
     this.#clearExecutions();
     this.#transition = undefined;
+    // Reasons reach browsers: they never name the gateway's (internal) address; the log does.
     this.#log.info({ reason }, 'remote kernel dead');
     this.#setState('dead', reason);
     this.emit('dead', reason);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
 import type { RemoteKernel } from '../../kernel-manager/providers/remote-kernel.js';
+import { kernelManagerConfig, loadConfig } from '../../server/config.js';
 import { newKernel, RawClient, startServer } from '../server/helpers.js';
 import { run, testManager } from './helpers.js';
 
@@ -210,8 +211,10 @@ describe('remote kernels on two jupyter-servers', () => {
     const died = new Promise<string>((r) => victim.once('dead', r));
     await stop(b);
     const reason = await died;
-    expect(reason).toContain(b.url);
-    expect(reason).toMatch(/stopped answering|is down|gone/);
+    expect(reason).toMatch(
+      /^the kernel's gateway (stopped answering|is down)$|^the kernel is gone from its gateway$/,
+    );
+    expect(victim.reason).toBe(reason);
     expect(victim.state).toBe('dead');
     expect(m.get(victim.id)).toBeUndefined();
     await until(() => gw()[1]?.up === false, 10_000, 'gateway b marked down');
@@ -223,6 +226,8 @@ describe('remote kernels on two jupyter-servers', () => {
     expect((await run(k, '6*7')).reply?.content.status).toBe('ok');
     // a is now full and b is down: no room anywhere.
     await expect(m.start()).rejects.toMatchObject({ code: 'CAPACITY' });
+    // A name no gateway offers is refused here, never sent on (it would count as a gateway failure).
+    await expect(m.start('no-such-spec')).rejects.toMatchObject({ code: 'NO_SUCH_SPEC' });
     // The kernels on a were not touched.
     expect((await run(kernels[0] as Kernel, '1')).reply?.content.status).toBe('ok');
   });
@@ -295,6 +300,30 @@ describe('failover and limits', () => {
     } finally {
       await m.close();
     }
+  });
+});
+
+describe('server settings', () => {
+  it('off by default; RUNCELL_GATEWAYS and RUNCELL_PLACEMENT are parsed, checked and passed on', () => {
+    const off = kernelManagerConfig(loadConfig({}));
+    expect(off.gateways).toEqual([]);
+    expect(off.placement).toBe('local');
+    const c = loadConfig({
+      RUNCELL_PLACEMENT: 'remote-first',
+      RUNCELL_GATEWAYS:
+        '[{"url":"http://eg:8888","token":"t","capacity":5,"specs":["python3"]},{"url":"https://b","capacity":1}]',
+    });
+    expect(kernelManagerConfig(c)).toMatchObject({
+      placement: 'remote-first',
+      gateways: [
+        { url: 'http://eg:8888', token: 't', capacity: 5, specs: ['python3'] },
+        { url: 'https://b', token: '', capacity: 1 },
+      ],
+    });
+    for (const bad of ['{', '{}', '[{"url":"eg:8888","capacity":1}]', '[{"url":"http://eg","capacity":0}]']) {
+      expect(() => loadConfig({ RUNCELL_GATEWAYS: bad }), bad).toThrow(/RUNCELL_GATEWAYS/);
+    }
+    expect(() => loadConfig({ RUNCELL_PLACEMENT: 'cloud' })).toThrow(/RUNCELL_PLACEMENT/);
   });
 });
 
