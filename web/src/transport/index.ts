@@ -28,7 +28,6 @@ class AutoTransport implements Transport {
         for (const m of ws.takeQueue()) lp.send(m);
         this.#current = lp;
       },
-      orphan: (m) => this.#current.send(m),
     });
     this.#current = ws;
   }

@@ -1,8 +1,5 @@
 // The Jupyter kernel websocket (GET /api/kernels/:id/channels?session_id=…) in the legacy JSON framing.
 // Reconnects with the shared backoff and the same session_id, so the server replays what was missed.
-// Until the socket has first opened, messages go by HTTP POST (the long-poll API, same session): the
-// kernel starts on the first run while the socket connects, and the socket, once open, is sent the
-// session's output from the server's log. This takes the socket's connect off the time to first output.
 import type { Message } from '../messages.js';
 import { Backoff, sleep } from './backoff.js';
 import { Dedupe } from './dedupe.js';
@@ -13,8 +10,6 @@ export interface WebSocketOptions {
   connectTimeoutMs?: number;
   /** Called instead of retrying when the very first attempt fails (auto mode falls back to long-poll). */
   onFirstFailure?: (why: string) => void;
-  /** Takes a message whose early POST failed after the queue was handed over (auto mode's fallback). */
-  orphan?: (m: Message) => void;
   backoff?: Backoff;
   dedupe?: Dedupe;
 }
@@ -24,12 +19,6 @@ export function channelsUrl(t: TransportTarget): string {
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('session_id', t.session);
   if (t.token) u.searchParams.set('token', t.token);
-  return u.href;
-}
-
-export function messagesUrl(t: TransportTarget): string {
-  const u = new URL(`/api/kernels/${encodeURIComponent(t.kernelId)}/messages`, t.server);
-  u.searchParams.set('session_id', t.session);
   return u.href;
 }
 
@@ -44,9 +33,6 @@ export class WebSocketTransport implements Transport {
   #ws: WebSocket | undefined;
   #queue: Message[] = [];
   #everOpened = false;
-  /** An early POST is in flight: later messages wait behind it, so order is kept. */
-  #posting = false;
-  #handedOver = false;
 
   constructor(target: TransportTarget, events: TransportEvents, opts: WebSocketOptions = {}) {
     this.#target = target;
@@ -59,49 +45,13 @@ export class WebSocketTransport implements Transport {
   }
 
   send(m: Message): void {
-    if (this.#posting) this.#queue.push(m);
-    else if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(m));
-    else if (!this.#everOpened && this.#queue.length === 0) void this.#postEarly(m);
+    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(m));
     else this.#queue.push(m);
   }
 
   /** Messages not yet sent (handed to the long-poll transport on fallback). */
   takeQueue(): Message[] {
-    this.#handedOver = true;
     return this.#queue.splice(0);
-  }
-
-  async #postEarly(m: Message): Promise<void> {
-    this.#posting = true;
-    let sent = false;
-    try {
-      const res = await fetch(messagesUrl(this.#target), {
-        method: 'POST',
-        signal: this.#abort.signal,
-        // text/plain: a "simple" request, no CORS preflight (the server parses it as JSON).
-        headers: {
-          'content-type': 'text/plain;charset=UTF-8',
-          ...(this.#target.token ? { authorization: `token ${this.#target.token}` } : {}),
-        },
-        body: JSON.stringify([m]),
-      });
-      sent = res.ok;
-    } catch {
-      // Not sent (refused by a policy, no route): it goes by the socket instead, as without this path.
-    }
-    this.#posting = false;
-    if (this.#abort.signal.aborted) return;
-    if (!sent) {
-      if (this.#handedOver) this.#opts.orphan?.(m);
-      else this.#queue.unshift(m);
-    }
-    this.#flush();
-  }
-
-  #flush(): void {
-    const ws = this.#ws;
-    if (this.#posting || ws?.readyState !== WebSocket.OPEN) return;
-    for (const m of this.#queue.splice(0)) ws.send(JSON.stringify(m));
   }
 
   close(): void {
@@ -132,7 +82,7 @@ export class WebSocketTransport implements Transport {
       this.#everOpened = true;
       this.#backoff.reset();
       this.#events.state('open');
-      this.#flush();
+      for (const m of this.#queue.splice(0)) ws.send(JSON.stringify(m));
     };
     ws.onmessage = (e: MessageEvent) => {
       if (typeof e.data !== 'string') return; // binary frames carry buffers (widgets); not used here
