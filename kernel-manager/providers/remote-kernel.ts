@@ -248,6 +248,8 @@ export class RemoteKernel extends EventEmitter implements Kernel {
       this.#onData(gen, isBinary ? (data as ArrayBuffer) : data.toString()),
     );
     ws.on('close', (code) => this.#onClose(gen, code));
+    // A later socket error is followed by 'close', which decides what it means; without a listener it would throw.
+    ws.on('error', (e) => this.#log.debug({ err: e }, 'kernel websocket error'));
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(ws));
       ws.once('error', (e) =>
