@@ -11,6 +11,7 @@ import {
   newKernel,
   startServer,
   type TestServer,
+  waitFor,
 } from '../helpers.js';
 
 let s: TestServer;
@@ -160,8 +161,10 @@ describe('long-poll /api/kernels/:id/messages', () => {
 
   it('limits concurrent anonymous pollers per address with 429 and Retry-After', async () => {
     const browser = { origin: s.base };
-    const first = api(s, 'GET', path(randomUUID(), '&timeout=1'), undefined, browser);
-    await new Promise((r) => setTimeout(r, 100));
+    const first = api(s, 'GET', path(randomUUID(), '&timeout=2'), undefined, browser);
+    // Once the server holds the first poll (not after a fixed sleep: a loaded machine may be slower).
+    const hub = s.ctx.kernels.get(kernel);
+    await waitFor(() => (hub?.connections ?? 0) > 0, 10_000, 'the first poll to be held');
     const second = await api(s, 'GET', path(randomUUID(), '&timeout=0'), undefined, browser);
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBeTruthy();
