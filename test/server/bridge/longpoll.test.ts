@@ -85,8 +85,15 @@ describe('long-poll /api/kernels/:id/messages', () => {
     // b stops at the idle of *this* execution (output of an earlier test's execution may still be
     // arriving after `head`).
     let sharedParent: string | undefined;
+    let aReply = false;
+    let aStream = false;
     const [ra, rb] = await Promise.all([
-      pollUntil(a, head, (x) => x.header.msg_type === 'execute_reply'),
+      // Until both the reply (shell) and the output (iopub) are in: the two channels are not ordered.
+      pollUntil(a, head, (x) => {
+        if (x.header.msg_type === 'execute_reply') aReply = true;
+        if (x.header.msg_type === 'stream' && x.content.text === 'shared\n') aStream = true;
+        return aReply && aStream;
+      }),
       pollUntil(b, head, (x) => {
         if (x.header.msg_type === 'stream' && x.content.text === 'shared\n')
           sharedParent = x.parent_header.msg_id;
