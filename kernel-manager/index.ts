@@ -49,6 +49,8 @@ export class KernelManager extends EventEmitter {
   /** Kernels on gateways (always handed out: remote kernels are not pooled). */
   readonly #remote = new Map<string, Kernel>();
   readonly #gateways: GatewayProvider | undefined;
+  /** Launches in progress (pool refills and cold starts). */
+  readonly #launching = new Set<Promise<void>>();
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -205,12 +207,16 @@ export class KernelManager extends EventEmitter {
       this.emit('dead', k, reason);
       if (!this.#closed) this.#pool.serveWaiters();
     });
+    const launching = k.launch();
+    this.#launching.add(launching);
     try {
-      await k.launch();
+      await launching;
     } catch (e) {
       this.#kernels.delete(id);
       if (!this.#closed) queueMicrotask(() => this.#pool.serveWaiters());
       throw e;
+    } finally {
+      this.#launching.delete(launching);
     }
     return k;
   }
@@ -256,6 +262,9 @@ export class KernelManager extends EventEmitter {
     await Promise.allSettled(
       [...this.#kernels.values()].map((k) => k.shutdown('the server is shutting down')),
     );
+    // A kernel shut down while it was starting cleans up when its launch returns: wait for that too,
+    // so nothing of it runs once close() resolves.
+    await Promise.allSettled([...this.#launching]);
     await Promise.allSettled([...this.#forks.values()].map((f) => f.close()));
   }
 }
