@@ -207,7 +207,9 @@ export class KernelManager extends EventEmitter {
       this.emit('dead', k, reason);
       if (!this.#closed) this.#pool.serveWaiters();
     });
-    const launching = k.launch();
+    // Launch, then one silent execute: a fresh ipykernel's first execute is 30-90 ms slower than the
+    // rest (lazy imports), and that belongs to the pool's refill, not to a visitor's first Run.
+    const launching = k.launch().then(() => k.warmUp());
     this.#launching.add(launching);
     try {
       await launching;

@@ -530,6 +530,11 @@ export class LocalKernel extends EventEmitter implements Kernel {
     }
   }
 
+  /** Runs one silent, history-less execute so the kernel's first real one is as fast as the rest. */
+  async warmUp(): Promise<void> {
+    for await (const _ of this.execute('pass', { silent: true, storeHistory: false })) void _;
+  }
+
   async interrupt(): Promise<void> {
     if (this.#state === 'dead') throw new KernelManagerError('DEAD', 'the kernel is dead');
     // Sandboxed kernels are interrupted by message (the kernel signals itself); a spec that asks for
