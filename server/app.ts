@@ -25,8 +25,8 @@ import {
   Unauthorized,
   UnsupportedMediaType,
 } from './errors.js';
-import type { Jobs } from './jobs/index.js';
 import { registerInstanceHeader } from './instance.js';
+import type { Jobs } from './jobs/index.js';
 import { KernelRegistry } from './kernels.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import { genReqId } from './logger.js';
