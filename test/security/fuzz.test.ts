@@ -169,6 +169,12 @@ describe('fuzzing every route through inject()', () => {
             headers: h as Record<string, string>,
             ...(withBody ? { payload } : {}),
           });
+          // /readyz answers 503 by contract when the pool cannot serve (fuzzed kernel creations can
+          // fill it): that is its answer, not a failure, and it still says why.
+          if (template === '/readyz' && r.statusCode === 503) {
+            expect(r.json()).toMatchObject({ status: 'not ready' });
+            return;
+          }
           if (r.statusCode >= 500) fives.push(`${method} ${url} -> ${r.statusCode} ${r.body.slice(0, 200)}`);
           expect(r.statusCode, `${method} ${url}: ${r.body.slice(0, 300)}`).toBeLessThan(500);
           if (
