@@ -91,6 +91,12 @@ async function attack(
       from,
     )
     .catch(() => undefined);
+  // The reply (shell) and the idle (iopub) are not ordered: have both before judging the outcome.
+  if (end && end.content.execution_state !== 'dead') {
+    await t.client
+      .next((x) => mine(x) && x.header.msg_type === 'execute_reply', 10_000, from)
+      .catch(() => undefined);
+  }
   const ms = Date.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = Math.round((cpu.user + cpu.system) / 1000);
@@ -148,7 +154,7 @@ try:
         kids.append(pid)
 except OSError as e:
     print("fork failed after", len(kids), e.strerror, flush=True)
-time.sleep(3)
+time.sleep(1)
 for k in kids: os.kill(k, 9)
 for k in kids: os.waitpid(k, 0)
 print("reaped")`,
@@ -161,7 +167,9 @@ print("reaped")`,
     } else {
       expect(o.stdout).toMatch(/fork failed after \d+ Resource temporarily unavailable/);
       expect(Number(/after (\d+)/.exec(o.stdout)?.[1])).toBeLessThan(130);
-      expect(o.stdout).toContain('reaped');
+      // Either the cell reaped its children itself, or (slow host) the wall limit interrupted it first
+      // and said so; in both cases the children are gone (checked by destroy below and the suite's sweep).
+      if (!o.stdout.includes('reaped')) expect(o.stderr).toMatch(/execution time limit/);
     }
     await o.t.destroy();
   });
