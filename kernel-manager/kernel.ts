@@ -5,18 +5,17 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Channels } from './channels.js';
 import { KernelManagerError } from './errors.js';
+import { executeOn, messagesOf } from './execute.js';
 import {
   type ChannelMessage,
   type ExecutionState,
   type Header,
   isExecuteReply,
-  isInputRequest,
   isStatus,
   type JsonObject,
   PROTOCOL_VERSION,
   type SendChannel,
 } from './messages.js';
-import { AsyncQueue } from './queue.js';
 import type { ExitInfo, Sandbox, SandboxedProcess } from './sandbox/types.js';
 import type {
   ExecuteOptions,
@@ -469,65 +468,11 @@ export class LocalKernel extends EventEmitter implements Kernel {
   }
 
   messages(): AsyncIterableIterator<ChannelMessage> {
-    const onMessage = (m: ChannelMessage) => q.push(m);
-    const onDead = () => q.end();
-    const q = new AsyncQueue<ChannelMessage>(() => {
-      this.off('message', onMessage);
-      this.off('dead', onDead);
-    });
-    this.on('message', onMessage);
-    this.once('dead', onDead);
-    if (this.#state === 'dead') q.end();
-    return q;
+    return messagesOf(this);
   }
 
-  async *execute(code: string, opts: ExecuteOptions = {}): AsyncIterableIterator<ChannelMessage> {
-    const msgId = randomUUID();
-    const onMessage = (m: ChannelMessage) => {
-      if (m.parent_header.msg_id === msgId) q.push(m);
-    };
-    const onDead = (reason: string) => q.end(new KernelManagerError('DEAD', reason));
-    const q = new AsyncQueue<ChannelMessage>(() => {
-      this.off('message', onMessage);
-      this.off('dead', onDead);
-    });
-    this.on('message', onMessage);
-    this.once('dead', onDead);
-    try {
-      const content = {
-        code,
-        silent: opts.silent ?? false,
-        store_history: opts.storeHistory ?? true,
-        user_expressions: {},
-        allow_stdin: opts.input !== undefined,
-        // ipykernel aborts requests that arrive shortly after an error when this is true, which
-        // would abort an independent execute sent right after a failed one.
-        stop_on_error: opts.stopOnError ?? false,
-      };
-      const header = this.send('shell', {
-        header: { msg_type: 'execute_request', msg_id: msgId, session: this.session },
-        content,
-      });
-      opts.onRequest?.(header, content);
-      let reply = false;
-      let idle = false;
-      for await (const m of q) {
-        yield m;
-        if (m.channel === 'stdin' && isInputRequest(m) && opts.input !== undefined) {
-          const value = typeof opts.input === 'string' ? opts.input : await opts.input(m.content.prompt);
-          this.send('stdin', {
-            header: { msg_type: 'input_reply', session: this.session },
-            parent_header: m.header,
-            content: { value },
-          });
-        }
-        if (m.channel === 'shell' && isExecuteReply(m)) reply = true;
-        if (m.channel === 'iopub' && isStatus(m) && m.content.execution_state === 'idle') idle = true;
-        if (reply && idle) return;
-      }
-    } finally {
-      q.end();
-    }
+  execute(code: string, opts: ExecuteOptions = {}): AsyncIterableIterator<ChannelMessage> {
+    return executeOn(this, code, opts);
   }
 
   /** Runs one silent, history-less execute so the kernel's first real one is as fast as the rest. */
