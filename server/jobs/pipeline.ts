@@ -97,10 +97,10 @@ const needName = (n: NeedRow) => (n.name ? JSON.stringify(n.name) : n.root_id);
  * on several instances at once.
  */
 export async function settle(d: SettleDeps, rows: JobRow[]): Promise<void> {
-  let todo = rows;
-  while (todo.length > 0) {
+  let pending = rows;
+  while (pending.length > 0) {
     const skipped = new Map<string, string[]>();
-    for (const w of todo) {
+    for (const w of pending) {
       const newest = await d.repo.newest(w.owner, w.needs);
       const byRoot = new Map(newest.map((n) => [n.root_id, n]));
       const bad = w.needs
@@ -125,8 +125,8 @@ export async function settle(d: SettleDeps, rows: JobRow[]): Promise<void> {
         }
       }
     }
-    todo = [];
-    for (const [owner, ids] of skipped) todo.push(...(await d.repo.waitingOn(owner, ids)));
+    pending = [];
+    for (const [owner, ids] of skipped) pending.push(...(await d.repo.waitingOn(owner, ids)));
   }
 }
 
