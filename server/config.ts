@@ -39,6 +39,7 @@ export interface ServerConfig {
   sandboxUidRange: [number, number] | null;
   sandboxRuntimeRoot: string;
   sandboxMemoryBytes: number;
+  kernelNice: number;
   deadKernelTtlMs: number;
   gateways: GatewayConfig[];
   placement: 'local' | 'remote' | 'remote-first';
@@ -200,6 +201,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'kernel runtime dirs',
   },
   { key: 'sandboxMemoryBytes', env: 'RUNCELL_SANDBOX_MEMORY_BYTES', kind: int(0), doc: 'memory per kernel' },
+  { key: 'kernelNice', env: 'RUNCELL_KERNEL_NICE', kind: int(0, 19), doc: 'niceness of kernel processes' },
   { key: 'deadKernelTtlMs', env: 'RUNCELL_DEAD_KERNEL_TTL_MS', kind: int(0), doc: 'dead model kept' },
   {
     key: 'gateways',
@@ -442,6 +444,7 @@ export function defaultServerConfig(): ServerConfig {
     sandboxUidRange: null,
     sandboxRuntimeRoot: '',
     sandboxMemoryBytes: 0,
+    kernelNice: 10,
     deadKernelTtlMs: 5 * 60_000,
     gateways: [],
     placement: 'local',
@@ -678,6 +681,7 @@ export function kernelManagerConfig(c: ServerConfig): DeepPartial<KernelManagerC
   if (c.sandboxUidRange) sandbox.uidRange = c.sandboxUidRange;
   if (c.sandboxRuntimeRoot) sandbox.runtimeRoot = c.sandboxRuntimeRoot;
   if (c.sandboxMemoryBytes > 0) sandbox.memoryBytes = c.sandboxMemoryBytes;
+  sandbox.nice = c.kernelNice;
   return {
     specDirs: c.kernelspecDirs,
     defaultSpec: c.defaultKernel,

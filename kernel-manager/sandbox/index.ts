@@ -29,6 +29,7 @@ const TOOLS = [
   '/usr/bin/bwrap',
   '/usr/bin/setpriv',
   '/usr/bin/prlimit',
+  '/usr/bin/nice',
   '/usr/bin/mount',
   '/usr/bin/umount',
 ];
@@ -53,6 +54,7 @@ export function defaultSandboxConfig(): SandboxConfig {
     },
     memoryBytes: 512 * MiB,
     pids: 128,
+    nice: 10,
     seccomp: true,
     runtimeRoot: '/run/runcell',
   };

@@ -1,6 +1,8 @@
 // Starts one kernel in the full sandbox and owns it until destroy(). The chain, all exec'd, all by
 // absolute path, with an EMPTY environment (bubblewrap's env shows in /proc/1/environ inside):
 //   /bin/bash -c PROLOGUE (root: closes stray fds, joins the kernel's cgroups before anything forks)
+//   /usr/bin/nice …       (kernels yield the CPU to the server and its I/O: a busy kernel cannot
+//                          slow down everyone else's round trips)
 //   /usr/bin/prlimit …    (rlimits, inherited by everything below)
 //   /usr/bin/setpriv …    (drops to the kernel's uid: no groups, no capabilities, no new privileges)
 //   /usr/bin/bwrap --args 3   (unprivileged: namespaces, the minimal view, seccomp)
@@ -135,6 +137,8 @@ export async function spawnSandboxed(
     'runcell-sandbox',
     String(procs.length),
     ...procs,
+    '/usr/bin/nice',
+    `--adjustment=${Math.floor(config.nice)}`,
     '/usr/bin/prlimit',
     ...rlimitArgs(config),
     '--',

@@ -28,6 +28,8 @@ export interface SandboxConfig {
   /** cgroup limits, applied where the host lets us write cgroups. */
   memoryBytes: number;
   pids: number;
+  /** Niceness of every kernel process (0-19): above the server's, so it stays responsive under load. */
+  nice: number;
   /** Install a seccomp filter; when true and seccomp cannot be set up, kernels do not start. */
   seccomp: boolean;
   /** Host directory under which each kernel gets its runtime dir (keep short: ipc paths <= 107 bytes). */

@@ -1,5 +1,6 @@
 // Resource limits: cgroup memory and pids (v1 here, v2 in production), and the rlimits set by prlimit.
 import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeCgroups,
@@ -156,5 +157,21 @@ print(json.dumps(out))`,
     expect(r.json.fsize).toBe('EFBIG');
     expect(r.json.nofile).toMatch(/^EMFILE:6\d$/);
     expect(r.json.core).toEqual([0, 0]);
+  });
+
+  it('runs the kernel niced below the server, and it cannot raise its priority back', async () => {
+    const r = await pyJson<{ nice: number; raise: string }>(
+      t.sb,
+      `import errno, os
+out = {'nice': os.nice(0)}
+try:
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
+    out['raise'] = 'raised'
+except OSError as e:
+    out['raise'] = errno.errorcode[e.errno]
+print(json.dumps(out))`,
+    );
+    expect(r.json.nice).toBe(getPriority() + 10);
+    expect(r.json.raise).toBe('EACCES');
   });
 });
