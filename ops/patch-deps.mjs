@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const from = '    const x = socket.write(chunk, fn)';
-const to = '    if (!socket) {\n      chunk = nextWriteTimer = null\n      return false\n    }\n' + from;
+const to = `    if (!socket) {\n      chunk = nextWriteTimer = null\n      return false\n    }\n${from}`;
 for (const rel of [
   'node_modules/postgres/src/connection.js',
   'node_modules/postgres/cjs/src/connection.js',
