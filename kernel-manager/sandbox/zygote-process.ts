@@ -14,6 +14,8 @@ export interface ZygoteInit {
   seccomp: Buffer | undefined;
   /** [RLIMIT_* name, soft, hard]. */
   rlimits: [string, number, number][];
+  /** Niceness every fork runs at (the plain sandbox's `nice`). */
+  nice: number;
   /** The complete environment of every kernel forked (non-secret: the same for all of them). */
   kernelEnv: Record<string, string>;
   /** The environment the zygote itself is started with (shows in a fork's /proc/self/environ). */
@@ -129,6 +131,7 @@ export class Zygote extends EventEmitter {
       const initLine = {
         seccomp: init.seccomp ? init.seccomp.toString('hex') : null,
         rlimits: init.rlimits,
+        nice: init.nice,
         env: init.kernelEnv,
         connectionFile: init.connectionFile,
         home: init.home,

@@ -7,7 +7,7 @@
 // already built with bubblewrap (uid, cgroups, namespaces, minimal root, private connection file),
 // so the zygote receives only a uid, the host pid of that sandbox's placeholder process and the
 // kernel's cgroup.procs files. Each fork ("C"), before anything else:
-//   closes every fd, joins the kernel's cgroups, sets the rlimits, opens the placeholder's namespaces
+//   closes every fd, joins the kernel's cgroups, sets the rlimits and niceness, opens the placeholder's namespaces
 //   and root, enters its cgroup/ipc/uts/net/pid/mount namespaces and root (still host root), clears
 //   supplementary groups, enters its user namespace last, drops the bounding set, ambient, permitted,
 //   effective and inheritable capabilities, takes the kernel's uid and gid, sets no_new_privs, loads
@@ -91,6 +91,7 @@ INIT = json.loads(line)
 del line
 BPF = bytes.fromhex(INIT['seccomp']) if INIT.get('seccomp') else None
 RLIMITS = [(getattr(resource, name), soft, hard) for name, soft, hard in INIT['rlimits']]
+NICE = int(INIT['nice'])
 KERNEL_ENV = dict(INIT['env'])
 CONN = INIT['connectionFile']
 HOME = INIT['home']
@@ -187,6 +188,7 @@ def enter_sandbox(cmd):
     # 3. Limits, inherited by everything the kernel starts.
     for res, soft, hard in RLIMITS:
         resource.setrlimit(res, (soft, hard))
+    os.nice(NICE)  # relative to the zygote's, i.e. the server's, like nice --adjustment in a plain start
     # 4. Namespaces: all but the user namespace while still root on the host, then the root directory
     #    (the placeholder's, i.e. bubblewrap's minimal read-only root), then the user namespace.
     os.setgroups([])

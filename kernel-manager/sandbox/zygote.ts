@@ -262,6 +262,7 @@ export class ForkSandbox implements Sandbox {
         ['RLIMIT_NOFILE', n(r.openFiles), n(r.openFiles)],
         ['RLIMIT_CORE', 0, 0],
       ],
+      nice: Math.floor(c.nice),
       kernelEnv: env,
       // Read by matplotlib at import: without it the inline backend set later by ipykernel is ignored.
       zygoteEnv: { MPLBACKEND: 'module://matplotlib_inline.backend_inline', ...env },

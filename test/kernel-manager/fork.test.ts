@@ -1,5 +1,6 @@
 // Kernels forked from the fork-server's zygote: they work like plain kernels and are confined like them.
 import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,14 @@ describe('forked kernels', () => {
     const i = await run(a, 'name = input("who? ")\nprint("hi", name)', 'runcell');
     expect(i.types).toContain('input_request');
     expect(i.stdout).toBe('hi runcell\n');
+  });
+
+  it('each run niced below the server, unable to raise their priority back', async () => {
+    const out = await py(
+      a,
+      'import errno, os\ntry:\n    os.setpriority(os.PRIO_PROCESS, 0, 0)\n    r = "raised"\nexcept OSError as e:\n    r = errno.errorcode[e.errno]\nprint(os.nice(0), r)',
+    );
+    expect(out).toBe(`${getPriority() + 10} EACCES`);
   });
 
   it('each run as their own uid with no capabilities, no_new_privs and seccomp', async () => {
