@@ -25,7 +25,7 @@ import {
   Unauthorized,
   UnsupportedMediaType,
 } from './errors.js';
-import { registerInstanceHeader } from './instance.js';
+import { instanceId, registerInstanceHeader } from './instance.js';
 import type { Jobs } from './jobs/index.js';
 import { KernelRegistry } from './kernels.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
@@ -39,8 +39,10 @@ import { registerKernels } from './routes/kernels.js';
 import { registerKernelspecs } from './routes/kernelspecs.js';
 import { permalinkRoutes } from './routes/permalinks.js';
 import { registerSessions } from './routes/sessions.js';
+import { statsRoutes } from './routes/stats.js';
 import { tusExposedHeaders, uploadRoutes } from './routes/uploads.js';
 import { webRoutes } from './routes/web.js';
+import { createSampler, serverGauges } from './stats/sampler.js';
 import type { Store } from './store/db.js';
 
 export interface BuildOptions {
@@ -222,6 +224,19 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
   if (jobs) await app.register(jobRoutes, { jobs });
+  if (store) {
+    // The stats page's history: /api/stats reads it, and this instance samples its gauges into it.
+    await app.register(statsRoutes, { store, tokens });
+    const sampler = createSampler({
+      sql: store.sql,
+      instance: instanceId(config),
+      intervalMs: config.statsSampleMs,
+      read: serverGauges(manager, metrics),
+      log: logger.child({ component: 'stats' }),
+    });
+    sampler.start();
+    app.addHook('onClose', () => sampler.stop());
+  }
   await app.register(webRoutes);
 
   return {

@@ -77,6 +77,7 @@ export interface ServerConfig {
   retentionFilesDays: number;
   retentionUploadsHours: number;
   retentionIntervalMs: number;
+  retentionStatsDays: number;
   uploadMaxBytes: number;
   uploadClientMaxBytes: number;
   uploadClientWindowMs: number;
@@ -85,6 +86,8 @@ export interface ServerConfig {
   permalinkMissWindowMs: number;
   workFilesMax: number;
   workFileMaxBytes: number;
+  // Stats page
+  statsSampleMs: number;
   // Jobs
   instanceId: string;
   jobsConcurrency: number;
@@ -300,6 +303,18 @@ export const SETTINGS: readonly Setting[] = [
     kind: int(0),
     doc: 'retention task period (0: off)',
   },
+  {
+    key: 'retentionStatsDays',
+    env: 'RUNCELL_RETENTION_STATS_DAYS',
+    kind: int(0),
+    doc: 'stats samples (kernels, connections over time) kept (0: forever)',
+  },
+  {
+    key: 'statsSampleMs',
+    env: 'RUNCELL_STATS_SAMPLE_MS',
+    kind: int(0),
+    doc: 'how often each instance samples its gauges for the stats page (0: off; else 100 or more)',
+  },
   { key: 'uploadMaxBytes', env: 'RUNCELL_UPLOAD_MAX_BYTES', kind: int(1), doc: 'largest upload' },
   {
     key: 'uploadClientMaxBytes',
@@ -480,6 +495,7 @@ export function defaultServerConfig(): ServerConfig {
     retentionFilesDays: 7,
     retentionUploadsHours: 24,
     retentionIntervalMs: 3_600_000,
+    retentionStatsDays: 30,
     uploadMaxBytes: 100 * MiB,
     uploadClientMaxBytes: 1024 * MiB,
     uploadClientWindowMs: 86_400_000,
@@ -488,6 +504,7 @@ export function defaultServerConfig(): ServerConfig {
     permalinkMissWindowMs: 60_000,
     workFilesMax: 20,
     workFileMaxBytes: 16 * MiB,
+    statsSampleMs: 15_000,
     instanceId: '',
     jobsConcurrency: 4,
     jobsConcurrencyPerOwner: 2,
@@ -671,6 +688,8 @@ export function loadConfig(
     problems.push("RUNCELL_FORK_SPECS: 'auto' cannot be combined with spec names");
   if (config.poolSize > config.maxKernels)
     problems.push('RUNCELL_POOL_SIZE cannot exceed RUNCELL_MAX_KERNELS');
+  if (config.statsSampleMs > 0 && config.statsSampleMs < 100)
+    problems.push('RUNCELL_STATS_SAMPLE_MS: 0 (off) or at least 100');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -723,6 +742,7 @@ export function storeOptions(
       filesDays: c.retentionFilesDays,
       uploadsHours: c.retentionUploadsHours,
       intervalMs: c.retentionIntervalMs,
+      statsDays: c.retentionStatsDays,
     },
     log,
   };

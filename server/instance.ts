@@ -2,6 +2,7 @@
 // test) can see where a proxy sent a request. The name is the kernel id prefix without its trailing
 // separator (RUNCELL_KERNEL_ID_PREFIX=r1- gives "r1"), the same name HAProxy routes by; with no prefix
 // there is only one instance and no header. Websocket upgrades are answered by ws, not by this hook.
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 
 export const INSTANCE_HEADER = 'x-runcell-instance';
@@ -19,4 +20,9 @@ export function registerInstanceHeader(app: FastifyInstance, kernelIdPrefix: str
     reply.header(INSTANCE_HEADER, name);
     return payload;
   });
+}
+
+/** This instance's name in tables all instances share (jobs, stats samples): RUNCELL_INSTANCE_ID, else host:port. */
+export function instanceId(config: { instanceId: string; port: number }): string {
+  return config.instanceId || `${hostname()}:${config.port}`;
 }

@@ -1,6 +1,5 @@
 // Entry point (`npm start`): configuration, kernel manager, app, listener, graceful shutdown.
 
-import { hostname } from 'node:os';
 import { KernelManager } from '../kernel-manager/index.js';
 import { buildApp } from './app.js';
 import {
@@ -11,6 +10,7 @@ import {
   type ServerConfig,
   storeOptions,
 } from './config.js';
+import { instanceId } from './instance.js';
 import { createJobs } from './jobs/index.js';
 import { createLogger } from './logger.js';
 import { openStore } from './store/db.js';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     uploads: store.uploads,
     manager,
     log: logger.child({ component: 'jobs' }),
-    instance: config.instanceId || `${hostname()}:${config.port}`,
+    instance: instanceId(config),
     limits: jobLimits(config),
   });
   const server = await buildApp({ config, manager, logger, store, jobs });

@@ -1,7 +1,8 @@
 // Retention: a periodic task that expires anonymous execute records, files nothing refers to,
-// abandoned uploads, and then the blobs left without any reference. Permalinks are never expired,
-// and neither are the files they show (permalink_files). Deletes go in bounded batches so no run
-// holds long locks, and one instance at a time does the work (a transaction advisory lock).
+// abandoned uploads, old stats samples, and then the blobs left without any reference. Permalinks
+// are never expired, and neither are the files they show (permalink_files). Deletes go in bounded
+// batches so no run holds long locks, and one instance at a time does the work (a transaction
+// advisory lock).
 import type { Logger } from 'pino';
 import type { Sql } from './db.js';
 
@@ -12,6 +13,8 @@ export interface RetentionOptions {
   filesDays: number;
   /** Incomplete uploads untouched for this long, and complete ones this old, are deleted. */
   uploadsHours: number;
+  /** Stats samples (server/stats/sampler.ts) older than this are deleted. 0 keeps them. */
+  statsDays: number;
   /** How often the task runs; 0 disables the timer (runOnce still works). */
   intervalMs: number;
   batchSize: number;
@@ -21,6 +24,7 @@ export const defaultRetentionOptions: RetentionOptions = {
   recordsDays: 30,
   filesDays: 7,
   uploadsHours: 24,
+  statsDays: 30,
   intervalMs: 60 * 60 * 1000,
   batchSize: 1000,
 };
@@ -29,6 +33,7 @@ export interface RetentionResult {
   records: number;
   files: number;
   uploads: number;
+  samples: number;
   blobs: number;
   /** False when another instance held the lock. */
   ran: boolean;
@@ -59,7 +64,7 @@ export function createRetention(pool: Sql, options: Partial<RetentionOptions> & 
   }
 
   async function pass(now: Date): Promise<RetentionResult> {
-    const result: RetentionResult = { records: 0, files: 0, uploads: 0, blobs: 0, ran: false };
+    const result: RetentionResult = { records: 0, files: 0, uploads: 0, samples: 0, blobs: 0, ran: false };
     // A session lock must be taken and released on the same connection: reserve one.
     const sql = await pool.reserve();
     try {
@@ -92,6 +97,13 @@ export function createRetention(pool: Sql, options: Partial<RetentionOptions> & 
             limit ${o.batchSize}) returning 1`,
         );
       }
+      if (o.statsDays > 0) {
+        const cutoff = new Date(now.getTime() - o.statsDays * day);
+        result.samples = await drain(
+          () => sql`delete from stats_samples where (instance, at) in (
+            select instance, at from stats_samples where at < ${cutoff} limit ${o.batchSize}) returning 1`,
+        );
+      }
       // Blobs nothing refers to: sealed ones, and pending ones left by a crashed writer (an hour
       // old at least, so a write in progress is never taken).
       const pendingCutoff = new Date(now.getTime() - 3_600_000);
@@ -120,7 +132,8 @@ export function createRetention(pool: Sql, options: Partial<RetentionOptions> & 
       timer = setInterval(() => {
         retention.runOnce().then(
           (r) => {
-            if (r.records || r.files || r.uploads || r.blobs) o.log.info({ retention: r }, 'retention pass');
+            if (r.records || r.files || r.uploads || r.samples || r.blobs)
+              o.log.info({ retention: r }, 'retention pass');
           },
           (err: unknown) => o.log.warn({ err }, 'retention pass failed; will retry'),
         );

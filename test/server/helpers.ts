@@ -32,7 +32,8 @@ export interface TestServer extends App {
 export async function startServer(
   slot: number,
   over: Partial<ServerConfig> = {},
-  opts: { store?: boolean } = {},
+  /** store: true for a fresh embedded database; or a Store the caller opened (and closes). */
+  opts: { store?: boolean | Store } = {},
 ): Promise<TestServer> {
   const config = loadConfig(
     {},
@@ -50,10 +51,13 @@ export async function startServer(
   const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
   const manager = await KernelManager.create(kernelManagerConfig(config), logger);
   // An embedded database in a fresh directory, as `npm start` without DATABASE_URL would use.
-  const dataDir = opts.store ? mkdtempSync(join(tmpdir(), 'runcell-srv-')) : undefined;
-  const store = dataDir
-    ? await openStore(storeOptions({ ...config, dataDir, databaseUrl: '', recordsFlushMs: 20 }, logger))
-    : undefined;
+  const given = typeof opts.store === 'object' ? opts.store : undefined;
+  const dataDir = opts.store === true ? mkdtempSync(join(tmpdir(), 'runcell-srv-')) : undefined;
+  const store = given
+    ? given
+    : dataDir
+      ? await openStore(storeOptions({ ...config, dataDir, databaseUrl: '', recordsFlushMs: 20 }, logger))
+      : undefined;
   const server = await buildApp({ config, manager, logger, ...(store ? { store } : {}) });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
@@ -68,7 +72,7 @@ export async function startServer(
     async stop() {
       await server.close();
       await manager.close();
-      await store?.close();
+      if (!given) await store?.close();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

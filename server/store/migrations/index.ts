@@ -2,6 +2,7 @@
 import m001 from './001_init.js';
 import m002 from './002_jobs.js';
 import m003 from './003_pipelines.js';
+import m005 from './005_stats.js';
 
 export interface Migration {
   version: number;
@@ -13,4 +14,5 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: '001_init', sql: m001 },
   { version: 2, name: '002_jobs', sql: m002 },
   { version: 3, name: '003_pipelines', sql: m003 },
+  { version: 5, name: '005_stats', sql: m005 },
 ];

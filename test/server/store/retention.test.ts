@@ -52,4 +52,17 @@ describe.each(backends)('retention on $name', (backend) => {
       blobs: 0,
     });
   });
+
+  it('expires stats samples older than statsDays (default 30)', async () => {
+    const sample = (at: Date) => store.sql`insert into stats_samples
+      (instance, at, interval_ms, kernels, busy, pooled, starting, queued, websockets, longpolls)
+      values ('r1', ${at}, 15000, 1, 0, 1, 0, 0, 0, 0)`;
+    await sample(new Date(Date.now() - 40 * day));
+    await sample(new Date(Date.now() - 20 * day));
+    await sample(new Date());
+    expect(await store.retention.runOnce()).toMatchObject({ samples: 1, ran: true });
+    const left = await store.sql<{ n: number }[]>`select count(*)::int as n from stats_samples`;
+    expect(left[0]?.n).toBe(2);
+    expect(await store.retention.runOnce(new Date(Date.now() + 11 * day))).toMatchObject({ samples: 1 });
+  });
 });
