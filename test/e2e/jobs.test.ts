@@ -83,8 +83,8 @@ describe('the jobs dashboard in a browser', () => {
 
     const batch = await api<{ jobs: Summary[] }>('POST', '/api/jobs', {
       jobs: [
-        { name: 'sleep-1', code: 'import time\ntime.sleep(1)\nprint("slept 1")', timeout: 60 },
-        { name: 'sleep-2', code: 'import time\ntime.sleep(2)\nprint("slept 2")', timeout: 60 },
+        { name: 'sleep-4', code: 'import time\ntime.sleep(4)\nprint("slept 4")', timeout: 60 },
+        { name: 'sleep-5', code: 'import time\ntime.sleep(5)\nprint("slept 5")', timeout: 60 },
         { name: 'boom', code: 'print("about to fail")\n1/0', timeout: 60 },
         {
           name: 'long',
@@ -99,14 +99,15 @@ describe('the jobs dashboard in a browser', () => {
     await expect.poll(() => page.locator('#rows tr').count(), { timeout: 20_000 }).toBe(4);
     await expect.poll(() => rowState(ids.long as string), { timeout: 45_000 }).toBe('running');
     await screenshot(page, 'jobs-live');
-    await expect.poll(() => rowState(ids['sleep-1'] as string), { timeout: 45_000 }).toBe('succeeded');
-    await expect.poll(() => rowState(ids['sleep-2'] as string), { timeout: 45_000 }).toBe('succeeded');
+    await expect.poll(() => rowState(ids['sleep-4'] as string), { timeout: 45_000 }).toBe('succeeded');
+    await expect.poll(() => rowState(ids['sleep-5'] as string), { timeout: 45_000 }).toBe('succeeded');
     await expect.poll(() => rowState(ids.boom as string), { timeout: 45_000 }).toBe('failed');
 
     const s = await seen();
-    for (const name of ['sleep-1', 'sleep-2']) {
+    for (const name of ['sleep-4', 'sleep-5']) {
       const states = s[ids[name] as string] ?? [];
-      // Seen before it finished (queued, launched or running), then succeeded: a live change.
+      // Seen before it finished (queued, launched or running), then succeeded: a live change. The jobs
+      // sleep 4-5 s so that even a loaded machine renders a state before the final one.
       expect(['queued', 'launched', 'running']).toContain(states[0]);
       expect(states.at(-1)).toBe('succeeded');
     }
@@ -122,11 +123,11 @@ describe('the jobs dashboard in a browser', () => {
   });
 
   it("shows a job's history and output when clicked", async () => {
-    await row(ids['sleep-2'] as string).click();
+    await row(ids['sleep-5'] as string).click();
     const detail = page.locator('#detail');
     await expect.poll(() => detail.isVisible()).toBe(true);
-    await expect.poll(() => page.locator('#d-title').textContent()).toContain('sleep-2 — succeeded');
-    expect(await page.locator('#d-stdout').textContent()).toBe('slept 2\n');
+    await expect.poll(() => page.locator('#d-title').textContent()).toContain('sleep-5 — succeeded');
+    expect(await page.locator('#d-stdout').textContent()).toBe('slept 5\n');
     const history = await page.locator('#d-history li').allTextContents();
     expect(history.map((h) => h.replace(/^[\d:.]+(\s?[AP]M)?\s+/i, ''))).toEqual([
       'queued',
@@ -134,7 +135,7 @@ describe('the jobs dashboard in a browser', () => {
       'running',
       'succeeded',
     ]);
-    expect(await page.locator('#d-code').textContent()).toContain('time.sleep(2)');
+    expect(await page.locator('#d-code').textContent()).toContain('time.sleep(5)');
 
     await row(ids.boom as string).click();
     await expect.poll(() => page.locator('#d-title').textContent()).toContain('boom — failed');
