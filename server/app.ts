@@ -40,10 +40,12 @@ import { registerKernelspecs } from './routes/kernelspecs.js';
 import { permalinkRoutes } from './routes/permalinks.js';
 import { registerSessions } from './routes/sessions.js';
 import { statsRoutes } from './routes/stats.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { tusExposedHeaders, uploadRoutes } from './routes/uploads.js';
 import { webRoutes } from './routes/web.js';
 import { createSampler, serverGauges } from './stats/sampler.js';
 import type { Store } from './store/db.js';
+import { createApiTokens } from './tokens/index.js';
 
 export interface BuildOptions {
   config: ServerConfig;
@@ -84,10 +86,22 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   const metrics = new Metrics(manager, store);
   const tokens = new Tokens(config.tokens);
   const executions = new RateLimiter(config.ipExecutionsPerMinute);
+  const apiTokens = store
+    ? await createApiTokens({
+        sql: store.sql,
+        events: store.events,
+        configured: config.tokens,
+        maxPerAccount: config.apiTokensMax,
+        cacheMs: config.apiTokenCacheMs,
+        codeTtlMs: config.loginCodeTtlMs,
+        log: logger.child({ component: 'tokens' }),
+      })
+    : undefined;
   const ctx: AppContext = {
     config,
     manager,
     tokens,
+    apiTokens,
     metrics,
     store,
     kernels: new KernelRegistry(manager, {
@@ -224,6 +238,13 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
   if (jobs) await app.register(jobRoutes, { jobs });
+  if (apiTokens) {
+    await app.register(tokenRoutes, {
+      tokens: apiTokens,
+      exchanges: new RateLimiter(config.loginExchangesPerMinute),
+    });
+    app.addHook('onClose', () => apiTokens.close());
+  }
   if (store) {
     // The stats page's history: /api/stats reads it, and this instance samples its gauges into it.
     await app.register(statsRoutes, { store, tokens });
@@ -262,8 +283,16 @@ async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyRep
   let caller: Caller = { kind: 'anonymous', ipKey: ip, owner: `ip:${ip}` };
   if (token !== undefined) {
     const i = token ? tokens.match(token) : -1;
-    if (i >= 0) caller = { kind: 'token', ipKey: ip, owner: `token:${i}` };
-    else if (access.auth !== 'public') {
+    // Issued tokens are looked up only where a token matters (public routes treat callers alike).
+    const issued =
+      i < 0 && access.auth !== 'public' && ctx.apiTokens ? await ctx.apiTokens.authenticate(token) : null;
+    if (i >= 0) {
+      const credential = { kind: 'configured', index: i } as const;
+      caller = { kind: 'token', ipKey: ip, owner: `token:${i}`, credential };
+    } else if (issued) {
+      const { id, account, name, prefix, owner } = issued;
+      caller = { kind: 'token', ipKey: ip, owner, credential: { kind: 'issued', id, account, name, prefix } };
+    } else if (access.auth !== 'public') {
       ctx.metrics.refused.inc({ reason: 'token' });
       throw new Unauthorized('invalid token');
     }

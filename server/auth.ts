@@ -9,7 +9,13 @@ export interface Caller {
   ipKey: string;
   /** Owner tag given to kernels this caller starts. */
   owner: string;
+  /** How a token caller proved itself: a RUNCELL_TOKENS entry, or a token issued by the server. */
+  credential?: Credential;
 }
+
+export type Credential =
+  | { kind: 'configured'; index: number }
+  | { kind: 'issued'; id: string; account: string; name: string; prefix: string };
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

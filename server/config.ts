@@ -19,6 +19,10 @@ export interface ServerConfig {
   anonymous: boolean;
   allowedOrigins: string[];
   hideArgv: boolean;
+  apiTokensMax: number;
+  apiTokenCacheMs: number;
+  loginCodeTtlMs: number;
+  loginExchangesPerMinute: number;
   // Kernels (mapped onto kernel-manager)
   defaultKernel: string;
   kernelspecDirs: string[];
@@ -150,6 +154,30 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'anonymous', env: 'RUNCELL_ANONYMOUS', kind: { t: 'bool' }, doc: 'allow cells without a token' },
   { key: 'allowedOrigins', env: 'RUNCELL_ALLOWED_ORIGINS', kind: { t: 'list' }, doc: 'Origin allow-list' },
   { key: 'hideArgv', env: 'RUNCELL_HIDE_ARGV', kind: { t: 'bool' }, doc: 'show kernelspec argv as []' },
+  {
+    key: 'apiTokensMax',
+    env: 'RUNCELL_API_TOKENS_MAX',
+    kind: int(1, 10_000),
+    doc: 'live issued API tokens per account',
+  },
+  {
+    key: 'apiTokenCacheMs',
+    env: 'RUNCELL_API_TOKEN_CACHE_MS',
+    kind: int(0, 300_000),
+    doc: 'how long an issued token lookup is trusted (bounds revocation delay on other instances)',
+  },
+  {
+    key: 'loginCodeTtlMs',
+    env: 'RUNCELL_LOGIN_CODE_TTL_MS',
+    kind: int(1_000, 600_000),
+    doc: 'life of an approved browser login code',
+  },
+  {
+    key: 'loginExchangesPerMinute',
+    env: 'RUNCELL_LOGIN_EXCHANGES_PER_MINUTE',
+    kind: int(0),
+    doc: 'login code exchanges per client address (0: unlimited)',
+  },
   {
     key: 'defaultKernel',
     env: 'RUNCELL_DEFAULT_KERNEL',
@@ -440,6 +468,10 @@ export function defaultServerConfig(): ServerConfig {
     anonymous: true,
     allowedOrigins: [],
     hideArgv: true,
+    apiTokensMax: 50,
+    apiTokenCacheMs: 5_000,
+    loginCodeTtlMs: 120_000,
+    loginExchangesPerMinute: 10,
     defaultKernel: 'python3',
     kernelspecDirs: [],
     maxKernels: 50,

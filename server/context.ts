@@ -6,12 +6,15 @@ import type { KernelRegistry } from './kernels.js';
 import type { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/db.js';
+import type { ApiTokens } from './tokens/index.js';
 
 export interface AppContext {
   config: ServerConfig;
   manager: KernelManager;
   kernels: KernelRegistry;
   tokens: Tokens;
+  /** Tokens issued by the server (needs the store). */
+  apiTokens: ApiTokens | undefined;
   metrics: Metrics;
   /** The database (permalinks, files, uploads, execute records); absent in tests that run without one. */
   store: Store | undefined;

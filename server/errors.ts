@@ -26,6 +26,14 @@ export const Internal = E('RUNCELL_ERR_INTERNAL', 500);
 export const KernelStartFailed = E('RUNCELL_ERR_KERNEL_START_FAILED', 500);
 export const AtCapacity = E('RUNCELL_ERR_AT_CAPACITY', 503);
 export const ShuttingDown = E('RUNCELL_ERR_SHUTTING_DOWN', 503);
+// API tokens and the browser login (server/tokens, docs/jobs.md "Login").
+export const NoSuchToken = E('RUNCELL_ERR_NO_SUCH_TOKEN', 404);
+export const TooManyTokens = E('RUNCELL_ERR_TOO_MANY_TOKENS', 409);
+export const TokenNotRevocable = E('RUNCELL_ERR_TOKEN_NOT_REVOCABLE', 409);
+export const BadCallback = E('RUNCELL_ERR_BAD_CALLBACK', 400);
+export const LoginCodeInvalid = E('RUNCELL_ERR_LOGIN_CODE_INVALID', 400);
+/** An issued token cannot be checked while the database is down: refused, never let through. */
+export const TokenUnverifiable = E('RUNCELL_ERR_TOKEN_UNVERIFIABLE', 503);
 
 /** Every code with its HTTP status, for docs and tests. */
 export const ERROR_CODES: Record<string, number> = Object.fromEntries(
@@ -49,6 +57,12 @@ export const ERROR_CODES: Record<string, number> = Object.fromEntries(
     KernelStartFailed,
     AtCapacity,
     ShuttingDown,
+    NoSuchToken,
+    TooManyTokens,
+    TokenNotRevocable,
+    BadCallback,
+    LoginCodeInvalid,
+    TokenUnverifiable,
   ].map((C) => {
     const e = new C('x');
     return [e.code, e.statusCode ?? 500];

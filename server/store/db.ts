@@ -132,7 +132,7 @@ async function openOnce(options: StoreOptions): Promise<Store> {
 }
 
 /** A random secret made once per database (all instances sharing it agree on it). */
-async function storedSecret(sql: Sql, name: string): Promise<string> {
+export async function storedSecret(sql: Sql, name: string): Promise<string> {
   const { randomBytes } = await import('node:crypto');
   const fresh = randomBytes(32).toString('base64url');
   await sql`insert into store_secrets (name, value) values (${name}, ${fresh}) on conflict (name) do nothing`;
