@@ -189,6 +189,14 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
   app.get('/jobs', { config: access }, async (req, reply) =>
     send(req, reply, 'pages/jobs.html', pageHeaders),
   );
+  // The account page: the account's API tokens, and the CLI's browser sign-in (docs/jobs.md "Login").
+  // Public; it asks for a token. The sign-in URL carries the CLI's state and challenge: never sent on.
+  app.get('/tokens', { config: access }, async (req, reply) =>
+    send(req, reply, 'pages/account.html', pageHeaders),
+  );
+  app.get('/login', { config: access }, async (req, reply) =>
+    send(req, reply, 'pages/account.html', { ...pageHeaders, 'referrer-policy': 'no-referrer' }),
+  );
   if (opts.permalinkPage !== false) {
     app.get<{ Params: { id: string } }>(
       '/p/:id',
