@@ -9,12 +9,17 @@
 //                                        downstream); waits and reports like submit
 //   runcell cancel ID
 //   runcell upload FILE                  resumable upload; prints the upload id
-// Everywhere: --server URL (RUNCELL_SERVER), --token T (RUNCELL_TOKEN), --json.
+//   runcell login [--no-browser] [--timeout S]   sign in through the browser; keeps the token
+//   runcell login --token                 keep a token read from standard input (verified first)
+//   runcell logout                       revoke the kept token on the server and forget it
+//   runcell whoami                       who the token is
+// Everywhere: --server URL (RUNCELL_SERVER), --token T (RUNCELL_TOKEN; else the one `login` kept
+// for that server), --json.
 // Exit codes: 0 success; 1 a job or the code failed; 2 usage, connection or server errors;
 // 124 timeout (run).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -28,6 +33,8 @@ import {
   RunCellError,
   type State,
 } from '../sdk/index.js';
+import { Credentials, CredentialsError, credentialsPath } from './credentials.js';
+import { browserLogin, LoginError, readToken, revokeCurrent, whoami } from './login.js';
 import { GraphView, jobTable, Progress, pipelineTable } from './output.js';
 import { runLive } from './run.js';
 
@@ -42,7 +49,11 @@ const USAGE = `usage: runcell <command> [options]
   rerun ID | --aborted [--batch B] [--no-wait]
   cancel ID
   upload FILE
-options: --server URL (RUNCELL_SERVER)  --token T (RUNCELL_TOKEN)  --json`;
+  login [--no-browser] [--timeout S]   sign in through the browser; the token is kept for this server
+  login --token                        keep a token read from standard input
+  logout                               revoke the kept token and forget it
+  whoami
+options: --server URL (RUNCELL_SERVER)  --token T (RUNCELL_TOKEN; default: the one login kept)  --json`;
 
 const options = {
   server: { type: 'string' },
@@ -57,6 +68,7 @@ const options = {
   limit: { type: 'string' },
   aborted: { type: 'boolean', default: false },
   'no-wait': { type: 'boolean', default: false },
+  'no-browser': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -235,8 +247,92 @@ async function upload(rc: RunCell, file: string | undefined, v: Values): Promise
   return 0;
 }
 
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const credentials = () => new Credentials(credentialsPath(), (w) => say(`runcell: warning: ${w}`));
+const LOGIN_TIMEOUT_S = 300;
+
+/** `login`: through the browser, or a token from standard input (`--token` without a value). */
+async function login(url: string, v: Values): Promise<number> {
+  const store = credentials();
+  if (v.token !== undefined) {
+    const token = v.token === '-' ? await readToken(say) : v.token;
+    if (!token) throw new UsageError('no token on standard input');
+    const me = await whoami({ url, token });
+    store.save(url, { token, ...(me.token ? { id: me.token.id, name: me.token.name } : {}) });
+    if (v.json) printJson({ server: url, owner: me.owner, file: store.path });
+    else say(`Logged in to ${url} as ${me.owner}; the token is kept in ${store.path}`);
+    return 0;
+  }
+  const timeoutS = num(v.timeout, 'timeout') ?? LOGIN_TIMEOUT_S;
+  const issued = await browserLogin({
+    server: url,
+    name: hostname().slice(0, 80),
+    browser: !v['no-browser'],
+    timeoutMs: timeoutS * 1000,
+    say,
+  });
+  store.save(url, { token: issued.token, id: issued.id, name: issued.name });
+  const me = await whoami({ url, token: issued.token });
+  if (v.json)
+    printJson({
+      server: url,
+      owner: me.owner,
+      token: { id: issued.id, name: issued.name },
+      file: store.path,
+    });
+  else
+    say(
+      `Logged in to ${url} as ${me.owner} (token “${issued.name}”, ${issued.prefix}…), kept in ${store.path}`,
+    );
+  return 0;
+}
+
+/** `logout`: revoke the kept token on the server, then forget it here (even if the server cannot be told). */
+async function logout(url: string, v: Values): Promise<number> {
+  const store = credentials();
+  const saved = store.get(url);
+  if (!saved) {
+    say(`runcell: not logged in to ${url}; nothing to do`);
+    return 0;
+  }
+  const r = await revokeCurrent({ url, token: saved.token });
+  store.remove(url);
+  if (v.json) printJson({ server: url, revoked: r === 'revoked' || r === 'already-invalid', result: r });
+  if (r === 'revoked') say(`Logged out of ${url}: the token was revoked and removed from ${store.path}`);
+  else if (r === 'already-invalid')
+    say(`Logged out of ${url}: the server no longer accepted the token; removed it`);
+  else if (r === 'configured')
+    say(
+      `runcell: warning: the kept token is configured on the server (RUNCELL_TOKENS) and stays valid there; ` +
+        `it was removed from ${store.path}`,
+    );
+  else {
+    say(
+      `runcell: warning: could not revoke the token on the server (${r.failed}). It was removed from ` +
+        `${store.path} but stays valid until it is revoked at ${new URL('/tokens', url).href}`,
+    );
+    return 2;
+  }
+  return 0;
+}
+
+/** `login --token` with no value reads the token from standard input: `--token` becomes `--token=-`. */
+function bareToken(argv: string[]): string[] {
+  return argv.map((a, i) => {
+    const next = argv[i + 1];
+    return a === '--token' && (next === undefined || (next.startsWith('-') && next !== '-'))
+      ? '--token=-'
+      : a;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const { values: v, positionals } = parseArgs({
+    args: bareToken(argv),
+    options,
+    allowPositionals: true,
+    strict: true,
+  });
   const [cmd, ...args] = positionals;
   if (v.help || !cmd) {
     print(`${USAGE}\n`);
@@ -248,7 +344,11 @@ async function main(argv: string[]): Promise<number> {
   } catch {
     throw new UsageError(`not a URL: ${url}`);
   }
-  const token = v.token ?? process.env.RUNCELL_TOKEN;
+  if (cmd === 'login') return login(url, v);
+  if (cmd === 'logout') return logout(url, v);
+  if (v.token === '-')
+    throw new UsageError('--token needs a value (runcell login --token keeps one for later)');
+  const token = v.token ?? process.env.RUNCELL_TOKEN ?? credentials().get(url)?.token;
   const rc = new RunCell({ url, ...(token ? { token } : {}) });
   const one = (what: string) => {
     const id = args[0];
@@ -333,6 +433,15 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'upload':
       return upload(rc, args[0], v);
+    case 'whoami': {
+      const me = await whoami({ url, token });
+      if (v.json) printJson(me);
+      else
+        print(
+          `${me.owner} on ${url} (${me.token ? `token “${me.token.name}”, ${me.token.prefix}…` : 'a token configured on the server'})\n`,
+        );
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${cmd}"\n${USAGE}`);
   }
@@ -345,9 +454,15 @@ main(process.argv.slice(2)).then(
     if (e instanceof RunCellError) {
       line =
         e.status === 401
-          ? `the server refused the token (${e.message}); set --token or RUNCELL_TOKEN`
+          ? `the server refused the token (${e.message}); run runcell login, or set --token or RUNCELL_TOKEN`
           : e.message;
-    } else if (e instanceof UsageError || e instanceof PipelineError) line = e.message;
+    } else if (
+      e instanceof UsageError ||
+      e instanceof PipelineError ||
+      e instanceof LoginError ||
+      e instanceof CredentialsError
+    )
+      line = e.message;
     else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) line = (e as Error).message;
     else line = `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
     process.stderr.write(`runcell: ${line}\n`);
