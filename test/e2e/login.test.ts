@@ -204,6 +204,11 @@ describe('runcell login through the browser', () => {
       expect(await page.locator('#signin').isVisible()).toBe(false);
     }
     await screenshot(page, 'login-foreign-callback');
+    // Other sites cannot frame the page (clickjacking Approve), and it sends no Referer on.
+    const headers = (await fetch(`${server.base}/login`)).headers;
+    expect(headers.get('content-security-policy')).toContain("frame-ancestors 'self'");
+    expect(headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(headers.get('referrer-policy')).toBe('no-referrer');
     // And the server refuses it even if a page asked.
     const res = await fetch(`${server.base}/api/login/codes`, {
       method: 'POST',
