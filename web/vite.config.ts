@@ -19,7 +19,7 @@ const src = join(here, 'src');
 const katexDir = join(here, '..', 'node_modules', 'katex');
 const katexVersion = (JSON.parse(readFileSync(join(katexDir, 'package.json'), 'utf8')) as { version: string })
   .version;
-const PAGES = ['home', 'permalink', 'embed', 'jobs', 'account'] as const;
+const PAGES = ['home', 'permalink', 'embed', 'jobs', 'account', 'stats'] as const;
 
 /** Wraps the core entry in an IIFE and refuses a build where it would not be a valid classic script. */
 function classicCore(): Plugin {

@@ -189,6 +189,10 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
   app.get('/jobs', { config: access }, async (req, reply) =>
     send(req, reply, 'pages/jobs.html', pageHeaders),
   );
+  // The stats page (docs/api.md "Stats"): public like /jobs; it asks for a token and reads /api/stats.
+  app.get('/stats', { config: access }, async (req, reply) =>
+    send(req, reply, 'pages/stats.html', pageHeaders),
+  );
   // The account page: the account's API tokens, and the CLI's browser sign-in (docs/jobs.md "Login").
   // Public; it asks for a token. The sign-in URL carries the CLI's state and challenge: never sent on.
   app.get('/tokens', { config: access }, async (req, reply) =>

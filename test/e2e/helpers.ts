@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
-import { jobLimits, kernelManagerConfig, loadConfig } from '../../server/config.js';
+import { jobLimits, kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
 import { createJobs, type JobLimits, type Jobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
 
@@ -40,6 +40,8 @@ export interface WebServerOptions {
   tokens?: string[];
   /** Runs the batch jobs service (the jobs API and the /jobs dashboard), as `npm start` does. */
   jobs?: boolean | Partial<JobLimits>;
+  /** Any other settings (e.g. a short RUNCELL_STATS_SAMPLE_MS). */
+  config?: Partial<ServerConfig>;
 }
 
 /** A page author's site on its own origin (cross-origin to runcell, as embeds are). */
@@ -76,6 +78,7 @@ export async function startWebServer(slot: number, opts: WebServerOptions = {}):
       executionTimeoutMs: 30_000,
       allowedOrigins: [site.origin],
       ...(opts.tokens ? { tokens: opts.tokens } : {}),
+      ...opts.config,
     },
   );
   const logger = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
