@@ -51,6 +51,7 @@ export const ERROR_CODES: Record<string, number> = Object.fromEntries(
     NoSuchSession,
     MethodNotAllowed,
     KernelDead,
+    FileRefused,
     UnsupportedMediaType,
     RateLimited,
     Internal,
