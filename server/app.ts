@@ -300,6 +300,10 @@ async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyRep
   req.caller = caller;
   if (access.auth === 'public') return;
   if (ctx.draining) throw new ShuttingDown('the server is shutting down');
+  // /metrics is an operator's view of the whole service: a configured token, never one issued to an account.
+  if (access.auth === 'metrics' && caller.credential?.kind === 'issued') {
+    throw new Forbidden('/metrics needs a configured (RUNCELL_TOKENS) token, not an issued one');
+  }
   if (caller.kind === 'anonymous') {
     if (access.auth === 'token' || (access.auth === 'metrics' && tokens.configured)) {
       throw new Unauthorized('this endpoint needs an API token (Authorization: token …)');

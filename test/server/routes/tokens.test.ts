@@ -174,6 +174,13 @@ describe.each(backends)('tokens routes on $name', (backend: Backend) => {
     expect(JSON.stringify(byIssued.body)).not.toContain(token.slice(11));
     const byAccount = await call(app, 'GET', '/api/tokens', A);
     expect(byAccount.body.tokens.map((t: Json) => [t.id, t.current])).toEqual([[r.body.id, false]]);
+    // /metrics and /api/stats are operators' views: configured tokens only.
+    for (const path of ['/metrics', '/api/stats']) {
+      const refused = await call(app, 'GET', path, token);
+      expect(refused.status, path).toBe(403);
+      expect(refused.body.code).toBe('RUNCELL_ERR_FORBIDDEN');
+      expect((await app.inject({ method: 'GET', url: path, headers: auth(A) })).statusCode, path).toBe(200);
+    }
     // An issued token may issue more for its own account.
     const more = await call(app, 'POST', '/api/tokens', token, { name: 'ci' });
     expect(more.status).toBe(201);
