@@ -2,7 +2,9 @@
 // inject() on the real app with a PGlite store, and of both websocket framings (the decoders directly, and
 // random frames over a real socket). The properties: never a 5xx, every error is {code, message}, no
 // unhandled rejection, the process stays up. Case counts go to test-output/security-fuzz.jsonl.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame, FramingError } from '../../server/bridge/framing.js';
@@ -17,16 +19,25 @@ const onRejection = (e: unknown) => rejections.push(e);
 
 beforeAll(async () => {
   process.on('unhandledRejection', onRejection);
-  s = await startSecurityServer(SLOT, {
-    poolSize: 1,
-    maxKernels: 3,
-    // Anonymous fuzz cases may reach the kernel-starting routes: a couple may start, the rest are 429.
-    ipKernelCreatesPerMinute: 1,
-    ipMaxKernels: 1,
-    ipExecutionsPerMinute: 2,
-    executeTimeoutMs: 2_000,
-    queueTimeoutMs: 1_000,
-  });
+  s = await startSecurityServer(
+    SLOT,
+    {
+      poolSize: 1,
+      // The victim tenant, the pool, one job at a time and one anonymous kernel.
+      maxKernels: 4,
+      jobsConcurrency: 1,
+      jobsConcurrencyPerOwner: 1,
+      // Fuzzed job event polls return at once instead of holding for their timeout.
+      jobsMaxPollWaitMs: 100,
+      // Anonymous fuzz cases may reach the kernel-starting routes: a couple may start, the rest are 429.
+      ipKernelCreatesPerMinute: 1,
+      ipMaxKernels: 1,
+      ipExecutionsPerMinute: 2,
+      executeTimeoutMs: 2_000,
+      queueTimeoutMs: 1_000,
+    },
+    { store: true, jobs: true },
+  );
   k = await Tenant.open(s);
 });
 afterAll(async () => {
@@ -137,11 +148,56 @@ const ROUTES: [Method, string][] = [
   ['GET', '/readyz'],
   ['GET', '/metrics'],
   ['PUT', '/api/kernels/:id'],
+  ['GET', '/api/jobs'],
+  ['POST', '/api/jobs'],
+  ['GET', '/api/jobs/events'],
+  ['POST', '/api/jobs/rerun'],
+  ['GET', '/api/jobs/:id'],
+  ['GET', '/api/jobs/:id/files/:id'],
+  ['POST', '/api/jobs/:id/cancel'],
+  ['POST', '/api/jobs/:id/rerun'],
+  ['GET', '/jobs'],
+  ['GET', '/api/whoami'],
+  ['GET', '/api/tokens'],
+  ['POST', '/api/tokens'],
+  ['DELETE', '/api/tokens/current'],
+  ['DELETE', '/api/tokens/:id'],
+  ['POST', '/api/login/codes'],
+  ['POST', '/api/login/token'],
+  ['GET', '/tokens'],
+  ['GET', '/login'],
+  ['GET', '/api/stats'],
+  ['GET', '/stats'],
+  ['OPTIONS', '/api/uploads/:id'],
 ];
+
+/** Every route the server's sources register (app.get('/path', …) and the like), as "METHOD /path". */
+function registeredRoutes(): string[] {
+  const out = execFileSync(
+    'grep',
+    ['-rhoPz', String.raw`app\.(get|post|put|patch|delete|head|options)(<[^>]*>)?\(\s*'[^']+'`, 'server'],
+    {
+      cwd: join(import.meta.dirname, '..', '..'),
+      encoding: 'utf8',
+    },
+  );
+  // OPTIONS * is the CORS preflight for every path.
+  return [...out.matchAll(/app\.(\w+)(?:<[^>]*>)?\(\s*'([^']+)'/g)]
+    .filter((m) => m[2] !== '*')
+    .map((m) => `${(m[1] as string).toUpperCase()} ${normal(m[2] as string)}`);
+}
+const normal = (path: string) => path.replace(/:[A-Za-z_]+|\*/g, ':');
 
 describe('fuzzing every route through inject()', () => {
   let total = 0;
   const fives: string[] = [];
+
+  it('the list covers every route the server registers', () => {
+    const registered = registeredRoutes();
+    expect(registered.length).toBeGreaterThan(50);
+    const listed = new Set(ROUTES.map(([m, p]) => `${m} ${normal(p)}`));
+    expect(registered.filter((r) => !listed.has(r))).toEqual([]);
+  });
 
   it.each(ROUTES)('%s %s: never a 5xx, errors are {code, message}', async (method, template) => {
     let cases = 0;

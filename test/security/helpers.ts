@@ -15,7 +15,7 @@ const OUT = join(import.meta.dirname, '..', '..', 'test-output');
 export function startSecurityServer(
   slot: number,
   over: Partial<ServerConfig> = {},
-  opts: { store?: boolean } = { store: true },
+  opts: { store?: boolean; jobs?: boolean } = { store: true },
 ): Promise<TestServer> {
   if (slot < 50 || slot > 59) throw new Error('the security suite uses slots 50-59');
   return startServer(slot, over, opts);

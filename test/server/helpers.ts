@@ -11,7 +11,14 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { KernelManager } from '../../kernel-manager/index.js';
 import { type App, buildApp } from '../../server/app.js';
-import { kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from '../../server/config.js';
+import {
+  jobLimits,
+  kernelManagerConfig,
+  loadConfig,
+  type ServerConfig,
+  storeOptions,
+} from '../../server/config.js';
+import { createJobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: messages and bodies in tests are free-form JSON
@@ -33,7 +40,7 @@ export async function startServer(
   slot: number,
   over: Partial<ServerConfig> = {},
   /** store: true for a fresh embedded database; or a Store the caller opened (and closes). */
-  opts: { store?: boolean | Store } = {},
+  opts: { store?: boolean | Store; jobs?: boolean } = {},
 ): Promise<TestServer> {
   const config = loadConfig(
     {},
@@ -58,7 +65,27 @@ export async function startServer(
     : dataDir
       ? await openStore(storeOptions({ ...config, dataDir, databaseUrl: '', recordsFlushMs: 20 }, logger))
       : undefined;
-  const server = await buildApp({ config, manager, logger, ...(store ? { store } : {}) });
+  // The jobs service on the same store, as main.ts wires it (needs a store).
+  const jobs =
+    opts.jobs && store
+      ? await createJobs({
+          sql: store.sql,
+          events: store.events,
+          files: store.files,
+          uploads: store.uploads,
+          manager,
+          log: logger,
+          instance: `test-${slot}`,
+          limits: jobLimits(config),
+        })
+      : undefined;
+  const server = await buildApp({
+    config,
+    manager,
+    logger,
+    ...(store ? { store } : {}),
+    ...(jobs ? { jobs } : {}),
+  });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
   if (config.poolSize > 0) await waitFor(() => manager.stats().pooled >= 1, 60_000, 'the warm pool');
@@ -71,6 +98,7 @@ export async function startServer(
     wsBase: `ws://127.0.0.1:${port}`,
     async stop() {
       await server.close();
+      await jobs?.close({ graceMs: 0 });
       await manager.close();
       if (!given) await store?.close();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
