@@ -4,11 +4,13 @@
 // quiet first phase without attackers (the baseline). A benchmark, not a test: it prints figures and
 // exits 0 whatever they are (non-zero only when the harness itself fails).
 //   npm run bench -- soak [--minutes 30] [--interval SECONDS] [--quiet SECONDS] [--store postgres|pglite]
+//                         [--attacks "fork bomb,forged iopub"]   (only these attacks: for checking the harness)
 // Every interval (60 s; 20 s for runs under 10 minutes) a line on stderr: elapsed, operations, errors,
 // p50/p99 of the interval (all user operations, and the cell round trip), server RSS and heap, kernels.
 // At the end JSON and a summary line on stdout: operations and HTTP requests served, errors with a
 // breakdown, p99 per interval, the baseline ratio (cell round trip p99 with attackers / quiet), memory
-// over time with its least-squares slope after the quiet phase (MB/hour), the attacks' outcomes, and
+// over time with its least-squares slopes after the warm-up (the quiet phase and one full cycle of
+// attacks), of every sample and of each interval's floor (MB/hour), the attacks' outcomes, and
 // kernels leaked (listed or live beyond the pool before the stop; processes of the uid range after it).
 // Everything it starts (server, kernels, database) is stopped and removed, on Ctrl-C too.
 import { randomBytes } from 'node:crypto';
@@ -16,7 +18,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ATTACKS, type Attack, type AttackContext } from './lib/attacks.js';
+import { ATTACKS as ALL_ATTACKS, type Attack, type AttackContext } from './lib/attacks.js';
 import { call, KernelSocket, type Run } from './lib/soak-clients.js';
 import {
   buildIsStale,
@@ -52,10 +54,21 @@ const INTERVAL_MS = Number(arg('interval') ?? (MINUTES >= 10 ? 60 : 20)) * 1000;
 /** The quiet first phase (no attackers): the baseline, and the warm-up the memory slope leaves out. */
 const QUIET_MS = Number(arg('quiet') ?? Math.min(180, Math.max(60, MINUTES * 6))) * 1000;
 const STORE = (arg('store') ?? 'postgres') as 'postgres' | 'pglite';
+/** Only these attacks (comma-separated names), for checking the harness; default every one. */
+const ONLY_ATTACKS = arg('attacks')
+  ?.split(',')
+  .map((x) => x.trim());
 const ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ATTACKS = ONLY_ATTACKS ? ALL_ATTACKS.filter((a) => ONLY_ATTACKS.includes(a.name)) : ALL_ATTACKS;
+if (ATTACKS.length === 0) {
+  console.error(
+    `--attacks: none of ${ONLY_ATTACKS?.join(', ')}; have ${ALL_ATTACKS.map((a) => a.name).join(', ')}`,
+  );
+  process.exit(2);
+}
 if (!(MINUTES > 0) || !(INTERVAL_MS > 0) || !(QUIET_MS >= 0) || !['postgres', 'pglite'].includes(STORE)) {
   console.error(
-    'usage: npm run bench -- soak [--minutes N] [--interval S] [--quiet S] [--store postgres|pglite]',
+    'usage: npm run bench -- soak [--minutes N] [--interval S] [--quiet S] [--store postgres|pglite] [--attacks a,b]',
   );
   process.exit(2);
 }
@@ -201,7 +214,6 @@ async function attack(server: SoakServer, a: Attack): Promise<void> {
     call(server.base, method, path, headers, body);
   const stat = attacks.get(a.name) ?? { runs: 0, expected: 0, outcomes: {}, problems: [] };
   attacks.set(a.name, stat);
-  stat.runs++;
   const start = now();
   let problem: string | undefined;
   let outcome = 'not run';
@@ -265,6 +277,7 @@ async function attack(server: SoakServer, a: Attack): Promise<void> {
   }
   const health = await fetch(`${server.base}/healthz`).catch(() => undefined);
   if (health?.status !== 200) problem ??= `/healthz answered ${health?.status ?? 'nothing'} after the attack`;
+  stat.runs++;
   stat.outcomes[outcome] = (stat.outcomes[outcome] ?? 0) + 1;
   samples.push({ t: start, op: `attack`, ms: now() - start, ok: !problem });
   if (problem) {
@@ -273,9 +286,13 @@ async function attack(server: SoakServer, a: Attack): Promise<void> {
   } else stat.expected++;
 }
 
+/** When every attack had run once: every code path of the server has been taken (memory warm-up). */
+let firstCycleEnd: number | undefined;
+
 async function attacker(server: SoakServer): Promise<void> {
   for (let i = 0; running(); i++) {
     await attack(server, ATTACKS[i % ATTACKS.length] as Attack);
+    if (i === ATTACKS.length - 1) firstCycleEnd = now();
     await sleep(ATTACK_PAUSE_MS);
   }
 }
@@ -515,9 +532,24 @@ async function main(): Promise<void> {
     const lc = cellsOf(loud);
     const ql = quiet.filter(userLatency);
     const ll = loud.filter(userLatency);
-    const after = mem.filter((m) => m.t >= Math.min(QUIET_MS, runMs / 2));
-    const rssSlope = slope(after.map((m) => [m.t / 3.6e6, m.rss / 1e6]));
-    const heapSlope = slope(after.map((m) => [m.t / 3.6e6, m.heap / 1e6]));
+    // Memory after the warm-up (the quiet phase and one full cycle of attacks; at most half the run):
+    // the slope of every sample, and of each interval's lowest (the floor under GC's sawtooth).
+    const fitFrom = Math.min(Math.max(QUIET_MS, firstCycleEnd ?? 0), runMs / 2);
+    const after = mem.filter((m) => m.t >= fitFrom);
+    const hours = (m: MemSample) => m.t / 3.6e6;
+    const rssSlope = slope(after.map((m) => [hours(m), m.rss / 1e6]));
+    const heapSlope = slope(after.map((m) => [hours(m), m.heap / 1e6]));
+    const floors = new Map<number, MemSample[]>();
+    for (const m of after) {
+      const k = Math.floor((m.t - fitFrom) / INTERVAL_MS);
+      floors.set(k, [...(floors.get(k) ?? []), m]);
+    }
+    const floorOf = (xs: MemSample[], f: (m: MemSample) => number): [number, number] => {
+      const low = xs.reduce((a, b) => (f(b) < f(a) ? b : a));
+      return [hours(low), f(low) / 1e6];
+    };
+    const rssFloor = [...floors.values()].map((xs) => floorOf(xs, (m) => m.rss));
+    const heapFloor = [...floors.values()].map((xs) => floorOf(xs, (m) => m.heap));
     const byOp: Record<string, unknown> = {};
     for (const name of [...new Set(samples.map((x) => x.op))].sort()) {
       const xs = samples.filter((x) => x.op === name);
@@ -577,7 +609,11 @@ async function main(): Promise<void> {
           })),
         rss_slope_mb_per_hour: r1(rssSlope),
         heap_slope_mb_per_hour: r1(heapSlope),
-        fitted_from_s: Math.round((after[0]?.t ?? 0) / 1000),
+        rss_floor_slope_mb_per_hour: r1(slope(rssFloor)),
+        heap_floor_slope_mb_per_hour: r1(slope(heapFloor)),
+        rss_floor_mb: rssFloor.map(([, y]) => r1(y)),
+        heap_floor_mb: heapFloor.map(([, y]) => r1(y)),
+        fitted_from_s: Math.round(fitFrom / 1000),
         rss_mb_first_last_max: after.length
           ? [MB(after[0]?.rss ?? 0), MB(after.at(-1)?.rss ?? 0), MB(Math.max(...after.map((m) => m.rss)))]
           : [],
@@ -605,7 +641,8 @@ async function main(): Promise<void> {
       `${result.minutes} min, ${samples.length} operations (${http} HTTP requests, ${wsIn} websocket messages in), ` +
         `${errCount} errors; p99 all ${result.latency.all.p99_ms} ms, cell p99 quiet ${result.baseline.quiet_cell.p99_ms} ms ` +
         `vs with attackers ${result.baseline.attack_cell.p99_ms} ms (ratio ${result.baseline.cell_p99_ratio}); ` +
-        `RSS slope ${result.memory.rss_slope_mb_per_hour} MB/h (heap ${result.memory.heap_slope_mb_per_hour} MB/h); ` +
+        `RSS slope ${result.memory.rss_slope_mb_per_hour} MB/h, floor ${result.memory.rss_floor_slope_mb_per_hour} MB/h ` +
+        `(heap ${result.memory.heap_slope_mb_per_hour}, floor ${result.memory.heap_floor_slope_mb_per_hour} MB/h); ` +
         `attacks ${attackOk}/${attackRuns} as expected; kernels leaked ${leakedListed} listed, ${beyondPool} beyond the pool, ` +
         `${leakedProcs} processes after stop; server exit ${exit.code ?? exit.signal}, ${log.error + log.fatal} error log lines`,
     );

@@ -173,8 +173,11 @@ print(json.dumps(res))`,
     code: () =>
       'import time\nt = time.time()\nn = 0\nwhile time.time() - t < 3:\n    print(n, flush=True)\n    n += 1\nprint("sent", n, flush=True)',
     judge(o) {
-      if (!/\[runcell\] Output message rate/.test(o.stderr)) return `no rate notice: ${show(o)}`;
-      // At most the configured rate (1000/s) over the 3 s window gets through, plus status and notices.
+      // On a busy machine the kernel may print under the rate (1000/s over 3 s): then no notice is due.
+      const sent = Number(/sent (\d+)/.exec(o.stdout)?.[1] ?? Number.POSITIVE_INFINITY);
+      if (sent > 3_300 && !/\[runcell\] Output message rate/.test(o.stderr))
+        return `no rate notice: ${show(o)}`;
+      // At most the configured rate over the 3 s window gets through, plus status and notices.
       return o.messages <= 3_200 ? undefined : `${o.messages} messages got through`;
     },
   },

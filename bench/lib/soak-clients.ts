@@ -1,6 +1,9 @@
 // Clients for the soak run (bench/soak.ts): plain HTTP calls, a kernel websocket (JSON framing) and a
 // long-poll session, each running one execution at a time and reporting what came back for it: the
 // reply, stdout/stderr, rich outputs, and the kernel's death (iopub status `dead` with its reason).
+// A kernel can put a status `dead` of its own on iopub (the forged-iopub attack does): only the server's
+// own signs count as a death, so a websocket run ends on `dead` only when the server then closes the
+// socket (it always does after a death), and a long-poll run only on the poll's `dead` field.
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 
@@ -37,8 +40,10 @@ export interface Run {
   stderr: string;
   /** data of display_data and execute_result messages. */
   outputs: Record<string, unknown>[];
-  /** The kernel's death (iopub status dead), with the reason the server gave. */
+  /** The kernel's death, with the reason the server gave. */
   dead?: string;
+  /** Reasons of status `dead` messages seen while the kernel went on (a kernel's own claims). */
+  deadClaims: string[];
   closed: boolean;
   timedOut: boolean;
   messages: number;
@@ -85,6 +90,7 @@ function emptyRun(): Run {
     stdout: '',
     stderr: '',
     outputs: [],
+    deadClaims: [],
     closed: false,
     timedOut: false,
     messages: 0,
@@ -156,6 +162,8 @@ interface Pending {
 export class KernelSocket {
   readonly session = randomUUID();
   dead: string | undefined;
+  /** The reason of the last status `dead` seen: a death once the server closes the socket. */
+  #deadReason: string | undefined;
   /** Called for each frame that contains the marker a forging attacker uses (never, for other users). */
   onForged: (() => void) | undefined;
   /** The header of the last execute_request sent and of the last iopub message received. */
@@ -177,8 +185,8 @@ export class KernelSocket {
       }
       if (m.channel === 'iopub') this.lastIopub = m.header;
       if (m.header.msg_type === 'status' && m.content.execution_state === 'dead') {
-        this.dead = m.content.reason ?? 'dead (no reason given)';
-        for (const id of [...this.#pending.keys()]) this.#finish(id, (r) => (r.dead = this.dead));
+        this.#deadReason = m.content.reason ?? 'dead (no reason given)';
+        for (const p of this.#pending.values()) p.r.deadClaims.push(this.#deadReason);
         return;
       }
       const id = m.parent_header?.msg_id;
@@ -186,7 +194,13 @@ export class KernelSocket {
       if (p && absorb(p.r, m)) this.#finish(id as string);
     });
     ws.on('close', () => {
-      for (const id of [...this.#pending.keys()]) this.#finish(id, (r) => (r.closed = true));
+      this.dead = this.#deadReason;
+      for (const id of [...this.#pending.keys()])
+        this.#finish(id, (r) => {
+          r.closed = true;
+          r.dead = this.dead;
+          if (r.dead) r.deadClaims.pop();
+        });
     });
   }
 
@@ -319,10 +333,7 @@ export class PollSession {
       }
       let done = false;
       for (const x of await this.poll(5)) {
-        if (x.header.msg_type === 'status' && x.content.execution_state === 'dead') {
-          r.dead = x.content.reason ?? 'dead';
-          done = true;
-        } else if (x.parent_header?.msg_id === m.header.msg_id && absorb(r, x)) done = true;
+        if (x.parent_header?.msg_id === m.header.msg_id && absorb(r, x)) done = true;
       }
       if (done) break;
       if (this.dead) {
