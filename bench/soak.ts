@@ -515,7 +515,8 @@ async function main(): Promise<void> {
     const killed = killRange(UIDS);
     const leftDirs = existsSync(RUNTIME_ROOT) ? readdirSync(RUNTIME_ROOT) : [];
     const log = summariseLog(s.logPath);
-    await s.cleanup();
+    const keepLog = log.warn + log.error + log.fatal > 0;
+    await s.cleanup(keepLog);
     server = undefined;
 
     // Figures.
@@ -632,7 +633,7 @@ async function main(): Promise<void> {
         log_warn: log.warn,
         log_error: log.error + log.fatal,
         log_top: log.top,
-        log: s.logPath,
+        log: keepLog ? s.logPath : 'empty (removed)',
       },
     };
     report(

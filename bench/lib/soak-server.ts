@@ -58,8 +58,8 @@ export interface SoakServer {
   stop(graceMs?: number): Promise<ExitInfo>;
   /** Synchronous last resort (process exit): SIGKILL of the server's process group. */
   killNow(): void;
-  /** Drops the database / removes the data dir (after stop). */
-  cleanup(): Promise<void>;
+  /** Drops the database / removes the data dir (after stop); the log too unless `keepLog`. */
+  cleanup(keepLog?: boolean): Promise<void>;
 }
 
 function statusField(pid: number, field: string): string | undefined {
@@ -145,13 +145,13 @@ export async function startSoakServer(o: SoakServerOptions): Promise<SoakServer>
   } else {
     settings.RUNCELL_DATA_DIR = join(dir, 'data');
   }
-  const cleanup = async () => {
+  const cleanup = async (keepLog = true) => {
     if (admin && dbName) {
       await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
       await admin.end({ timeout: 5 }).catch(() => {});
       admin = undefined;
     }
-    rmSync(join(dir, 'data'), { recursive: true, force: true });
+    rmSync(keepLog ? join(dir, 'data') : dir, { recursive: true, force: true });
   };
 
   const port = await freePort();
