@@ -315,6 +315,16 @@ export class LocalKernel extends EventEmitter implements Kernel {
       }
       throw e;
     }
+    // A kernel reports busy, idle or starting. Only the manager announces a death or a restart: a
+    // kernel's own status 'dead' or 'restarting' (ipykernel never sends one) is a forgery aimed at
+    // its clients, dropped here.
+    if (channel === 'iopub' && msg.header.msg_type === 'status' && !isStatus(msg)) {
+      this.#log.warn(
+        { state: String(msg.content.execution_state).slice(0, 40) },
+        'dropped a status from the kernel',
+      );
+      return;
+    }
     this.#lastActivity = new Date();
     this.#readyWaiter?.(msg);
     if (channel === 'iopub') this.#trackIopub(msg, frames);

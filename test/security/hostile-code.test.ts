@@ -583,6 +583,15 @@ for p in parents:
 print("forged")`,
     );
     expect(o.stdout).toContain('forged');
+    // Not even the attacker's own clients are told of a death or restart the kernel made up.
+    expect(o.dead).toBeUndefined();
+    expect(
+      o.messages.filter(
+        (m) =>
+          m.header.msg_type === 'status' && !['busy', 'idle', 'starting'].includes(m.content.execution_state),
+      ),
+    ).toEqual([]);
+    expect((await o.t.model()).execution_state).toBe('idle');
     const seen = JSON.stringify(victim.client.messages.slice(victimFrom));
     expect(seen).not.toContain('FORGED');
     expect((await victim.model()).execution_state).toBe('idle');
