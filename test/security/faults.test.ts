@@ -4,7 +4,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/config.js';
 import { openStore } from '../../server/store/db.js';
 import { postgresBackend } from '../server/store/helpers.js';
+import { TcpProxy } from '../server/store/tcp-proxy.js';
 import {
   api,
   auth,
@@ -32,36 +32,6 @@ const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-class TcpProxy {
-  #server: net.Server | null = null;
-  #sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const sock of [client, upstream]) {
-        this.#sockets.add(sock);
-        sock.on('close', () => this.#sockets.delete(sock));
-        sock.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.#server = server;
-  }
-  async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    for (const sock of this.#sockets) sock.destroy();
-    if (server) await new Promise((r) => server.close(r));
-  }
-}
 
 describe('a kernel killed with SIGKILL mid-execution', () => {
   it('tells every websocket and long-poll client within 3 s', async () => {
@@ -113,11 +83,8 @@ describe('Postgres stopped for 10 s under load', () => {
   it('answers 503 during, recovers fully after, and loses no acknowledged write', async () => {
     const db = await postgresBackend.create();
     cleanups.push(() => db.cleanup());
-    const url = new URL(db.options.databaseUrl as string);
-    const proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    await proxy.start();
+    const { proxy, url } = await TcpProxy.toDatabase(db.options.databaseUrl as string);
     cleanups.push(() => proxy.stop());
-    url.host = `127.0.0.1:${proxy.port}`;
     const logger = pino({ level: 'silent' });
     const config = loadConfig(
       {},
@@ -129,7 +96,7 @@ describe('Postgres stopped for 10 s under load', () => {
         tokens: [TOKEN],
         sandboxUidRange: [70_300, 70_399],
         sandboxRuntimeRoot: '/run/rc-s53b',
-        databaseUrl: url.toString(),
+        databaseUrl: url,
         dbConnectTimeoutMs: 1_000,
       },
     );

@@ -4,7 +4,6 @@
 // an outage (through a TCP proxy) fails issued tokens closed while configured ones keep working, and a
 // revocation on one instance reaches another through NOTIFY long before its cache would expire.
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { type App, buildApp } from '../../../server/app.js';
 import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../../server/config.js';
 import type { Store } from '../../../server/store/db.js';
 import { type Backend, backends, postgresBackend, type TestDb } from '../store/helpers.js';
+import { TcpProxy } from '../store/tcp-proxy.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are free-form JSON here
 type Json = any;
@@ -411,37 +411,6 @@ describe.each(backends)('tokens routes on $name', (backend: Backend) => {
   });
 });
 
-/** Postgres behind a TCP proxy that can be cut and restored. */
-class TcpProxy {
-  #server: net.Server | null = null;
-  #sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const sock of [client, upstream]) {
-        this.#sockets.add(sock);
-        sock.on('close', () => this.#sockets.delete(sock));
-        sock.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.#server = server;
-  }
-  async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    for (const sock of this.#sockets) sock.destroy();
-    if (server) await new Promise((r) => server.close(r));
-  }
-}
-
 describe('tokens on Postgres: outages and other instances', () => {
   let db: TestDb;
   let proxy: TcpProxy;
@@ -449,11 +418,9 @@ describe('tokens on Postgres: outages and other instances', () => {
   let other: Instance;
   beforeAll(async () => {
     db = await postgresBackend.create();
-    const url = new URL(db.options.databaseUrl as string);
-    proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    await proxy.start();
-    url.host = `127.0.0.1:${proxy.port}`;
-    viaProxy = await start(db, { apiTokenCacheMs: 200 }, url.toString());
+    let url: string;
+    ({ proxy, url } = await TcpProxy.toDatabase(db.options.databaseUrl as string));
+    viaProxy = await start(db, { apiTokenCacheMs: 200 }, url);
     // Another instance on the same database, trusting its lookups for a minute.
     other = await start(db, { apiTokenCacheMs: 60_000 });
   });

@@ -1,41 +1,11 @@
 // Postgres going away and coming back, simulated by a TCP proxy in front of the real server (which
 // other suites share and which must not be stopped): routes answer 503 {code, message}, nothing
 // crashes, execute records wait in memory, and everything recovers without a restart.
-import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../server/store/db.js';
 import { buildApp, postgresBackend, type TestDb } from './helpers.js';
-
-class TcpProxy {
-  #server: net.Server | null = null;
-  #sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(readonly target: { host: string; port: number }) {}
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as net.AddressInfo).port;
-    this.#server = server;
-  }
-  async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    for (const s of this.#sockets) s.destroy();
-    if (server) await new Promise((r) => server.close(r));
-  }
-}
+import { TcpProxy } from './tcp-proxy.js';
 
 describe('Postgres outage', () => {
   let db: TestDb;
@@ -45,12 +15,10 @@ describe('Postgres outage', () => {
   let permalink: string;
   beforeAll(async () => {
     db = await postgresBackend.create();
-    const url = new URL(db.options.databaseUrl as string);
-    proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    await proxy.start();
-    url.host = `127.0.0.1:${proxy.port}`;
+    let url: string;
+    ({ proxy, url } = await TcpProxy.toDatabase(db.options.databaseUrl as string));
     store = await db.open({
-      databaseUrl: url.toString(),
+      databaseUrl: url,
       connectTimeoutMs: 1000,
       records: { flushIntervalMs: 50 },
     });
