@@ -3,7 +3,16 @@
 //   shell, control, stdin: DEALER (we) <-> ROUTER (kernel); iopub: SUB <- PUB; hb: REQ <-> REP.
 import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
+import { KernelManagerError } from './errors.js';
 import type { Channel, SendChannel } from './messages.js';
+
+/** Messages waiting per channel for the kernel to read before more are refused. */
+const MAX_QUEUED_SENDS = 10_000;
+
+interface Outbox {
+  items: { frames: Buffer[]; resolve: () => void; reject: (e: unknown) => void }[];
+  sending: boolean;
+}
 
 export const PORTS = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
 
@@ -19,6 +28,11 @@ export class Channels {
   readonly #prefix: string;
   #hb: zmq.Request | undefined;
   #closed = false;
+  readonly #outbox: Record<SendChannel, Outbox> = {
+    shell: { items: [], sending: false },
+    control: { items: [], sending: false },
+    stdin: { items: [], sending: false },
+  };
   readonly #maxMessageBytes: number;
   readonly #pending = new Set<Channel>(['shell', 'control', 'stdin', 'iopub']);
 
@@ -75,9 +89,38 @@ export class Channels {
     }
   }
 
+  /**
+   * Queues a message for the kernel. zeromq allows one send in progress per socket (a second one
+   * throws "busy writing" once the kernel stops reading and the high-water mark is reached), so each
+   * channel sends from its own queue, in order. A full queue is refused at once (BUSY).
+   */
   send(channel: SendChannel, frames: Buffer[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('channels closed'));
-    return this.#dealers[channel].send(frames);
+    const q = this.#outbox[channel];
+    if (q.items.length >= MAX_QUEUED_SENDS)
+      throw new KernelManagerError('BUSY', 'the kernel is not reading its messages; try again later');
+    return new Promise((resolve, reject) => {
+      q.items.push({ frames, resolve, reject });
+      if (!q.sending) void this.#drain(channel);
+    });
+  }
+
+  async #drain(channel: SendChannel): Promise<void> {
+    const q = this.#outbox[channel];
+    q.sending = true;
+    try {
+      for (let item = q.items.shift(); item; item = q.items.shift()) {
+        try {
+          if (this.#closed) throw new Error('channels closed');
+          await this.#dealers[channel].send(item.frames);
+          item.resolve();
+        } catch (e) {
+          item.reject(e);
+        }
+      }
+    } finally {
+      q.sending = false;
+    }
   }
 
   /** One heartbeat round trip; resolves false when no echo arrives within timeoutMs. */

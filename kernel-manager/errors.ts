@@ -6,6 +6,7 @@ export type KernelManagerErrorCode =
   | 'QUEUE_TIMEOUT' // waited for a kernel longer than the queue timeout
   | 'START_FAILED' // the kernel did not become ready (sandbox refused, crashed, timed out)
   | 'DEAD' // the kernel is dead: nothing more can be sent to it
+  | 'BUSY' // the kernel is not reading what was sent to it; too many messages are waiting
   | 'CLOSED' // the manager is shutting down
   | 'FILE_REFUSED'; // a work-dir file operation was refused (bad name, a link, too large, exists)
 

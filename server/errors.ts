@@ -89,6 +89,8 @@ export function fromKernelManager(e: unknown, specName?: string): FastifyError {
       return new KernelStartFailed('the kernel failed to start', { cause: e });
     case 'DEAD':
       return new KernelDead('the kernel is dead', { cause: e });
+    case 'BUSY':
+      return withRetryAfter(new RateLimited(e.message, { cause: e }), 1);
     case 'CLOSED':
       return withRetryAfter(new ShuttingDown('the server is shutting down', { cause: e }), 5);
     default:

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChannelMessage, Header, JsonObject, Kernel } from '../../kernel-manager/index.js';
-import { PROTOCOL_VERSION } from '../../kernel-manager/index.js';
+import { KernelManagerError, PROTOCOL_VERSION } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type RateLimiter } from '../limits.js';
@@ -415,7 +415,8 @@ export class Hub {
       this.#deps.onMessage?.('in');
     } catch (e) {
       this.#logger.debug({ err: e }, 'send to kernel failed');
-      this.#refuse(session, msg, 'the kernel is not running');
+      const busy = e instanceof KernelManagerError && e.code === 'BUSY';
+      this.#refuse(session, msg, busy ? e.message : 'the kernel is not running');
     }
   }
 
