@@ -188,3 +188,83 @@ describe('the jobs dashboard in a browser', () => {
     await screenshot(page, 'jobs-rerun');
   });
 });
+
+// A three-stage pipeline (extract -> transform -> load) drawn as a graph in the open job's detail:
+// every node's colour and label follow its job's state live, in the order the pipeline runs, and a
+// click on a node opens that job's outputs.
+const RECORD_GRAPH = `(() => {
+  const timeline = (window.__graph = []);
+  const record = () => {
+    for (const g of document.querySelectorAll('#d-graph g.graph-node')) {
+      const [name, state] = (g.querySelector('text')?.textContent ?? '').split(' · ');
+      const fill = g.querySelector('rect')?.getAttribute('fill');
+      const last = timeline.findLast((t) => t.name === name);
+      if (!last || last.state !== state) timeline.push({ name, state, fill });
+    }
+  };
+  new MutationObserver(record).observe(document.getElementById('detail'), {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+})()`;
+
+describe('a pipeline as a live graph', () => {
+  it("colours a three-stage pipeline's nodes in order and opens a job from its node", async () => {
+    await page.evaluate(RECORD_GRAPH);
+    const stage = (what: string) => `import time\ntime.sleep(2)\n${what}`;
+    const batch = await api<{ jobs: Summary[] }>('POST', '/api/jobs', {
+      jobs: [
+        { name: 'extract', code: stage('open("raw.txt", "w").write("21")') },
+        { name: 'transform', needs: ['extract'], code: stage('print(int(open("raw.txt").read()) * 2)') },
+        { name: 'load', needs: ['transform'], code: stage('print("loaded")') },
+      ],
+    });
+    const id = Object.fromEntries(batch.jobs.map((j) => [j.name, j.id]));
+    await expect.poll(() => row(id.extract as string).isVisible(), { timeout: 20_000 }).toBe(true);
+    await row(id.extract as string).click();
+    await expect.poll(() => page.locator('#d-graph g.graph-node').count(), { timeout: 10_000 }).toBe(3);
+    await expect
+      .poll(() => page.locator(`#d-graph g[data-job="${id.transform}"] text`).textContent(), {
+        timeout: 45_000,
+      })
+      .toBe('transform · running');
+    await screenshot(page, 'pipeline-graph');
+    await expect
+      .poll(() => page.locator(`#d-graph g[data-job="${id.load}"] text`).textContent(), { timeout: 60_000 })
+      .toBe('load · succeeded');
+
+    const timeline = await page.evaluate(
+      () => (globalThis as unknown as { __graph: { name: string; state: string; fill: string }[] }).__graph,
+    );
+    const at = (name: string, state: string) =>
+      timeline.findIndex((t) => t.name === name && t.state === state);
+    // Each stage waits while the one before runs, and runs only after it succeeded.
+    expect(at('transform', 'waiting')).toBeGreaterThanOrEqual(0);
+    expect(at('load', 'waiting')).toBeGreaterThanOrEqual(0);
+    const order = [
+      at('extract', 'running'),
+      at('extract', 'succeeded'),
+      at('transform', 'running'),
+      at('transform', 'succeeded'),
+      at('load', 'running'),
+      at('load', 'succeeded'),
+    ];
+    expect(
+      order.every((i) => i >= 0),
+      JSON.stringify(timeline),
+    ).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // The colour is the state's: waiting grey, running amber, succeeded green.
+    const fills = new Map(timeline.map((t) => [t.state, t.fill]));
+    expect(fills.get('waiting')).toBe('#e5e7eb');
+    expect(fills.get('running')).toBe('#fde68a');
+    expect(fills.get('succeeded')).toBe('#bbf7d0');
+
+    // A click on a node opens that job, with the output its predecessor's file made possible.
+    await page.locator(`#d-graph g[data-job="${id.transform}"]`).click();
+    await expect.poll(() => page.locator('#d-title').textContent()).toContain('transform — succeeded');
+    expect(await page.locator('#d-stdout').textContent()).toBe('42\n');
+    await page.locator(`#d-graph g[data-job="${id.load}"]`).press('Enter');
+    await expect.poll(() => page.locator('#d-title').textContent()).toContain('load — succeeded');
+    expect(await page.locator('#d-stdout').textContent()).toBe('loaded\n');
+  });
+});

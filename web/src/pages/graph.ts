@@ -27,7 +27,13 @@ const COLOURS: Record<string, string> = {
 
 type Get = <T>(method: string, path: string) => Promise<T>;
 
-let current: { batch: string; host: HTMLElement; get: Get; nodes: Map<string, SVGRectElement> } | null = null;
+let current: {
+  batch: string;
+  host: HTMLElement;
+  get: Get;
+  open: (id: string) => void;
+  nodes: Map<string, SVGRectElement>;
+} | null = null;
 let refetch: ReturnType<typeof setTimeout> | undefined;
 
 function el<K extends keyof SVGElementTagNameMap>(
@@ -40,7 +46,13 @@ function el<K extends keyof SVGElementTagNameMap>(
 }
 
 /** Shows the graph of `batch` in `host` (above the detail's first heading) if it is a pipeline. */
-export async function graphFor(batch: string, host: HTMLElement, get: Get): Promise<void> {
+/** Draws the graph of `batch` into `host`; a click (or Enter) on a node calls `open` with its job id. */
+export async function graphFor(
+  batch: string,
+  host: HTMLElement,
+  get: Get,
+  open: (id: string) => void,
+): Promise<void> {
   const r = await get<{ jobs: GraphJob[] }>('GET', `/api/jobs?batch=${encodeURIComponent(batch)}&limit=500`);
   const old = host.querySelector('#d-graph');
   const jobs = [...r.jobs].reverse(); // oldest first
@@ -118,7 +130,14 @@ export async function graphFor(batch: string, host: HTMLElement, get: Get): Prom
   const nodes = new Map<string, SVGRectElement>();
   for (const j of jobs) {
     const p = pos.get(j.root_id) as { x: number; y: number };
-    const g = el('g', { class: 'graph-node', 'data-job': j.id });
+    const g = el('g', { class: 'graph-node', 'data-job': j.id, role: 'button', tabindex: 0 });
+    g.addEventListener('click', () => open(j.id));
+    g.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        open(j.id);
+      }
+    });
     const rect = el('rect', { x: p.x, y: p.y, width: W, height: H, rx: 6, stroke: '#374151' });
     rect.setAttribute('fill', COLOURS[j.state] ?? '#fff');
     const label = el('text', { x: p.x + 8, y: p.y + H / 2 + 4, 'font-size': 12 });
@@ -135,7 +154,7 @@ export async function graphFor(batch: string, host: HTMLElement, get: Get): Prom
   fig.appendChild(svg);
   if (old) old.replaceWith(fig);
   else host.insertBefore(fig, host.querySelector('h3'));
-  current = { batch, host, get, nodes };
+  current = { batch, host, get, open, nodes };
 }
 
 /** One event from the live stream: recolours a node, or redraws when a new attempt appears. */
@@ -153,5 +172,5 @@ export function graphEvent(e: { job_id: string; batch_id?: string; state: string
   // A rerun's new attempt: redraw once the burst of events has passed.
   const c = current;
   clearTimeout(refetch);
-  refetch = setTimeout(() => void graphFor(c.batch, c.host, c.get).catch(() => {}), 300);
+  refetch = setTimeout(() => void graphFor(c.batch, c.host, c.get, c.open).catch(() => {}), 300);
 }

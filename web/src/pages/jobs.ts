@@ -218,7 +218,7 @@ async function show(id: string): Promise<void> {
   const d = await api<Detail>('GET', `/api/jobs/${id}`);
   $('detail').hidden = false;
   // A pipeline's jobs as a live graph (web/src/pages/graph.ts).
-  void graphFor(d.batch_id, $('detail'), api).catch(() => {});
+  void graphFor(d.batch_id, $('detail'), api, (job) => void show(job)).catch(() => {});
   $('d-title').textContent =
     `${d.name ?? d.id} — ${d.state}${d.reason ? `: ${d.reason}` : ''} (try ${d.attempt})`;
   $('d-history').replaceChildren(
