@@ -6,6 +6,15 @@ import * as zmq from 'zeromq';
 import { KernelManagerError } from './errors.js';
 import type { Channel, SendChannel } from './messages.js';
 
+/** Every first byte but "s", and "s" followed by anything but "t": all iopub topics except streams. */
+const NON_STREAM_PREFIXES: Buffer[] = [
+  ...Array.from({ length: 256 }, (_, b) => b)
+    .filter((b) => b !== 0x73)
+    .map((b) => Buffer.from([b])),
+  ...Array.from({ length: 256 }, (_, b) => b)
+    .filter((b) => b !== 0x74)
+    .map((b) => Buffer.from([0x73, b])),
+];
 /** Messages waiting per channel for the kernel to read before more are refused. */
 const MAX_QUEUED_SENDS = 10_000;
 
@@ -28,6 +37,7 @@ export class Channels {
   readonly #prefix: string;
   #hb: zmq.Request | undefined;
   #closed = false;
+  #streamsOn = true;
   readonly #outbox: Record<SendChannel, Outbox> = {
     shell: { items: [], sending: false },
     control: { items: [], sending: false },
@@ -86,6 +96,24 @@ export class Channels {
       }
     } catch {
       // The socket was closed under the receive loop: nothing to do.
+    }
+  }
+
+  /**
+   * Stops (false) or resumes (true) receiving stream output on iopub. The kernel's PUB socket does the
+   * filtering (subscriptions travel upstream over ipc), so output dropped this way costs the server
+   * nothing. Everything else (status, results, errors, displays) keeps arriving: ipykernel's stream
+   * topics are `stream.stdout` and `stream.stderr`, and no other topic starts with "st".
+   */
+  streams(on: boolean): void {
+    if (this.#closed || this.#streamsOn === on) return;
+    this.#streamsOn = on;
+    if (on) {
+      this.#iopub.subscribe();
+      for (const p of NON_STREAM_PREFIXES) this.#iopub.unsubscribe(p);
+    } else {
+      for (const p of NON_STREAM_PREFIXES) this.#iopub.subscribe(p);
+      this.#iopub.unsubscribe();
     }
   }
 

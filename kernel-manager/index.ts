@@ -198,6 +198,7 @@ export class KernelManager extends EventEmitter {
     const k = new LocalKernel(id, info, {
       sandbox: this.#forks.get(spec) ?? this.#sandbox,
       sandboxed: this.config.sandbox.mode !== 'none',
+      nice: this.config.sandbox.nice,
       limits: this.config.limits,
       log: this.#log,
     });

@@ -1,6 +1,8 @@
 // One running kernel: launch in the sandbox, wire protocol over its channels, lifecycle and limits.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Channels } from './channels.js';
@@ -36,6 +38,8 @@ const OUTPUT_TYPES = new Set(['stream', 'display_data', 'update_display_data', '
 export interface KernelDeps {
   sandbox: Sandbox;
   sandboxed: boolean;
+  /** The niceness kernels normally run at (the sandbox's `nice`), restored after deprioritize(false). */
+  nice: number;
   limits: Limits;
   log: Logger;
 }
@@ -49,6 +53,10 @@ interface PendingExecution {
 
 /** How long after an execute_reply a missing idle status is waited for before it is supplied. */
 const IDLE_GRACE_MS = 3_000;
+/** The niceness of a deprioritized kernel: it runs only when nothing else wants the CPU. */
+const LOWEST_PRIORITY = 19;
+/** The topic frame of ipykernel's stream messages starts with this. */
+const STREAM_TOPIC = Buffer.from('stream.');
 
 function newHeaderFields(msgType: string, session: string): Header {
   return {
@@ -78,6 +86,7 @@ export class LocalKernel extends EventEmitter implements Kernel {
   #state: ExecutionState = 'starting';
   #reason: string | undefined;
   #lastActivity = new Date();
+  #dropStreams = false;
   #lastClientSend = Date.now();
   #info: JsonObject | undefined;
   #transition: 'restart' | 'shutdown' | undefined;
@@ -128,6 +137,31 @@ export class LocalKernel extends EventEmitter implements Kernel {
   get uid(): number | undefined {
     return this.#proc?.uid;
   }
+  deprioritize(on: boolean): void {
+    // Stream output stops at the kernel's own socket; what was already on its way is dropped unparsed.
+    this.#channels?.streams(!on);
+    this.#dropStreams = on;
+    // Every thread of the kernel process yields the CPU (no child process is spawned for this: a
+    // spawn would stall the event loop). Only a sandboxed kernel's own process is ever reniced.
+    const pid = this.pid;
+    if (!this.#deps.sandboxed || pid === undefined || this.uid === undefined || this.uid < 1000) return;
+    const nice = on ? LOWEST_PRIORITY : this.#deps.nice;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return; // gone
+    }
+    for (const tid of tids) {
+      try {
+        setPriority(Number(tid), nice);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    this.#log.info({ nice }, on ? 'kernel throttled (output flood)' : 'kernel throttle lifted');
+  }
+
   /** Messages from the kernel dropped for bad or replayed signatures. */
   get rejectedMessages(): number {
     return this.#signer?.rejected ?? 0;
@@ -305,6 +339,9 @@ export class LocalKernel extends EventEmitter implements Kernel {
 
   #onFrames(gen: number, channel: ChannelMessage['channel'], frames: Buffer[]): void {
     if (gen !== this.#generation || !this.#signer) return;
+    // A throttled kernel's stream output still queued here: dropped before it is verified or parsed
+    // (ipykernel's topic frame, first, says what it is; nothing else is looked at).
+    if (this.#dropStreams && channel === 'iopub' && frames[0]?.subarray(0, 7).equals(STREAM_TOPIC)) return;
     let msg: ChannelMessage;
     try {
       msg = { ...this.#signer.parse(frames).message, channel };

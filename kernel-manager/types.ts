@@ -152,6 +152,12 @@ export interface Kernel extends EventEmitter {
   /** Runs code; yields the iopub messages (and the execute_reply) of this request until idle. */
   execute(code: string, opts?: ExecuteOptions): AsyncIterableIterator<ChannelMessage>;
   interrupt(): Promise<void>;
+  /**
+   * Throttles (true) or restores (false) a kernel that floods its output: its stream output is no
+   * longer received (the kernel's own socket drops it) and its processes yield the CPU to everyone
+   * else's kernels. Where the kernel is not the manager's to throttle (remote) it does nothing.
+   */
+  deprioritize?(on: boolean): void;
   restart(): Promise<void>;
   shutdown(reason?: string): Promise<void>;
   /** Latest kernel_info_reply content. */

@@ -54,6 +54,8 @@ export const ALLOWED: Record<string, ReadonlySet<string>> = {
 };
 
 /** iopub types that never count against the output rate (Jupyter Server exempts the same kind). */
+/** How long a kernel over its output rate is throttled before its output is received again. */
+const THROTTLE_MS = 1_000;
 const RATE_EXEMPT = new Set([
   'status',
   'execute_input',
@@ -135,6 +137,9 @@ export class Hub {
   #held: ChannelMessage[] | undefined;
   #kernelSession = '';
   #dead: { reason: string; at: number } | undefined;
+  /** The kernel was reniced for flooding its output (OutputRateLimiter), until its execution ends. */
+  #deprioritized = false;
+  #throttleTimer: NodeJS.Timeout | undefined;
   #pollers = 0;
   #lastActivity: string;
   readonly #detach: () => void;
@@ -162,6 +167,7 @@ export class Hub {
       kernel.off('restarted', onRestarted);
       kernel.off('dead', onDead);
       kernel.off('limit', onLimit);
+      clearTimeout(this.#throttleTimer);
     };
     this.#watcher = deps.workFiles
       ? new WorkFileWatcher(kernel, deps.workFiles.store, deps.workFiles.limits)
@@ -596,6 +602,10 @@ export class Hub {
       const v = this.#limiter.check(parentId, bytes);
       if (v.notice)
         this.#append(this.#notice(v.notice, origin, undefined, m.parent_header as Record<string, unknown>));
+      // A kernel over its output rate is throttled for a while: its stream output is dropped by its
+      // own socket and it yields the CPU, so the flood costs the server and other users little. Then
+      // output is received again; a flood that goes on is throttled again at once.
+      if (!v.pass && !this.#deprioritized) this.#throttle(true);
       if (!v.pass) {
         this.#deps.onDrop?.(1);
         return;
@@ -607,10 +617,18 @@ export class Hub {
       (m.content as { execution_state?: unknown }).execution_state === 'idle'
     ) {
       const last = this.#limiter.end(parentId);
+      if (this.#deprioritized) this.#throttle(false);
       if (last)
         this.#append(this.#notice(last, origin, undefined, m.parent_header as Record<string, unknown>));
     }
     this.#append(base);
+  }
+
+  #throttle(on: boolean): void {
+    clearTimeout(this.#throttleTimer);
+    this.#deprioritized = on;
+    this.kernel.deprioritize?.(on);
+    if (on) this.#throttleTimer = setTimeout(() => this.#throttle(false), THROTTLE_MS).unref();
   }
 
   #append(o: Outgoing): LogEntry<Outgoing> {

@@ -1,7 +1,10 @@
 // Sending to a kernel that has stopped reading: zeromq allows one send in progress per socket, so
 // messages wait in the channel's queue, in order, instead of being refused or lost.
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelManager } from '../../kernel-manager/index.js';
+import type { LocalKernel } from '../../kernel-manager/kernel.js';
 import type { ChannelMessage, Kernel } from '../../kernel-manager/types.js';
 import { run, testManager } from './helpers.js';
 
@@ -43,5 +46,24 @@ describe('channels', () => {
       seen.some((m) => m.parent_header.msg_id === sleeper.msg_id && m.header.msg_type === 'execute_reply'),
     ).toBe(true);
     k.off('message', onMessage);
+  });
+
+  it('throttle a flooding kernel: no stream output reaches the server, all else does, and it yields the CPU', async () => {
+    const lk = k as LocalKernel;
+    const nice = () =>
+      readdirSync(`/proc/${lk.pid}/task`).map((t) =>
+        Number(readFileSync(`/proc/${lk.pid}/task/${t}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]),
+      );
+    const base = getPriority() + 10;
+    expect(new Set(nice())).toEqual(new Set([base]));
+    k.deprioritize?.(true);
+    expect(new Set(nice())).toEqual(new Set([19]));
+    const r = await run(k, 'print("hidden")\ndisplay(6 * 7)\n1/0');
+    expect(r.stdout).toBe('');
+    expect(r.types).toEqual(expect.arrayContaining(['status', 'execute_input', 'display_data', 'error']));
+    expect(r.reply?.content.status).toBe('error');
+    k.deprioritize?.(false);
+    expect(new Set(nice())).toEqual(new Set([base]));
+    expect((await run(k, 'print("shown")')).stdout).toBe('shown\n');
   });
 });

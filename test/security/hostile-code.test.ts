@@ -82,7 +82,7 @@ async function attack(
   const cpu0 = process.cpuUsage();
   t.client.send(m);
   await new Promise((r) => setTimeout(r, opts.settleMs ?? 300));
-  const during = await victim.rtt(7);
+  const during = await victim.rtt(11);
   await opts.after?.(t);
   const mine = (x: Msg) => x.parent_header?.msg_id === m.header.msg_id;
   const end = await t.client
