@@ -87,9 +87,12 @@ describe('executing code on a sandboxed ipykernel', () => {
     const seen: string[] = [];
     const it = kernel.messages();
     const reader = (async () => {
+      // The reply (shell) and the output (iopub) are not ordered with each other: read until both the
+      // reply and the idle status that ends the output have come.
       for await (const m of it) {
         seen.push(`${m.channel}:${m.header.msg_type}`);
-        if (m.header.msg_type === 'execute_reply') break;
+        if (m.header.msg_type === 'status' && m.content.execution_state === 'idle') seen.push('idle');
+        if (seen.includes('shell:execute_reply') && seen.includes('idle')) break;
       }
     })();
     await run(kernel, 'print(1)');
