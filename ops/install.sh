@@ -35,5 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-node ops/patch-deps.mjs
+# postgres.js carries one patch (patches/, see docs/storage.md); apply it even after an install with
+# --ignore-scripts, and fail here when it no longer applies.
+npx --no-install patch-package --error-on-fail
 npm run build
