@@ -1,13 +1,32 @@
 import { defineConfig } from 'vitest/config';
 
-// Files whose assertions compare timings against a quiet machine (a victim's round trip during an
-// attack) or that load the machine heavily themselves (three server instances behind real proxies):
-// they run after the rest, one at a time. `npm test` runs both projects in turn.
+// Three projects, run by `npm test` in turn:
+// - unit: the fast tier (`npm run test:unit`): codecs, parsers, config, errors, framing, replay, limits,
+//   the web renderers in happy-dom. No root, no network, no kernels, no database; test/unit-setup.ts
+//   makes any process start or socket fail, so a test that needs them cannot hide here.
+// - main: everything else, against real kernels in the real sandbox, real Postgres, a real browser.
+// - isolated: files that load the machine heavily themselves (three server instances behind real
+//   proxies, hostile code): they run after the rest, one at a time.
+const UNIT = [
+  'test/shared/**/*.test.ts',
+  'test/web/**/*.test.ts',
+  'test/cli/credentials.test.ts',
+  'test/kernel-manager/wire.test.ts',
+  'test/kernel-manager/specs.test.ts',
+  'test/kernel-manager/sandbox/tail.test.ts',
+  'test/server/auth.test.ts',
+  'test/server/config.test.ts',
+  'test/server/errors.test.ts',
+  'test/server/limits.test.ts',
+  'test/server/bridge/framing.test.ts',
+  'test/server/bridge/replay.test.ts',
+  'test/server/store/filename.test.ts',
+  'test/server/tokens/callback.test.ts',
+];
 const ISOLATED = ['test/security/hostile-code.test.ts', 'test/scale/**/*.test.ts'];
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-setup.ts'],
     // Real kernels start in ~1 s each on 2 cores; give suites room but fail loudly on hangs.
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -17,16 +36,43 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'unit',
+          include: UNIT,
+          exclude: ['test/web/**'],
+          setupFiles: ['test/unit-setup.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'unit-web',
+          include: ['test/web/**/*.test.ts'],
+          environment: 'happy-dom',
+          setupFiles: ['test/unit-setup.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'main',
           include: ['test/**/*.test.ts'],
-          exclude: ISOLATED,
+          exclude: [...UNIT, ...ISOLATED],
+          globalSetup: ['test/global-setup.ts'],
           // Files run in parallel (2 workers on CI's 2 cores); tests inside a file run in order.
           maxWorkers: 2,
         },
       },
       {
         extends: true,
-        test: { name: 'isolated', include: ISOLATED, maxWorkers: 1, fileParallelism: false },
+        test: {
+          name: 'isolated',
+          include: ISOLATED,
+          globalSetup: ['test/global-setup.ts'],
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
       },
     ],
   },

@@ -21,6 +21,7 @@ export type { GatewayStatus } from './providers/gateway.js';
 export type { RemoteKernel } from './providers/remote-kernel.js';
 export type { SandboxConfig } from './sandbox/types.js';
 export type * from './types.js';
+export { plainName } from './workdir.js';
 
 export interface ManagerStats {
   live: number;
