@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Three projects, run by `npm test` in turn:
 // - unit: the fast tier (`npm run test:unit`): codecs, parsers, config, errors, framing, replay, limits,
-//   the web renderers in happy-dom. No root, no network, no kernels, no database; test/unit-setup.ts
+//   the web renderers (in jsdom, by a `// @vitest-environment jsdom` line atop the file). No root, no network, no kernels, no database; test/unit-setup.ts
 //   makes any process start or socket fail, so a test that needs them cannot hide here.
 // - main: everything else, against real kernels in the real sandbox, real Postgres, a real browser.
 // - isolated: files that load the machine heavily themselves (three server instances behind real
@@ -38,17 +38,6 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: UNIT,
-          exclude: ['test/web/**'],
-          setupFiles: ['test/unit-setup.ts'],
-          testTimeout: 10_000,
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'unit-web',
-          include: ['test/web/**/*.test.ts'],
-          environment: 'happy-dom',
           setupFiles: ['test/unit-setup.ts'],
           testTimeout: 10_000,
         },

@@ -6,7 +6,9 @@ import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 
 function refuse(what: string): never {
-  throw new Error(`the unit tier starts no processes and opens no sockets (${what}); move this test to the main tier`);
+  throw new Error(
+    `the unit tier starts no processes and opens no sockets (${what}); move this test to the main tier`,
+  );
 }
 
 for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'] as const) {
