@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 //   makes any process start or socket fail, so a test that needs them cannot hide here.
 // - main: everything else, against real kernels in the real sandbox, real Postgres, a real browser.
 // - isolated: files that load the machine heavily themselves (three server instances behind real
-//   proxies, hostile code): they run after the rest, one at a time.
+//   proxies, hostile code: fork bombs, floods): they run after the rest, one at a time, so their load
+//   does not land on other suites.
+// No test asserts a timing: figures are bench/'s (docs/performance.md).
 const UNIT = [
   'test/shared/**/*.test.ts',
   'test/web/**/*.test.ts',

@@ -14,11 +14,9 @@ describe('warm pool', () => {
   it('keeps N kernels ready, hands one out ready to run, and refills', async () => {
     m = await testManager(SLOT, { pool: { size: 2 } });
     await waitFor(() => m?.stats().pooled === 2, 30_000, 'the pool to fill');
-    const t0 = performance.now();
     const k = await m.start(undefined, { owner: 'o1' });
-    const handout = performance.now() - t0;
     expect(k.state).toBe('idle');
-    expect(handout).toBeLessThan(1_000); // the benchmark measures it; here: it did not cold-start
+    // It came from the pool (a cold start would leave two pooled); bench/kernel-manager.ts times it.
     expect(m.stats().pooled).toBe(1);
     expect((await run(k, 'print(2*21)')).stdout).toBe('42\n');
     await waitFor(() => m?.stats().pooled === 2, 30_000, 'the pool to refill');

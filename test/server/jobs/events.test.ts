@@ -38,14 +38,13 @@ describe.each<Backend>(['postgres', 'pglite'])('job events (%s)', (backend) => {
     expect(seen.map((e) => e.seq)).toEqual(all.map((e) => e.seq));
     for (let i = 1; i < seen.length; i++)
       expect((seen[i] as JobEvent).seq).toBeGreaterThan((seen[i - 1] as JobEvent).seq);
-    // The long-poll wakes as soon as an event commits.
+    // The long-poll wakes when an event commits, not at its own deadline: the wait is longer than the
+    // test's time-out, so only a wake-up can answer in time (how fast it wakes is bench/jobs.ts's figure).
     const head = await s.jobs.head(owner);
-    const t0 = Date.now();
-    const waiting = s.jobs.events(owner, head, { waitMs: 10_000 });
+    const waiting = s.jobs.events(owner, head, { waitMs: 120_000 });
     setTimeout(() => void s.jobs.submit(owner, { code: 'late' }), 100);
     const r = await waiting;
     expect(r.events.map((e) => e.state)).toEqual(['queued']);
-    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   test('one owner never sees the jobs or events of another', async () => {

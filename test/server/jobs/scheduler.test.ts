@@ -19,7 +19,6 @@ describe('scheduler (postgres)', () => {
   afterAll(() => s?.stop());
 
   test('50 jobs in parallel all succeed, each with queued, launched, running, succeeded in order', async () => {
-    const t0 = Date.now();
     const r = await s.jobs.submit('owner-a', {
       jobs: Array.from({ length: 50 }, (_, i) => ({
         code: `print(${i} * 2)`,
@@ -35,7 +34,6 @@ describe('scheduler (postgres)', () => {
       r.jobs.map((j) => j.id),
       55_000,
     );
-    const elapsed = Date.now() - t0;
     let maxRunning = 0;
     const spans: [number, number][] = [];
     for (const [i, j] of r.jobs.entries()) {
@@ -56,7 +54,6 @@ describe('scheduler (postgres)', () => {
       maxRunning = Math.max(maxRunning, spans.filter(([a, b]) => a <= start && start < b).length);
     }
     expect(maxRunning).toBeLessThanOrEqual(2);
-    expect(elapsed).toBeLessThan(55_000);
     const page = await s.jobs.list('owner-a', { tag: 'fifty', state: 'succeeded', limit: 500 });
     expect(page.jobs).toHaveLength(50);
   }, 60_000);

@@ -52,11 +52,12 @@ describe.each(backends)('execute records on $name', (backend) => {
   });
 
   it('returns at once and writes batches off the hot path', async () => {
-    const t0 = performance.now();
+    // begin() and finish() are synchronous: nothing is written until the batch flush, off this path.
+    const written = store.records.stats().written;
     const ids = Array.from({ length: 1000 }, (_, i) => store.records.begin(request(`x = ${i}`)));
     for (const id of ids)
       store.records.finish(id, { status: 'ok', outputs: [{ msg_type: 'stream', content: { text: 'ok' } }] });
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(store.records.stats().written).toBe(written);
     expect(store.records.stats().pending).toBeGreaterThan(0);
     await expect.poll(() => store.records.stats().written, { timeout: 5000 }).toBe(1000);
   });
