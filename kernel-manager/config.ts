@@ -1,4 +1,6 @@
 // kernel-manager's defaults, in one place, and the merge of a caller's partial config over them.
+// The server's kernel settings (RUNCELL_POOL_SIZE, …) default to these and pass on only what the
+// operator set (server/config.ts), so a default changed here changes the server's too.
 import { defaultSandboxConfig } from './sandbox/index.js';
 import type { KernelManagerConfig } from './types.js';
 

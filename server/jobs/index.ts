@@ -27,10 +27,11 @@ import {
   JobUnknownKernel,
 } from './errors.js';
 import { JobEvents, type ReadOptions } from './events.js';
+import { defaultJobLimits, type JobLimits } from './limits.js';
 import { downstream, resolveNeeds, settle } from './pipeline.js';
 import { recover } from './recovery.js';
 import { createRepository, type JobRow, type NewJob, toSummary } from './repository.js';
-import { Scheduler, type SchedulerLimits, uploadName } from './scheduler.js';
+import { Scheduler, uploadName } from './scheduler.js';
 import {
   FINAL_STATES,
   isFinal,
@@ -46,37 +47,8 @@ import {
 } from './schemas.js';
 
 export { JOB_ERROR_CODES } from './errors.js';
+export { defaultJobLimits, type JobLimits } from './limits.js';
 export type * from './schemas.js';
-
-export interface JobLimits extends SchedulerLimits {
-  /** Jobs in one POST. */
-  maxBatch: number;
-  maxCodeBytes: number;
-  defaultTimeoutMs: number;
-  maxTimeoutMs: number;
-  /** Queued jobs one owner may have at once. */
-  maxQueuedPerOwner: number;
-  /** Longest hold of a long-poll for events. */
-  maxPollWaitMs: number;
-}
-
-export function defaultJobLimits(): JobLimits {
-  return {
-    // Small on purpose: each job needs a fresh kernel, and starting Python takes most of a core.
-    concurrency: 4,
-    perOwner: 2,
-    sweepMs: 30_000,
-    maxBatch: 1_000,
-    maxCodeBytes: 256 * 1024,
-    defaultTimeoutMs: 60_000,
-    maxTimeoutMs: 3_600_000,
-    maxQueuedPerOwner: 10_000,
-    maxPollWaitMs: 60_000,
-    maxOutputBytes: 4 * 1024 * 1024,
-    maxOutputFiles: 32,
-    maxOutputFileBytes: 16 * 1024 * 1024,
-  };
-}
 
 export interface JobsOptions {
   sql: Sql;

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../kernel-manager/config.js';
 import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
 import type { RemoteKernel } from '../../kernel-manager/providers/remote-kernel.js';
 import { kernelManagerConfig, loadConfig } from '../../server/config.js';
@@ -305,7 +306,8 @@ describe('failover and limits', () => {
 
 describe('server settings', () => {
   it('off by default; RUNCELL_GATEWAYS and RUNCELL_PLACEMENT are parsed, checked and passed on', () => {
-    const off = kernelManagerConfig(loadConfig({}));
+    // Unset, they are not passed on: what kernel-manager then uses is its own default.
+    const off = resolveConfig(kernelManagerConfig(loadConfig({})));
     expect(off.gateways).toEqual([]);
     expect(off.placement).toBe('local');
     const c = loadConfig({
