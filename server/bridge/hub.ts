@@ -13,12 +13,12 @@ import { KernelManagerError, PROTOCOL_VERSION } from '../../kernel-manager/index
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type RateLimiter } from '../limits.js';
-import { ExecutionRecord } from '../recording.js';
 import type { Store } from '../store/db.js';
 import type { Recorder, Transport } from '../store/records.js';
-import { filesDisplay, type WorkFileLimits, WorkFileWatcher } from '../workfiles.js';
 import { encodeFrame, type OutMessage, type Protocol, V1_PROTOCOL, type WireMessage } from './framing.js';
+import { ExecutionRecord } from './recording.js';
 import { type LogEntry, ReplayLog, type Since } from './replay.js';
+import { filesDisplay, type WorkFileLimits, WorkFileWatcher } from './workfiles.js';
 
 /** A message on its way to clients: logged once, encoded lazily per variant and framing. */
 export interface Outgoing {

@@ -3,8 +3,8 @@
 // see kernel-manager/workdir.ts) are stored content-addressed and announced to the clients as a
 // display_data message with links. Uploads are placed in the work dir by the route in routes/kernels.
 import { lookup } from 'mime-types';
-import type { FileStat, Kernel } from '../kernel-manager/index.js';
-import type { Store } from './store/db.js';
+import type { FileStat, Kernel } from '../../kernel-manager/index.js';
+import type { Store } from '../store/db.js';
 
 export interface WorkFileLimits {
   /** Files stored per execution at most. */

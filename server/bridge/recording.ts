@@ -1,9 +1,9 @@
 // Every execute_request that passes through the server is recorded in the store, off the hot path:
 // begin() when it is sent, finish() once its reply and its idle status have both arrived, with a
 // bounded summary of the outputs built as they go by (the outputs themselves are not kept).
-import type { ChannelMessage, Header, Kernel } from '../kernel-manager/index.js';
-import type { Caller } from './auth.js';
-import { OutputSummarizer, type Recorder, type Transport } from './store/records.js';
+import type { ChannelMessage, Header, Kernel } from '../../kernel-manager/index.js';
+import type { Caller } from '../auth.js';
+import { OutputSummarizer, type Recorder, type Transport } from '../store/records.js';
 
 export interface RecordStart {
   header: Header;
