@@ -9,7 +9,7 @@ import { ConcurrencyLimiter } from '../limits.js';
 import { Hub, type HubDeps } from './hub.js';
 
 /** The hubs' dependencies, plus how long clients waited for a kernel (for /metrics). */
-export type RegistryDeps = HubDeps & { onHandOut?(seconds: number, ok: boolean): void };
+export type RegistryDeps = HubDeps & { config: ServerConfig; onHandOut?(seconds: number, ok: boolean): void };
 
 export class KernelRegistry {
   readonly manager: KernelManager;

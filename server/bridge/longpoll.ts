@@ -7,8 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppContext } from '../context.js';
 import { BadRequest, NoSuchKernel, RateLimited, withRetryAfter } from '../errors.js';
-import { FramingError, MAX_BUFFERS, toWireMessage, type WireMessage } from './framing.js';
-import { jsonFor } from './hub.js';
+import { FramingError, jsonFor, MAX_BUFFERS, toWireMessage, type WireMessage } from './framing.js';
 
 const Params = Type.Object({ id: Type.String({ maxLength: 128 }) });
 const SessionId = Type.String({ minLength: 1, maxLength: 256 });

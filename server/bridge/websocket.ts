@@ -8,8 +8,10 @@ import type { WebSocket } from 'ws';
 import type { Caller } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { NoSuchKernel } from '../errors.js';
-import { decodeFrame, FramingError, type Protocol, V1_PROTOCOL } from './framing.js';
-import { type ClientSession, frameFor, type Hub, type Outgoing, type Sink } from './hub.js';
+import { decodeFrame, FramingError, frameFor, type Protocol, V1_PROTOCOL } from './framing.js';
+import type { Hub } from './hub.js';
+import type { Outgoing } from './outgoing.js';
+import type { ClientSession, Sink } from './sessions.js';
 
 const BATCH = 256;
 const PING_MS = 30_000;
