@@ -11,6 +11,7 @@
 //                  per client by framing.ts.
 // Kernel -> clients: iopub is visible to every client; shell/stdin/control replies only to the client
 // that asked, with its own header restored as parent_header.
+import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ChannelMessage, Header, JsonObject, Kernel } from '../../kernel-manager/index.js';
 import { KernelManagerError } from '../../kernel-manager/index.js';
@@ -36,7 +37,10 @@ import {
   WorkFileWatcher,
 } from './workfiles.js';
 
-/** What a hub uses of a kernel (a fake implementing just this drives the hub in unit tests). */
+/**
+ * What a hub uses of a kernel (a fake implementing just this drives the hub in unit tests). Its events
+ * are Kernel's: 'message', 'restarted', 'dead', 'limit'.
+ */
 export type HubKernel = Pick<
   Kernel,
   | 'id'
@@ -49,9 +53,8 @@ export type HubKernel = Pick<
   | 'send'
   | 'deprioritize'
   | 'files'
-  | 'on'
-  | 'off'
->;
+> &
+  Pick<EventEmitter, 'on' | 'off'>;
 
 /** The settings a hub reads. */
 export type HubConfig = Pick<
