@@ -25,6 +25,11 @@ export const ALLOWED: Record<string, ReadonlySet<string>> = {
   control: new Set(),
 };
 
+/** The types allowed on a channel; undefined for an unknown channel (own keys only: "toString" is none). */
+export function allowedTypes(channel: string): ReadonlySet<string> | undefined {
+  return Object.hasOwn(ALLOWED, channel) ? ALLOWED[channel] : undefined;
+}
+
 export interface Rules {
   /** Largest execute_request code accepted, in bytes. */
   maxCodeBytes: number;
@@ -40,7 +45,7 @@ export interface Rules {
  */
 export function refusal(msg: WireMessage, caller: Caller, rules: Rules): string | undefined {
   const type = String(msg.header.msg_type);
-  const allowed = ALLOWED[msg.channel];
+  const allowed = allowedTypes(msg.channel);
   if (!allowed) return `unknown channel "${msg.channel.slice(0, 32)}" (use shell, stdin or control)`;
   if (!allowed.has(type)) {
     return msg.channel === 'control' || type === 'shutdown_request' || type === 'interrupt_request'
@@ -71,7 +76,7 @@ export function refusalReplies(
 ): Outgoing[] {
   const type = String(msg.header.msg_type);
   const route = { origin: { sid, header: msg.header }, target: sid };
-  if (!type.endsWith('_request') || !ALLOWED[msg.channel])
+  if (!type.endsWith('_request') || !allowedTypes(msg.channel))
     return [notice(kernelSession, `[runcell] message refused: ${reason}\n`, route)];
   const channel = msg.channel === 'control' ? 'control' : 'shell';
   const status = (execution_state: string) =>
