@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
+import { KernelRegistry } from './bridge/kernels.js';
 import { registerLongPoll } from './bridge/longpoll.js';
 import { registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
@@ -27,7 +28,6 @@ import {
 } from './errors.js';
 import { instanceId, registerInstanceHeader } from './instance.js';
 import type { Jobs } from './jobs/index.js';
-import { KernelRegistry } from './kernels.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import { genReqId } from './logger.js';
 import { Metrics } from './metrics.js';

@@ -1,8 +1,8 @@
 // What every route needs, built once per app: configuration, kernels, limits, metrics.
 import type { KernelManager } from '../kernel-manager/index.js';
 import type { Caller, Tokens } from './auth.js';
+import type { KernelRegistry } from './bridge/kernels.js';
 import type { ServerConfig } from './config.js';
-import type { KernelRegistry } from './kernels.js';
 import type { ConcurrencyLimiter, RateLimiter } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/db.js';

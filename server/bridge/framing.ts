@@ -4,8 +4,12 @@
 //  - v1.kernel.websocket.jupyter.org: uint64 LE count n, n uint64 LE offsets, then the channel name,
 //    header, parent_header, metadata and content (JSON each) and the buffers; the last offset is the end.
 // Everything from a client is untrusted: offsets are bounds-checked and the result schema-validated.
+// Towards a client, a logged message is encoded once per variant (its own request's answer or not)
+// and framing, and the encoding kept with it for the other clients.
 import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import type { Outgoing } from './outgoing.js';
+import type { LogEntry } from './replay.js';
 
 export const V1_PROTOCOL = 'v1.kernel.websocket.jupyter.org';
 export type Protocol = '' | typeof V1_PROTOCOL;
@@ -204,4 +208,47 @@ export function encodeV1(msg: OutMessage): Buffer {
 
 export function encodeFrame(msg: OutMessage, protocol: Protocol): string | Buffer {
   return protocol === V1_PROTOCOL ? encodeV1(msg) : encodeLegacy(msg);
+}
+
+// ---- encoding for a given client ------------------------------------------------------------------
+
+/** The message as `sid` sees it: its own header restored as parent when it asked. */
+export function view(o: Outgoing, sid: string): OutMessage {
+  const own = o.origin?.sid === sid;
+  return {
+    channel: o.channel,
+    header: o.header,
+    parent_header: own && o.origin ? o.origin.header : o.parent_header,
+    metadata: o.metadata,
+    content: o.content,
+    buffers: o.buffers,
+  };
+}
+
+/** Websocket frame for this client, cached per (own parent or not, framing). */
+export function frameFor(o: Outgoing, sid: string, protocol: Protocol): string | Buffer {
+  const own = o.origin?.sid === sid;
+  const key = `${own ? 1 : 0}${protocol === V1_PROTOCOL ? 'v1' : ''}`;
+  o.cache ??= new Map();
+  let f = o.cache.get(key);
+  if (f === undefined) {
+    f = encodeFrame(view(o, sid), protocol);
+    o.cache.set(key, f);
+  }
+  return f;
+}
+
+/** Long-poll JSON for this client (buffers base64), cached per variant. */
+export function jsonFor(e: LogEntry<Outgoing>, sid: string): string {
+  const o = e.value;
+  const own = o.origin?.sid === sid;
+  const key = own ? 'j1' : 'j0';
+  o.cache ??= new Map();
+  let f = o.cache.get(key);
+  if (typeof f !== 'string') {
+    const v = view(o, sid);
+    f = JSON.stringify({ seq: e.seq, ...v, buffers: v.buffers.map((b) => b.toString('base64')) });
+    o.cache.set(key, f);
+  }
+  return f;
 }

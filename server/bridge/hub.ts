@@ -1,105 +1,81 @@
-// One hub per kernel: the only place where messages between clients and a kernel are routed.
-//  - Client -> kernel: the server owns headers (fresh msg_id, per-client session, username, date), so
-//    it keeps a bounded map from its msg_id back to the client and the client's own header.
-//  - Kernel -> clients: every message becomes a sequence-numbered entry of the replay log; iopub is
-//    visible to every client, shell/stdin/control replies only to the client that asked. Delivering to
-//    the asking client restores its own header as parent_header (clients match replies by it).
-//  - Output rate limits per execution, with a visible notice; status 'restarting' and 'dead' as
-//    Jupyter Server sends them; a limit breach explained to the user on stderr.
-import { randomUUID } from 'node:crypto';
+// One hub per kernel: the only place where messages between clients and a kernel are routed. It wires
+// the bridge's parts together and keeps none of their rules:
+//  - sessions.ts   client sessions, their websockets (sinks) and the long-polls waiting for entries;
+//  - refusals.ts   what a client may send, and the synthetic replies that answer what it may not;
+//  - headers.ts    the server owns headers; requests are remembered to route the kernel's answers;
+//  - lifecycle.ts  client messages queued across a restart, refused once the kernel is dead;
+//  - throttle.ts   output rate limits per execution, and throttling a kernel that floods;
+//  - recording.ts  every execute_request recorded in the store;
+//  - hold.ts       files an execution wrote (workfiles.ts) announced before its idle status;
+//  - replay.ts     the sequence-numbered log every client reads from (entries: outgoing.ts), encoded
+//                  per client by framing.ts.
+// Kernel -> clients: iopub is visible to every client; shell/stdin/control replies only to the client
+// that asked, with its own header restored as parent_header.
+import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ChannelMessage, Header, JsonObject, Kernel } from '../../kernel-manager/index.js';
-import { KernelManagerError, PROTOCOL_VERSION } from '../../kernel-manager/index.js';
+import { KernelManagerError } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type RateLimiter } from '../limits.js';
-import { ExecutionRecord } from '../recording.js';
-import type { Store } from '../store/db.js';
 import type { Recorder, Transport } from '../store/records.js';
-import { filesDisplay, type WorkFileLimits, WorkFileWatcher } from '../workfiles.js';
-import { encodeFrame, type OutMessage, type Protocol, V1_PROTOCOL, type WireMessage } from './framing.js';
-import { type LogEntry, ReplayLog, type Since } from './replay.js';
+import type { WireMessage } from './framing.js';
+import { MAX_REQUESTS, PendingInput, Requests, serverHeader } from './headers.js';
+import { WorkFileHold } from './hold.js';
+import { type Death, Lifecycle } from './lifecycle.js';
+import { fromKernel, logBytes, notice, type Outgoing, synthetic } from './outgoing.js';
+import { Recordings } from './recording.js';
+import { refusal, refusalReplies } from './refusals.js';
+import { ReplayLog, type Since } from './replay.js';
+import { type ClientSession, Sessions, type Sink } from './sessions.js';
+import { OutputThrottle } from './throttle.js';
+import {
+  type Capture,
+  type FileStore,
+  filesDisplay,
+  type WorkFileLimits,
+  WorkFileWatcher,
+} from './workfiles.js';
 
-/** A message on its way to clients: logged once, encoded lazily per variant and framing. */
-export interface Outgoing {
-  channel: string;
-  header: Header | Record<string, unknown>;
-  parent_header: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  content: Record<string, unknown>;
-  buffers: Buffer[];
-  /** Only this client session sees it (replies); undefined: every client (iopub). */
-  target?: string;
-  /** The client whose request this answers, and its own header (restored as parent_header for it). */
-  origin?: { sid: string; header: Record<string, unknown> };
-  cache?: Map<string, string | Buffer>;
-}
+/**
+ * What a hub uses of a kernel (a fake implementing just this drives the hub in unit tests). Its events
+ * are Kernel's: 'message', 'restarted', 'dead', 'limit'.
+ */
+export type HubKernel = Pick<
+  Kernel,
+  | 'id'
+  | 'specName'
+  | 'session'
+  | 'state'
+  | 'reason'
+  | 'lastActivity'
+  | 'model'
+  | 'send'
+  | 'deprioritize'
+  | 'files'
+> &
+  Pick<EventEmitter, 'on' | 'off'>;
 
-/** Message types a client may send, per channel (DESIGN.md "Messages from browsers"). */
-export const ALLOWED: Record<string, ReadonlySet<string>> = {
-  shell: new Set([
-    'execute_request',
-    'complete_request',
-    'inspect_request',
-    'is_complete_request',
-    'kernel_info_request',
-    'history_request',
-    'comm_info_request',
-    'comm_open',
-    'comm_msg',
-    'comm_close',
-  ]),
-  stdin: new Set(['input_reply']),
-  control: new Set(),
-};
-
-/** iopub types that never count against the output rate (Jupyter Server exempts the same kind). */
-/** How long a kernel over its output rate is throttled before its output is received again. */
-const THROTTLE_MS = 1_000;
-const RATE_EXEMPT = new Set([
-  'status',
-  'execute_input',
-  'comm_open',
-  'comm_close',
-  'execute_result',
-  'error',
-]);
-
-const MAX_REQUESTS = 4_096;
-const MAX_SESSIONS = 1_000;
-const MAX_QUEUED = 100;
-
-/** Where a client's messages are delivered (a websocket); long-poll clients pull instead. */
-export interface Sink {
-  /** New entries may be visible to this session: pull them from the log. */
-  wake(): void;
-  /** A newer connection took over this session id. */
-  replaced(): void;
-  /** The kernel (or the server) is gone: flush what is queued, then close with this code. */
-  kernelGone(reason: string, code: number): void;
-  /** Sends one message outside the log (notices meant for this connection only). */
-  direct(o: Outgoing): void;
-}
-
-export interface ClientSession {
-  readonly sid: string;
-  /** The session id the kernel sees in this client's headers (never the client's own). */
-  readonly serverSession: string;
-  ipKey: string;
-  /** Highest sequence number known delivered. */
-  acked: number;
-  sink: Sink | undefined;
-  lastSeen: number;
-}
+/** The settings a hub reads. */
+export type HubConfig = Pick<
+  ServerConfig,
+  | 'replayMessages'
+  | 'replayBytes'
+  | 'iopubMsgRate'
+  | 'iopubDataRate'
+  | 'iopubRateWindowMs'
+  | 'sessionTtlMs'
+  | 'maxCodeBytes'
+>;
 
 export interface HubDeps {
-  config: ServerConfig;
+  config: HubConfig;
   log: Logger;
-  executions: RateLimiter;
+  executions: Pick<RateLimiter, 'take'>;
   /** Where execute_requests are recorded (the store); none in tests that do not need it. */
   recorder?: Recorder;
   /** Where files the code writes are kept, and how many/how large. */
-  workFiles?: { store: Store; limits: WorkFileLimits };
+  workFiles?: { store: FileStore; limits: WorkFileLimits };
   /** Counters for /metrics. */
   onDrop?(n: number): void;
   onMessage?(direction: 'in' | 'out'): void;
@@ -107,54 +83,40 @@ export interface HubDeps {
   onExecuteReply?(seconds: number, transport: Transport): void;
 }
 
-interface Route {
-  origin?: Outgoing['origin'];
-  target?: string;
-  parent?: Record<string, unknown>;
-}
-
-export class Hub {
-  readonly kernel: Kernel;
+export class Hub<K extends HubKernel = Kernel> {
+  readonly kernel: K;
   readonly ownerIpKey: string;
   readonly log: ReplayLog<Outgoing>;
   readonly #deps: HubDeps;
   readonly #logger: Logger;
-  readonly #sessions = new Map<string, ClientSession>();
-  readonly #requests = new Map<
-    string,
-    { sid: string; header: Record<string, unknown>; server: Header; at: number; transport: Transport }
-  >();
-  /** input_request headers waiting for the one client allowed to answer. */
-  readonly #pendingInput = new Map<string, Header>();
-  readonly #limiter: OutputRateLimiter;
-  readonly #waiters = new Set<() => void>();
-  /** Client messages held while the kernel restarts. */
-  #queued: { sid: string; msg: WireMessage; caller: Caller; transport: Transport }[] = [];
-  /** Records of executions in flight, by the server's msg_id. */
-  readonly #records = new Map<string, ExecutionRecord>();
-  readonly #watcher: WorkFileWatcher | undefined;
-  /** Kernel messages held (in order) while the files an execution wrote are being stored. */
-  #held: ChannelMessage[] | undefined;
-  #kernelSession = '';
-  #dead: { reason: string; at: number } | undefined;
-  /** The kernel was reniced for flooding its output (OutputRateLimiter), until its execution ends. */
-  #deprioritized = false;
-  #throttleTimer: NodeJS.Timeout | undefined;
-  #pollers = 0;
+  readonly #sessions: Sessions;
+  readonly #requests = new Requests(MAX_REQUESTS);
+  readonly #pendingInput = new PendingInput();
+  readonly #life = new Lifecycle();
+  readonly #throttle: OutputThrottle;
+  readonly #records: Recordings;
+  readonly #hold: WorkFileHold;
+  /** The session of the kernel's own messages: server-made messages carry it too. */
+  #kernelSession: string;
   #lastActivity: string;
   readonly #detach: () => void;
 
-  constructor(kernel: Kernel, ownerIpKey: string, deps: HubDeps) {
+  constructor(kernel: K, ownerIpKey: string, deps: HubDeps) {
     this.kernel = kernel;
     this.ownerIpKey = ownerIpKey;
     this.#deps = deps;
     this.#logger = deps.log.child({ kernel: kernel.id });
     const c = deps.config;
     this.log = new ReplayLog(c.replayMessages, c.replayBytes);
-    this.#limiter = new OutputRateLimiter(c.iopubMsgRate, c.iopubDataRate, c.iopubRateWindowMs);
+    this.#sessions = new Sessions(c.sessionTtlMs);
+    this.#throttle = new OutputThrottle(
+      new OutputRateLimiter(c.iopubMsgRate, c.iopubDataRate, c.iopubRateWindowMs),
+      (on) => kernel.deprioritize?.(on),
+    );
+    this.#records = new Recordings(deps.recorder, MAX_REQUESTS);
     this.#kernelSession = kernel.session;
     this.#lastActivity = kernel.lastActivity.toISOString();
-    const onMessage = (m: ChannelMessage) => this.#onKernelMessage(m);
+    const onMessage = (m: ChannelMessage) => this.#hold.receive(m);
     const onRestarted = () => this.#onRestarted();
     const onDead = (reason: string) => this.#onDead(reason);
     const onLimit = (info: { kind: string; message: string; parentMsgId?: string }) => this.#onLimit(info);
@@ -167,41 +129,45 @@ export class Hub {
       kernel.off('restarted', onRestarted);
       kernel.off('dead', onDead);
       kernel.off('limit', onLimit);
-      clearTimeout(this.#throttleTimer);
+      this.#throttle.dispose();
     };
-    this.#watcher = deps.workFiles
+    const watcher = deps.workFiles
       ? new WorkFileWatcher(kernel, deps.workFiles.store, deps.workFiles.limits)
       : undefined;
+    this.#hold = new WorkFileHold(watcher, {
+      isClientRequest: (msgId) => this.#requests.has(msgId),
+      deliver: (m) => this.#deliver(m),
+      announce: (idle, capture) => this.#announceFiles(idle, capture),
+    });
     if (kernel.state === 'dead') this.#onDead(kernel.reason ?? 'dead');
   }
 
   /** Files placed in the work dir by the server (uploads) are not announced as written by the code. */
   workFilesChanged(): void {
-    this.#watcher?.baseline();
+    this.#hold.baseline();
   }
 
   get id(): string {
     return this.kernel.id;
   }
-  get dead(): { reason: string; at: number } | undefined {
-    return this.#dead;
+  get dead(): Death | undefined {
+    return this.#life.dead;
   }
   get connections(): number {
-    let n = this.#pollers;
-    for (const s of this.#sessions.values()) if (s.sink) n++;
-    return n;
+    return this.#sessions.connections;
   }
 
   /** Jupyter Server's kernel model, plus connections. */
   model(): Record<string, unknown> {
-    if (this.#dead) {
+    const dead = this.#life.dead;
+    if (dead) {
       return {
         id: this.kernel.id,
         name: this.kernel.specName,
         last_activity: this.#lastActivity,
         execution_state: 'dead',
         connections: this.connections,
-        reason: this.#dead.reason,
+        reason: dead.reason,
       };
     }
     const m = this.kernel.model();
@@ -211,50 +177,26 @@ export class Hub {
 
   /** True when a client at this address started or is connected to the kernel. */
   visibleTo(ipKey: string): boolean {
-    if (ipKey === this.ownerIpKey) return true;
-    for (const s of this.#sessions.values())
-      if (s.ipKey === ipKey && (s.sink || this.#pollers > 0)) return true;
-    return false;
+    return ipKey === this.ownerIpKey || this.#sessions.connectedFrom(ipKey);
   }
 
   // ---- client sessions ---------------------------------------------------------------------------
 
   /** The session for this client id, created (at the head of the log) when new. */
   session(sid: string, ipKey: string): { session: ClientSession; created: boolean } {
-    let s = this.#sessions.get(sid);
-    const created = !s;
-    if (!s) {
-      s = {
-        sid,
-        serverSession: randomUUID(),
-        ipKey,
-        acked: this.log.lastSeq,
-        sink: undefined,
-        lastSeen: Date.now(),
-      };
-      this.#sessions.set(sid, s);
-      this.#sweep();
-    }
-    s.ipKey = ipKey;
-    s.lastSeen = Date.now();
-    return { session: s, created };
+    return this.#sessions.get(sid, ipKey, this.log.lastSeq);
   }
 
   /** Attaches a websocket to a session; a previous socket of the same session is replaced. */
   attach(sid: string, ipKey: string, sink: Sink): ClientSession {
     const { session } = this.session(sid, ipKey);
-    const old = session.sink;
-    session.sink = sink;
-    if (old && old !== sink) {
+    if (this.#sessions.attach(session, sink))
       this.#logger.info({ session: sid }, 'replacing stale connection');
-      old.replaced();
-    }
     return session;
   }
 
   detach(session: ClientSession, sink: Sink): void {
-    if (session.sink === sink) session.sink = undefined;
-    session.lastSeen = Date.now();
+    this.#sessions.detach(session, sink);
   }
 
   /** Entries after `cursor` visible to this session. */
@@ -263,37 +205,18 @@ export class Hub {
   }
 
   pollerEntered(): () => void {
-    this.#pollers++;
-    let done = false;
-    return () => {
-      if (!done) this.#pollers--;
-      done = true;
-    };
+    return this.#sessions.pollerEntered();
   }
 
   /** Resolves when a new entry is appended (or the kernel dies), or after `ms`. */
   waitForEntries(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#dead) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.#waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.#waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    if (this.#life.dead) return Promise.resolve();
+    return this.#sessions.wait(ms, signal);
   }
 
-  #sweep(): void {
-    const ttl = this.#deps.config.sessionTtlMs;
-    const now = Date.now();
-    for (const [sid, s] of this.#sessions) {
-      if (!s.sink && (now - s.lastSeen > ttl || this.#sessions.size > MAX_SESSIONS))
-        this.#sessions.delete(sid);
-    }
+  /** A notice for one connection only, outside the log (e.g. "N messages were lost"). */
+  notice(text: string): Outgoing {
+    return notice(this.#kernelSession, text);
   }
 
   // ---- client -> kernel --------------------------------------------------------------------------
@@ -304,67 +227,26 @@ export class Hub {
    */
   fromClient(sid: string, msg: WireMessage, caller: Caller, transport: Transport = 'websocket'): void {
     const { session } = this.session(sid, caller.ipKey);
-    const type = String(msg.header.msg_type);
-    const allowed = ALLOWED[msg.channel];
-    if (!allowed) {
-      this.#refuse(
-        session,
-        msg,
-        `unknown channel "${msg.channel.slice(0, 32)}" (use shell, stdin or control)`,
-      );
+    const why = refusal(msg, caller, {
+      maxCodeBytes: this.#deps.config.maxCodeBytes,
+      executions: this.#deps.executions,
+    });
+    if (why !== undefined) {
+      this.#refuse(sid, msg, why);
       return;
-    }
-    if (!allowed.has(type)) {
-      const why =
-        msg.channel === 'control' || type === 'shutdown_request' || type === 'interrupt_request'
-          ? `${type} is not accepted over this connection: interrupt, restart and shut down through the REST API (/api/kernels/:id/interrupt, /restart, DELETE)`
-          : `message type ${type} is not allowed on the ${msg.channel} channel`;
-      this.#refuse(session, msg, why);
-      return;
-    }
-    if (type === 'execute_request') {
-      const code = msg.content.code;
-      if (typeof code !== 'string') {
-        this.#refuse(session, msg, 'execute_request needs content.code');
-        return;
-      }
-      const max = this.#deps.config.maxCodeBytes;
-      if (Buffer.byteLength(code) > max) {
-        this.#refuse(session, msg, `code is larger than ${max} bytes`);
-        return;
-      }
-      if (caller.kind === 'anonymous') {
-        const t = this.#deps.executions.take(caller.ipKey);
-        if (!t.ok) {
-          this.#refuse(session, msg, `too many executions from your address; retry in ${t.retryAfterS} s`);
-          return;
-        }
-      }
     }
     let parent: Partial<Header> = {};
-    if (type === 'input_reply') {
-      const req = this.#pendingInput.get(session.sid);
-      if (!req) {
-        this.#refuse(session, msg, 'input_reply without a pending input_request');
+    if (msg.header.msg_type === 'input_reply') {
+      const request = this.#pendingInput.take(sid);
+      if (!request) {
+        this.#refuse(sid, msg, 'input_reply without a pending input_request');
         return;
       }
-      this.#pendingInput.delete(session.sid);
-      parent = req;
+      parent = request;
     }
-    if (this.#dead) {
-      this.#refuse(session, msg, `the kernel is dead: ${this.#dead.reason}`);
-      return;
-    }
-    const state = this.kernel.state;
-    if (state === 'restarting' || state === 'starting') {
-      if (this.#queued.length >= MAX_QUEUED) {
-        this.#refuse(session, msg, 'the kernel is restarting');
-        return;
-      }
-      this.#queued.push({ sid, msg, caller, transport });
-      return;
-    }
-    this.#send(session, msg, caller, parent, transport);
+    const a = this.#life.admit(this.kernel.state, { sid, msg, caller, transport });
+    if ('refuse' in a) this.#refuse(sid, msg, a.refuse);
+    else if ('send' in a) this.#send(session, msg, caller, parent, transport);
   }
 
   #send(
@@ -374,379 +256,143 @@ export class Hub {
     parent: Partial<Header>,
     transport: Transport,
   ): void {
-    const type = String(msg.header.msg_type);
-    const header = {
-      msg_id: randomUUID(),
-      session: session.serverSession,
-      username: caller.kind === 'token' ? 'runcell-token' : 'anonymous',
-      date: new Date().toISOString(),
-      msg_type: type,
-      version: typeof msg.header.version === 'string' ? msg.header.version : PROTOCOL_VERSION,
-    };
-    const clientHeader = msg.header;
     try {
       const sent = this.kernel.send(msg.channel as 'shell' | 'stdin', {
-        header,
+        header: serverHeader(msg.header, session.serverSession, caller),
         parent_header: parent,
         metadata: msg.metadata as JsonObject,
         content: msg.content as JsonObject,
         buffers: msg.buffers,
       });
-      this.#requests.set(sent.msg_id, {
+      this.#requests.add({
         sid: session.sid,
-        header: clientHeader,
+        header: msg.header,
         server: sent,
         at: performance.now(),
         transport,
       });
-      const recorder = this.#deps.recorder;
-      if (recorder && type === 'execute_request' && this.#records.size < MAX_REQUESTS) {
-        const content = msg.content as Record<string, unknown>;
-        this.#records.set(
-          sent.msg_id,
-          new ExecutionRecord(recorder, {
-            header: sent,
-            code: String(content.code),
-            content,
-            kernel: this.kernel,
-            transport,
-            caller,
-          }),
-        );
-      }
-      if (this.#requests.size > MAX_REQUESTS) {
-        const oldest = this.#requests.keys().next().value;
-        if (oldest !== undefined) this.#requests.delete(oldest);
+      if (msg.header.msg_type === 'execute_request') {
+        this.#records.begin({
+          header: sent,
+          code: String(msg.content.code),
+          content: msg.content,
+          kernel: this.kernel,
+          transport,
+          caller,
+        });
       }
       this.#deps.onMessage?.('in');
     } catch (e) {
       this.#logger.debug({ err: e }, 'send to kernel failed');
       const busy = e instanceof KernelManagerError && e.code === 'BUSY';
-      this.#refuse(session, msg, busy ? e.message : 'the kernel is not running');
+      this.#refuse(session.sid, msg, busy ? e.message : 'the kernel is not running');
     }
   }
 
-  /**
-   * Answers a refused message so the client's future completes: for a request, an error reply (and,
-   * for execute_request, an error output) between busy and idle status; otherwise a stderr notice.
-   */
-  #refuse(session: ClientSession, msg: WireMessage, reason: string): void {
-    const type = String(msg.header.msg_type);
-    const channel = msg.channel === 'control' ? 'control' : 'shell';
+  #refuse(sid: string, msg: WireMessage, reason: string): void {
     this.#logger.info(
-      { session: session.sid, msg_type: type.slice(0, 64), reason },
+      { session: sid, msg_type: String(msg.header.msg_type).slice(0, 64), reason },
       'refused a client message',
     );
-    const origin = { sid: session.sid, header: msg.header };
-    const target = session.sid;
-    if (!type.endsWith('_request') || !ALLOWED[msg.channel]) {
-      this.#append(this.#notice(`[runcell] message refused: ${reason}\n`, origin, target));
-      return;
-    }
-    const status = (execution_state: string) =>
-      this.#synthetic('iopub', 'status', { execution_state }, { origin, target });
-    this.#append(status('busy'));
-    const error = { ename: 'RuncellError', evalue: reason, traceback: [`RuncellError: ${reason}`] };
-    if (type === 'execute_request')
-      this.#append(this.#synthetic('iopub', 'error', error, { origin, target }));
-    const reply = type.replace(/_request$/, '_reply');
-    this.#append(this.#synthetic(channel, reply, { status: 'error', ...error }, { origin, target }));
-    this.#append(status('idle'));
-  }
-
-  /** A message the server makes up; it carries the kernel's session so clients accept it as current. */
-  #synthetic(
-    channel: string,
-    msgType: string,
-    content: Record<string, unknown>,
-    route: Route = {},
-  ): Outgoing {
-    const o: Outgoing = {
-      channel,
-      header: {
-        msg_id: randomUUID(),
-        msg_type: msgType,
-        session: this.#kernelSession,
-        username: 'runcell',
-        date: new Date().toISOString(),
-        version: PROTOCOL_VERSION,
-      },
-      parent_header: route.parent ?? route.origin?.header ?? {},
-      metadata: {},
-      content,
-      buffers: [],
-    };
-    if (route.origin) o.origin = route.origin;
-    if (route.target !== undefined) o.target = route.target;
-    return o;
-  }
-
-  /** A stderr stream message: how the user is told about dropped output, lost messages and limits. */
-  #notice(
-    text: string,
-    origin?: Outgoing['origin'],
-    target?: string,
-    parent?: Record<string, unknown>,
-  ): Outgoing {
-    const route: Route = {};
-    if (origin) route.origin = origin;
-    if (target !== undefined) route.target = target;
-    if (parent) route.parent = parent;
-    return this.#synthetic('iopub', 'stream', { name: 'stderr', text }, route);
-  }
-
-  /** A notice for one connection only, outside the log (e.g. "N messages were lost"). */
-  notice(text: string): Outgoing {
-    return this.#notice(text);
+    for (const o of refusalReplies(this.#kernelSession, sid, msg, reason)) this.#append(o);
   }
 
   // ---- kernel -> clients -------------------------------------------------------------------------
 
-  #onKernelMessage(m: ChannelMessage): void {
-    if (this.#held) {
-      this.#held.push(m);
-      return;
-    }
-    // An execution from a client is over: announce the files it wrote before its idle status, so
-    // clients that stop listening at idle still see them.
-    const parentType = m.parent_header.msg_type;
-    if (
-      this.#watcher &&
-      m.channel === 'iopub' &&
-      m.header.msg_type === 'status' &&
-      m.content.execution_state === 'idle' &&
-      parentType === 'execute_request' &&
-      m.parent_header.msg_id &&
-      this.#requests.has(m.parent_header.msg_id)
-    ) {
-      const changed = this.#watcher.changed();
-      if (changed.length > 0) {
-        this.#held = [m];
-        void this.#announceFiles(m, changed);
-        return;
-      }
-    }
-    this.#deliver(m);
-  }
-
-  async #announceFiles(
-    idle: ChannelMessage,
-    changed: Parameters<WorkFileWatcher['capture']>[0],
-  ): Promise<void> {
-    const parentId = idle.parent_header.msg_id as string;
-    const req = this.#requests.get(parentId);
-    const origin = req ? { sid: req.sid, header: req.header } : undefined;
-    const route: Route = { parent: idle.parent_header as Record<string, unknown> };
-    if (origin) route.origin = origin;
-    try {
-      const capture = await (this.#watcher as WorkFileWatcher).capture(changed);
-      if (capture.files.length > 0 || capture.skipped.length > 0)
-        this.#append(this.#synthetic('iopub', 'display_data', filesDisplay(capture), route));
-    } catch (e) {
-      this.#logger.warn({ err: e }, 'files written by the code could not be stored');
-      this.#append(
-        this.#notice(
-          '[runcell] the files this cell wrote could not be stored right now\n',
-          origin,
-          undefined,
-          route.parent,
-        ),
-      );
-    }
-    this.#releaseHeld();
-  }
-
-  #releaseHeld(): void {
-    const [idle, ...rest] = this.#held ?? [];
-    this.#held = undefined;
-    if (idle) this.#deliver(idle);
-    // The rest go through the same path again, in order (another execution's idle may hold again).
-    for (const x of rest) this.#onKernelMessage(x);
-  }
-
+  /** A kernel message past the work-file hold. */
   #deliver(m: ChannelMessage): void {
     if (typeof m.header.session === 'string' && m.channel === 'iopub') this.#kernelSession = m.header.session;
+    this.#records.add(m);
     const parentId = m.parent_header.msg_id;
-    if (parentId) {
-      const rec = this.#records.get(parentId);
-      if (rec?.add(m)) this.#records.delete(parentId);
-    }
-    const req = parentId ? this.#requests.get(parentId) : undefined;
+    const req = this.#requests.get(parentId);
     if (req && m.channel === 'shell' && m.header.msg_type === 'execute_reply')
       this.#deps.onExecuteReply?.((performance.now() - req.at) / 1000, req.transport);
-    const origin = req ? { sid: req.sid, header: req.header } : undefined;
-    const base: Outgoing = {
-      channel: m.channel,
-      header: m.header,
-      parent_header: m.parent_header as Record<string, unknown>,
-      metadata: m.metadata,
-      content: m.content,
-      buffers: m.buffers,
-    };
-    if (origin) base.origin = origin;
+    const origin = this.#requests.origin(parentId);
+    const out = fromKernel(m, origin);
     if (m.channel !== 'iopub') {
       // Replies to requests the manager made itself (start-up kernel_info) belong to no client.
       if (!req) return;
-      base.target = req.sid;
+      out.target = req.sid;
       if (m.channel === 'stdin' && m.header.msg_type === 'input_request')
-        this.#pendingInput.set(req.sid, m.header);
-      this.#append(base);
+        this.#pendingInput.asked(req.sid, m.header);
+      this.#append(out);
       return;
     }
-    const type = m.header.msg_type;
-    if (parentId && !RATE_EXEMPT.has(type) && this.#limiter.enabled) {
-      let bytes = 0;
-      for (const b of m.buffers) bytes += b.length;
-      const text = (m.content as { text?: unknown }).text;
-      bytes += typeof text === 'string' ? text.length : JSON.stringify(m.content).length;
-      const v = this.#limiter.check(parentId, bytes);
-      if (v.notice)
-        this.#append(this.#notice(v.notice, origin, undefined, m.parent_header as Record<string, unknown>));
-      // A kernel over its output rate is throttled for a while: its stream output is dropped by its
-      // own socket and it yields the CPU, so the flood costs the server and other users little. Then
-      // output is received again; a flood that goes on is throttled again at once.
-      if (!v.pass && !this.#deprioritized) this.#throttle(true);
-      if (!v.pass) {
-        this.#deps.onDrop?.(1);
-        return;
-      }
+    const parent = m.parent_header as Record<string, unknown>;
+    const v = this.#throttle.output(m);
+    if (v.notice) this.#append(notice(this.#kernelSession, v.notice, { origin, parent }));
+    if (!v.pass) {
+      this.#deps.onDrop?.(1);
+      return;
     }
-    if (
-      type === 'status' &&
-      parentId &&
-      (m.content as { execution_state?: unknown }).execution_state === 'idle'
-    ) {
-      const last = this.#limiter.end(parentId);
-      if (this.#deprioritized) this.#throttle(false);
-      if (last)
-        this.#append(this.#notice(last, origin, undefined, m.parent_header as Record<string, unknown>));
+    if (m.header.msg_type === 'status' && parentId && m.content.execution_state === 'idle') {
+      const last = this.#throttle.idle(parentId);
+      if (last) this.#append(notice(this.#kernelSession, last, { origin, parent }));
     }
-    this.#append(base);
+    this.#append(out);
   }
 
-  #throttle(on: boolean): void {
-    clearTimeout(this.#throttleTimer);
-    this.#deprioritized = on;
-    this.kernel.deprioritize?.(on);
-    if (on) this.#throttleTimer = setTimeout(() => this.#throttle(false), THROTTLE_MS).unref();
+  /** Announces the files an execution wrote (the hold keeps its idle status back meanwhile). */
+  async #announceFiles(idle: ChannelMessage, capture: Promise<Capture>): Promise<void> {
+    const parent = idle.parent_header as Record<string, unknown>;
+    const origin = this.#requests.origin(idle.parent_header.msg_id);
+    try {
+      const c = await capture;
+      if (c.files.length > 0 || c.skipped.length > 0)
+        this.#append(
+          synthetic(this.#kernelSession, 'iopub', 'display_data', filesDisplay(c), { origin, parent }),
+        );
+    } catch (e) {
+      this.#logger.warn({ err: e }, 'files written by the code could not be stored');
+      const text = '[runcell] the files this cell wrote could not be stored right now\n';
+      this.#append(notice(this.#kernelSession, text, { origin, parent }));
+    }
   }
 
-  #append(o: Outgoing): LogEntry<Outgoing> {
-    let bytes = 512;
-    for (const b of o.buffers) bytes += b.length;
-    const text = (o.content as { text?: unknown }).text;
-    bytes += typeof text === 'string' ? text.length : 0;
-    const data = (o.content as { data?: unknown }).data;
-    if (data && typeof data === 'object')
-      for (const v of Object.values(data)) if (typeof v === 'string') bytes += v.length;
-    const e = this.log.append(o, bytes);
+  #append(o: Outgoing): void {
+    this.log.append(o, logBytes(o));
     this.#deps.onMessage?.('out');
-    for (const s of this.#sessions.values()) {
-      if (s.sink && (o.target === undefined || o.target === s.sid)) s.sink.wake();
-    }
-    for (const w of [...this.#waiters]) w();
-    return e;
-  }
-
-  #endRecords(status: string): void {
-    for (const r of this.#records.values()) r.end(status);
-    this.#records.clear();
+    this.#sessions.wake(o.target);
   }
 
   #onRestarted(): void {
-    this.#watcher?.baseline();
-    this.#endRecords('restarted');
+    this.#hold.baseline();
+    this.#records.endAll('restarted');
     this.#requests.clear();
     this.#pendingInput.clear();
     // Jupyter Server tells clients with a server-made status message; clients then reconnect.
-    this.#append(this.#synthetic('iopub', 'status', { execution_state: 'restarting' }));
-    const queued = this.#queued;
-    this.#queued = [];
-    for (const q of queued) {
-      const s = this.#sessions.get(q.sid);
+    this.#append(synthetic(this.#kernelSession, 'iopub', 'status', { execution_state: 'restarting' }));
+    for (const q of this.#life.restarted()) {
+      const s = this.#sessions.find(q.sid);
       if (s) this.#send(s, q.msg, q.caller, {}, q.transport);
     }
   }
 
   #onLimit(info: { kind: string; message: string; parentMsgId?: string }): void {
-    const req = info.parentMsgId ? this.#requests.get(info.parentMsgId) : undefined;
-    const origin = req ? { sid: req.sid, header: req.header } : undefined;
+    const req = this.#requests.get(info.parentMsgId);
+    const origin = this.#requests.origin(info.parentMsgId);
     const parent = req ? (req.server as Record<string, unknown>) : {};
-    this.#append(this.#notice(`[runcell] ${info.message}\n`, origin, undefined, parent));
+    this.#append(notice(this.#kernelSession, `[runcell] ${info.message}\n`, { origin, parent }));
   }
 
   #onDead(reason: string): void {
-    if (this.#dead) return;
-    this.#dead = { reason, at: Date.now() };
+    const died = this.#life.died(reason);
+    if (!died) return;
     this.#lastActivity = new Date().toISOString();
     this.#logger.info({ reason }, 'kernel dead');
-    this.#endRecords('dead');
-    if (this.#held) {
-      const held = this.#held;
-      this.#held = undefined;
-      for (const x of held) this.#deliver(x);
-    }
-    for (const q of this.#queued) {
-      const s = this.#sessions.get(q.sid);
-      if (s) this.#refuse(s, q.msg, `the kernel is dead: ${reason}`);
-    }
-    this.#queued = [];
-    const dead = this.#synthetic('iopub', 'status', { execution_state: 'dead', reason });
-    this.#append(dead);
+    this.#records.endAll('dead');
+    this.#hold.flush();
+    for (const q of died.queued) if (this.#sessions.find(q.sid)) this.#refuse(q.sid, q.msg, died.refusal);
+    this.#append(synthetic(this.#kernelSession, 'iopub', 'status', { execution_state: 'dead', reason }));
     this.#detach();
-    for (const s of this.#sessions.values()) s.sink?.kernelGone(`kernel dead: ${reason}`, 1000);
-    for (const w of [...this.#waiters]) w();
+    this.#sessions.gone(`kernel dead: ${reason}`, 1000);
   }
 
   /** Drops everything (the tombstone expired, the kernel was shut down, or the server stops: 1001). */
   dispose(reason: string, code = 1000): void {
-    this.#endRecords('lost');
+    this.#records.endAll('lost');
     this.#detach();
-    for (const s of this.#sessions.values()) s.sink?.kernelGone(reason, code);
+    this.#sessions.gone(reason, code);
     this.#sessions.clear();
-    for (const w of [...this.#waiters]) w();
   }
-}
-
-// ---- encoding for a given client ------------------------------------------------------------------
-
-/** The message as `sid` sees it: its own header restored as parent when it asked. */
-export function view(o: Outgoing, sid: string): OutMessage {
-  const own = o.origin?.sid === sid;
-  return {
-    channel: o.channel,
-    header: o.header,
-    parent_header: own && o.origin ? o.origin.header : o.parent_header,
-    metadata: o.metadata,
-    content: o.content,
-    buffers: o.buffers,
-  };
-}
-
-/** Websocket frame for this client, cached per (own parent or not, framing). */
-export function frameFor(o: Outgoing, sid: string, protocol: Protocol): string | Buffer {
-  const own = o.origin?.sid === sid;
-  const key = `${own ? 1 : 0}${protocol === V1_PROTOCOL ? 'v1' : ''}`;
-  o.cache ??= new Map();
-  let f = o.cache.get(key);
-  if (f === undefined) {
-    f = encodeFrame(view(o, sid), protocol);
-    o.cache.set(key, f);
-  }
-  return f;
-}
-
-/** Long-poll JSON for this client (buffers base64), cached per variant. */
-export function jsonFor(e: LogEntry<Outgoing>, sid: string): string {
-  const o = e.value;
-  const own = o.origin?.sid === sid;
-  const key = own ? 'j1' : 'j0';
-  o.cache ??= new Map();
-  let f = o.cache.get(key);
-  if (typeof f !== 'string') {
-    const v = view(o, sid);
-    f = JSON.stringify({ seq: e.seq, ...v, buffers: v.buffers.map((b) => b.toString('base64')) });
-    o.cache.set(key, f);
-  }
-  return f;
 }

@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppContext } from '../context.js';
 import { BadRequest, NoSuchKernel, RateLimited, withRetryAfter } from '../errors.js';
-import { FramingError, MAX_BUFFERS, toWireMessage, type WireMessage } from './framing.js';
-import { jsonFor } from './hub.js';
+import { FramingError, jsonFor, MAX_BUFFERS, toWireMessage, type WireMessage } from './framing.js';
+import type { Hub, HubKernel } from './hub.js';
+import type { ClientSession } from './sessions.js';
 
 const Params = Type.Object({ id: Type.String({ maxLength: 128 }) });
 const SessionId = Type.String({ minLength: 1, maxLength: 256 });
@@ -19,7 +20,8 @@ const GetQuery = Type.Object({
 });
 const PostQuery = Type.Object({ session_id: SessionId });
 
-function parseMessages(body: unknown): WireMessage[] {
+/** The messages of a POST body: one message, an array, or {messages: [...]}; buffers in base64. */
+export function parseMessages(body: unknown): WireMessage[] {
   const list = Array.isArray(body)
     ? body
     : body && typeof body === 'object' && Array.isArray((body as { messages?: unknown }).messages)
@@ -91,31 +93,18 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
       req.raw.on('close', onClose);
       try {
         const { session } = hub.session(sid, caller.ipKey);
-        const after = req.query.after ?? session.acked;
-        session.acked = Math.max(session.acked, Math.min(after, hub.log.lastSeq));
         const holdMs = Math.min(
           req.query.timeout === undefined ? ctx.config.pollTimeoutMs : req.query.timeout * 1000,
           ctx.config.pollTimeoutMs,
         );
-        const deadline = Date.now() + holdMs;
-        let r = hub.since(sid, after, ctx.config.pollMaxMessages);
-        while (
-          r.entries.length === 0 &&
-          r.lost === 0 &&
-          !hub.dead &&
-          !abort.signal.aborted &&
-          !ctx.draining
-        ) {
-          const wait = deadline - Date.now();
-          if (wait <= 0) break;
-          await hub.waitForEntries(wait, abort.signal);
-          r = hub.since(sid, after, ctx.config.pollMaxMessages);
-        }
-        if (r.lost > 0) ctx.metrics.lost.inc(r.lost);
-        session.lastSeen = Date.now();
-        const dead =
-          hub.dead && r.next >= hub.log.lastSeq ? `,"dead":${JSON.stringify(hub.dead.reason)}` : '';
-        const body = `{"messages":[${r.entries.map((e) => jsonFor(e, sid)).join(',')}],"next":${r.next},"lost":${r.lost},"more":${r.more}${dead}}`;
+        const { body, lost } = await poll(hub, session, {
+          after: req.query.after,
+          holdMs,
+          max: ctx.config.pollMaxMessages,
+          signal: abort.signal,
+          draining: () => ctx.draining,
+        });
+        if (lost > 0) ctx.metrics.lost.inc(lost);
         reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store');
         ctx.metrics.bytes.inc({ direction: 'out', transport: 'longpoll' }, Buffer.byteLength(body));
         return reply.send(body);
@@ -127,4 +116,44 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
       }
     },
   );
+}
+
+export interface PollOptions {
+  /** The client's cursor; undefined: what the session was last known to have. */
+  after: number | undefined;
+  /** How long to wait for a first entry. */
+  holdMs: number;
+  /** Entries per answer at most. */
+  max: number;
+  /** The client went away. */
+  signal: AbortSignal;
+  /** The server is stopping: answer now. */
+  draining(): boolean;
+}
+
+/**
+ * One GET: the entries after the cursor visible to this session, as soon as there is one (or a
+ * loss to report), or none when the hold ends, the client leaves, the kernel dies or the server
+ * stops. Returns the response body and how many entries fell out of the log.
+ */
+export async function poll(
+  hub: Pick<Hub<HubKernel>, 'since' | 'log' | 'dead' | 'waitForEntries'>,
+  session: ClientSession,
+  opts: PollOptions,
+): Promise<{ body: string; lost: number }> {
+  const sid = session.sid;
+  const after = opts.after ?? session.acked;
+  session.acked = Math.max(session.acked, Math.min(after, hub.log.lastSeq));
+  const deadline = Date.now() + opts.holdMs;
+  let r = hub.since(sid, after, opts.max);
+  while (r.entries.length === 0 && r.lost === 0 && !hub.dead && !opts.signal.aborted && !opts.draining()) {
+    const wait = deadline - Date.now();
+    if (wait <= 0) break;
+    await hub.waitForEntries(wait, opts.signal);
+    r = hub.since(sid, after, opts.max);
+  }
+  session.lastSeen = Date.now();
+  const dead = hub.dead && r.next >= hub.log.lastSeq ? `,"dead":${JSON.stringify(hub.dead.reason)}` : '';
+  const body = `{"messages":[${r.entries.map((e) => jsonFor(e, sid)).join(',')}],"next":${r.next},"lost":${r.lost},"more":${r.more}${dead}}`;
+  return { body, lost: r.lost };
 }

@@ -3,13 +3,15 @@
 // log with a per-connection cursor, so a slow client costs at most clientBufferBytes of memory: past
 // that the connection pauses and resumes from the log when the socket drains.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Caller } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { NoSuchKernel } from '../errors.js';
-import { decodeFrame, FramingError, type Protocol, V1_PROTOCOL } from './framing.js';
-import { type ClientSession, frameFor, type Hub, type Outgoing, type Sink } from './hub.js';
+import { decodeFrame, FramingError, frameFor, type Protocol, V1_PROTOCOL } from './framing.js';
+import type { Hub, HubKernel } from './hub.js';
+import type { Outgoing } from './outgoing.js';
+import type { ClientSession, Sink } from './sessions.js';
 
 const BATCH = 256;
 const PING_MS = 30_000;
@@ -19,7 +21,23 @@ export function selectProtocol(offered: Set<string>): string | false {
   return offered.has(V1_PROTOCOL) ? V1_PROTOCOL : false;
 }
 
-class SocketSink implements Sink {
+/** What a sink needs of its socket (ws's WebSocket has it). */
+export interface SinkSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(data: string | Buffer, options: { binary: boolean }, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** What a sink and the frame handler use of a hub. */
+type SocketHub = Pick<Hub<HubKernel>, 'since' | 'notice' | 'log' | 'fromClient'>;
+
+/**
+ * Delivers one session's share of the replay log to its websocket, from the session's cursor on
+ * (a reconnect resumes where the last socket stopped). Past `cap` bytes in flight it pauses until the
+ * socket drains to half of that.
+ */
+export class SocketSink implements Sink {
   #sent: number;
   #pending = 0;
   #paused = false;
@@ -27,8 +45,8 @@ class SocketSink implements Sink {
   #pumping = false;
 
   constructor(
-    readonly ws: WebSocket,
-    readonly hub: Hub,
+    readonly ws: SinkSocket,
+    readonly hub: SocketHub,
     readonly session: ClientSession,
     readonly protocol: Protocol,
     readonly cap: number,
@@ -185,21 +203,7 @@ function serve(
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     ctx.metrics.bytes.inc({ direction: 'in', transport: 'websocket' }, buf.length);
-    let msg: ReturnType<typeof decodeFrame>;
-    try {
-      msg = decodeFrame(buf, isBinary, protocol);
-    } catch (e) {
-      const why = e instanceof FramingError ? e.message : 'the message could not be read';
-      if (!(e instanceof FramingError)) log.warn({ err: e }, 'undecodable frame');
-      sink.direct(hub.notice(`[runcell] message refused: ${why}\n`));
-      return;
-    }
-    try {
-      hub.fromClient(sid, msg, caller);
-    } catch (e) {
-      log.error({ err: e }, 'routing a client message failed');
-      sink.direct(hub.notice('[runcell] message refused: internal error\n'));
-    }
+    receiveFrame(hub, sink, { sid, caller, protocol, log }, buf, isBinary);
   });
 
   ws.on('close', (code) => {
@@ -212,4 +216,40 @@ function serve(
 
   // Replay what this session missed (a reconnect), then follow the log.
   sink.wake();
+}
+
+/** A connection as the frame handler needs it. */
+export interface Connection {
+  sid: string;
+  caller: Caller;
+  protocol: Protocol;
+  log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+}
+
+/**
+ * Decodes one frame from a client and routes it through the hub. What cannot be read or routed is
+ * answered with a notice on this connection only; the connection stays open.
+ */
+export function receiveFrame(
+  hub: SocketHub,
+  sink: Pick<Sink, 'direct'>,
+  conn: Connection,
+  data: Buffer,
+  isBinary: boolean,
+): void {
+  let msg: ReturnType<typeof decodeFrame>;
+  try {
+    msg = decodeFrame(data, isBinary, conn.protocol);
+  } catch (e) {
+    const why = e instanceof FramingError ? e.message : 'the message could not be read';
+    if (!(e instanceof FramingError)) conn.log.warn({ err: e }, 'undecodable frame');
+    sink.direct(hub.notice(`[runcell] message refused: ${why}\n`));
+    return;
+  }
+  try {
+    hub.fromClient(conn.sid, msg, conn.caller);
+  } catch (e) {
+    conn.log.error({ err: e }, 'routing a client message failed');
+    sink.direct(hub.notice('[runcell] message refused: internal error\n'));
+  }
 }

@@ -15,9 +15,9 @@ import {
   type Kernel,
   KernelManagerError,
 } from '../../kernel-manager/index.js';
+import { ExecutionRecord } from '../bridge/recording.js';
 import type { AppContext } from '../context.js';
 import { CodeTooLarge, RateLimited, withRetryAfter } from '../errors.js';
-import { ExecutionRecord } from '../recording.js';
 
 const Body = Type.Object({
   code: Type.String(),

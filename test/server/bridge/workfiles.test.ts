@@ -2,8 +2,8 @@
 // byte-identical; links the kernel plants are never followed; uploads are placed in the work dir.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FILES_MIME } from '../../server/workfiles.js';
-import { api, auth, type Json, newKernel, RawClient, startServer, type TestServer } from './helpers.js';
+import { FILES_MIME } from '../../../server/bridge/workfiles.js';
+import { api, auth, type Json, newKernel, RawClient, startServer, type TestServer } from '../helpers.js';
 
 let s: TestServer;
 let kernelId: string;

@@ -3,8 +3,8 @@
 // see kernel-manager/workdir.ts) are stored content-addressed and announced to the clients as a
 // display_data message with links. Uploads are placed in the work dir by the route in routes/kernels.
 import { lookup } from 'mime-types';
-import type { FileStat, Kernel } from '../kernel-manager/index.js';
-import type { Store } from './store/db.js';
+import type { FileStat, Kernel } from '../../kernel-manager/index.js';
+import type { Store } from '../store/db.js';
 
 export interface WorkFileLimits {
   /** Files stored per execution at most. */
@@ -32,13 +32,19 @@ export const FILES_MIME = 'application/vnd.runcell.files+json';
 
 const key = (f: FileStat) => `${f.size}:${f.mtimeMs}`;
 
+/** What the watcher needs of a kernel: its id and its work dir. */
+export type WatchedKernel = Pick<Kernel, 'id' | 'files'>;
+
+/** What the watcher needs of the store: a place for files. */
+export type FileStore = { files: Pick<Store['files'], 'put'> };
+
 export class WorkFileWatcher {
-  readonly #kernel: Kernel;
-  readonly #store: Store;
+  readonly #kernel: WatchedKernel;
+  readonly #store: FileStore;
   readonly #limits: WorkFileLimits;
   #seen = new Map<string, string>();
 
-  constructor(kernel: Kernel, store: Store, limits: WorkFileLimits) {
+  constructor(kernel: WatchedKernel, store: FileStore, limits: WorkFileLimits) {
     this.#kernel = kernel;
     this.#store = store;
     this.#limits = limits;

@@ -1,15 +1,15 @@
 // The server's view of kernels: one Hub per kernel handed out by kernel-manager, dead kernels kept as
 // tombstones for a while (so clients learn why a kernel died), and the per-IP live-kernel limit.
 import type { Logger } from 'pino';
-import type { Kernel, KernelManager } from '../kernel-manager/index.js';
-import type { Caller } from './auth.js';
-import { Hub, type HubDeps } from './bridge/hub.js';
-import type { ServerConfig } from './config.js';
-import { fromKernelManager, RateLimited, withRetryAfter } from './errors.js';
-import { ConcurrencyLimiter } from './limits.js';
+import type { Kernel, KernelManager } from '../../kernel-manager/index.js';
+import type { Caller } from '../auth.js';
+import type { ServerConfig } from '../config.js';
+import { fromKernelManager, RateLimited, withRetryAfter } from '../errors.js';
+import { ConcurrencyLimiter } from '../limits.js';
+import { Hub, type HubDeps } from './hub.js';
 
 /** The hubs' dependencies, plus how long clients waited for a kernel (for /metrics). */
-export type RegistryDeps = HubDeps & { onHandOut?(seconds: number, ok: boolean): void };
+export type RegistryDeps = HubDeps & { config: ServerConfig; onHandOut?(seconds: number, ok: boolean): void };
 
 export class KernelRegistry {
   readonly manager: KernelManager;

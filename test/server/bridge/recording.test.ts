@@ -2,7 +2,7 @@
 // one-shot) is recorded, /readyz checks the database, and /api/execute can make a permalink.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type Json, newKernel, RawClient, startServer, type TestServer } from './helpers.js';
+import { api, type Json, newKernel, RawClient, startServer, type TestServer } from '../helpers.js';
 
 let s: TestServer;
 beforeAll(async () => {
