@@ -5,8 +5,8 @@
 // Every subsystem below runs plain SQL through `Database.sql` and never knows which backend it is on.
 import type { Logger } from 'pino';
 import type postgres from 'postgres';
+import { isStoreUnavailable, toStoreError } from '../errors.js';
 import { createFiles, type Files } from './blobs.js';
-import { isStoreUnavailable, toStoreError } from './errors.js';
 import type { Events } from './events.js';
 import { migrate } from './migrate.js';
 import { createPermalinks, type Permalinks } from './permalinks.js';

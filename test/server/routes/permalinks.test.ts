@@ -104,6 +104,27 @@ describe.each(backends)('permalink routes on $name', (backend) => {
     expect(bad.json().code).toMatch(/^RUNCELL_ERR_/);
   });
 
+  it('answers the framework failures as every route does: 413 BODY_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    // Over the route's own body limit (code + outputs + 64 KiB): the app-wide answer, not a store one.
+    const big = await app.inject({
+      method: 'POST',
+      url: '/api/permalinks',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ code: 'x'.repeat(3 * 1024 * 1024), kernel: 'python3' }),
+    });
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toEqual({ code: 'RUNCELL_ERR_BODY_TOO_LARGE', message: expect.any(String) });
+    expect(big.json().message).not.toMatch(/FST_/);
+    const xml = await app.inject({
+      method: 'POST',
+      url: '/api/permalinks',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<code/>',
+    });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json().code).toBe('RUNCELL_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
   it('serves the code-in-URL form without the database', async () => {
     const data = encodeInline({ kernel: 'python3', code: evil });
     const page = await app.inject(`/p/z/${data}`);
