@@ -7,9 +7,9 @@ import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { type Static, Type } from 'typebox';
 import { BadRequest, InlineCodeInvalidError, PermalinkTooLargeError } from '../errors.js';
-import type { Sql } from './db.js';
 import type { Events } from './events.js';
 import { toDbJson } from './json.js';
+import type { Sql } from './types.js';
 
 export const limits = {
   /** Code in a stored permalink (UTF-8 bytes). */

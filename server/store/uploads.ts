@@ -14,9 +14,9 @@ import {
   UploadTooLargeError,
 } from '../errors.js';
 import type { BlobRef, Files, Tx } from './blobs.js';
-import type { Sql } from './db.js';
 import type { Events } from './events.js';
 import { toDbJson } from './json.js';
+import type { Sql } from './types.js';
 
 export interface UploadInfo {
   id: string;
