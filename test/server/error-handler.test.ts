@@ -44,6 +44,8 @@ describe('error handler', () => {
     expect(r.headers['cache-control']).toBe('no-store');
     return r;
   };
+  const post = (url: string, type: string, payload: string) =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': type }, payload });
   const errno = (code: string, syscall: string) =>
     Object.assign(new Error(`connect ${code} /var/run/postgresql/.s.PGSQL.5432`), { code, syscall });
 
@@ -61,12 +63,7 @@ describe('error handler', () => {
       ['/echo', 1024],
       ['/scoped', 100],
     ] as const) {
-      const r = await app.inject({
-        method: 'POST',
-        url,
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({ a: 'x'.repeat(2000) }),
-      });
+      const r = await post(url, 'application/json', JSON.stringify({ a: 'x'.repeat(2000) }));
       expect(r.statusCode, url).toBe(413);
       expect(r.json()).toEqual({
         code: 'RUNCELL_ERR_BODY_TOO_LARGE',
@@ -80,20 +77,10 @@ describe('error handler', () => {
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().code).toBe('RUNCELL_ERR_BAD_REQUEST');
     expect(invalid.json().message).toMatch(/^invalid request: /);
-    const xml = await app.inject({
-      method: 'POST',
-      url: '/echo',
-      headers: { 'content-type': 'application/xml' },
-      payload: '<a/>',
-    });
+    const xml = await post('/echo', 'application/xml', '<a/>');
     expect(xml.statusCode).toBe(415);
     expect(xml.json().code).toBe('RUNCELL_ERR_UNSUPPORTED_MEDIA_TYPE');
-    const broken = await app.inject({
-      method: 'POST',
-      url: '/echo',
-      headers: { 'content-type': 'application/json' },
-      payload: '{',
-    });
+    const broken = await post('/echo', 'application/json', '{');
     expect(broken.statusCode).toBe(400);
     expect(broken.json().code).toBe('RUNCELL_ERR_BAD_REQUEST');
   });
