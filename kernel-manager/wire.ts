@@ -2,20 +2,13 @@
 // Spec: https://jupyter-client.readthedocs.io/en/latest/messaging.html#the-wire-protocol
 //   [identities..., b'<IDS|MSG>', signature, header, parent_header, metadata, content, buffers...]
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { WireError } from './errors.js';
 import { type Header, type JsonObject, type Message, PROTOCOL_VERSION } from './messages.js';
+
+export { WireError };
 
 export const DELIMITER = Buffer.from('<IDS|MSG>');
 const DIGEST_HISTORY = 65_536;
-
-export class WireError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'malformed' | 'signature' | 'replay',
-  ) {
-    super(message);
-    this.name = 'WireError';
-  }
-}
 
 /** Drops keys that could reach an object's prototype if a consumer ever merged the object. */
 function safeReviver(key: string, value: unknown): unknown {

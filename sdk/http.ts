@@ -1,5 +1,9 @@
 // The SDK's HTTP: one request function (token, JSON, errors as RunCellError) and the one
 // reconnect policy (jittered exponential backoff) the event loop uses.
+import type { ErrorCode } from '../shared/errors.js';
+
+/** The SDK's own code (shared/errors.ts): the server could not be reached. */
+const CONNECTION = 'RUNCELL_ERR_CONNECTION' satisfies ErrorCode;
 
 /** Every failure the SDK reports: the server's { code, message }, or a connection problem. */
 export class RunCellError extends Error {
@@ -69,7 +73,7 @@ export async function request<T>(
 export function connectionError(url: string, e: unknown): RunCellError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const why = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
-  return new RunCellError('RUNCELL_ERR_CONNECTION', `cannot reach the server at ${url} (${why})`, 0, {
+  return new RunCellError(CONNECTION, `cannot reach the server at ${url} (${why})`, 0, {
     cause: e,
   });
 }

@@ -1,12 +1,7 @@
 // Builds the Fastify app from its parts: body parsing, auth and origin checks, errors, metrics, routes.
 // The kernel manager is passed in, so tests and main.ts decide how kernels are configured.
 import websocket from '@fastify/websocket';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
@@ -15,17 +10,8 @@ import { registerLongPoll } from './bridge/longpoll.js';
 import { registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext, RouteAccess } from './context.js';
-import {
-  BadRequest,
-  BodyTooLarge,
-  Forbidden,
-  ForbiddenOrigin,
-  Internal,
-  NotFound,
-  ShuttingDown,
-  Unauthorized,
-  UnsupportedMediaType,
-} from './errors.js';
+import { installErrorHandler } from './error-handler.js';
+import { BadRequest, Forbidden, ForbiddenOrigin, NotFound, ShuttingDown, Unauthorized } from './errors.js';
 import { instanceId, registerInstanceHeader } from './instance.js';
 import type { Jobs } from './jobs/index.js';
 import { ConcurrencyLimiter, RateLimiter } from './limits.js';
@@ -165,25 +151,8 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     );
   });
 
-  app.setErrorHandler((err: FastifyError & { retryAfter?: number }, req, reply) => {
-    let e: FastifyError & { retryAfter?: number } = err;
-    if (err.validation) {
-      e = new BadRequest(`invalid request: ${err.message}`);
-    } else if (!err.code?.startsWith('RUNCELL_ERR_')) {
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-        e = new BodyTooLarge(`the body is larger than ${config.bodyLimitBytes} bytes`);
-      else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-        e = new UnsupportedMediaType('send application/json');
-      else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
-        e = new BadRequest(err.message);
-      else e = new Internal('internal server error', { cause: err });
-    }
-    const status = e.statusCode ?? 500;
-    if (status >= 500) req.log.error({ err: e.cause ?? err }, e.message);
-    else if (e.cause) req.log.info({ err: e.cause, code: e.code }, e.message);
-    if (e.retryAfter) reply.header('retry-after', String(e.retryAfter));
-    return reply.code(status).send({ code: e.code, message: e.message });
-  });
+  // Every route's failures, the store's, jobs' and tokens' included, go through this one handler.
+  installErrorHandler(app);
 
   app.setNotFoundHandler((req, reply) => {
     reply

@@ -1,15 +1,8 @@
 // The Jupyter Server REST API calls runcell makes (https://jupyter-server.readthedocs.io/en/latest/developers/rest-api.html).
+import { GatewayHttpError } from '../errors.js';
 import type { GatewayConfig } from './provider.js';
 
-export class GatewayHttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GatewayHttpError';
-  }
-}
+export { GatewayHttpError };
 
 /** A JSON request to a gateway; network errors and timeouts reject, non-2xx statuses reject with GatewayHttpError. */
 export async function call(

@@ -9,6 +9,7 @@
 // fds 0-2 and the pipes below are all the chain keeps.
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Duplex, Writable } from 'node:stream';
+import { SandboxStartError } from '../errors.js';
 import { buildBwrapArgs, generatedEtc, INSIDE, kernelArgv } from './bwrap.js';
 import type { KernelCgroup } from './cgroups.js';
 import { type KernelHandle, KernelProcess, teardown } from './kernel-process.js';
@@ -92,15 +93,7 @@ function readInfo(child: ChildProcess): Promise<number> {
   });
 }
 
-/** A start-up failure; `output` holds the last lines bubblewrap and the kernel wrote (for logs). */
-export class SandboxStartError extends Error {
-  readonly output: string;
-  constructor(why: string, output: string, cause?: unknown) {
-    super(`kernel sandbox failed to start: ${why}`, { cause });
-    this.name = 'SandboxStartError';
-    this.output = output;
-  }
-}
+export { SandboxStartError };
 
 /** Spawns the chain for a kernel whose uid, cgroups and runtime dir are ready; frees them on failure. */
 export async function spawnSandboxed(

@@ -1,14 +1,10 @@
 // Per-kernel uids: one uid of the configured range per live kernel, never shared, never one that still
 // owns a process on the host (a previous kernel's straggler, or a real user the range overlaps).
 import { readFileSync } from 'node:fs';
+import { UidExhaustedError } from '../errors.js';
 import { processOwners } from './procs.js';
 
-export class UidExhaustedError extends Error {
-  constructor(range: readonly [number, number]) {
-    super(`no free kernel uid in ${range[0]}-${range[1]}: too many live kernels or leftover processes`);
-    this.name = 'UidExhaustedError';
-  }
-}
+export { UidExhaustedError };
 
 export function validateUidRange(range: readonly [number, number]): void {
   const [lo, hi] = range;

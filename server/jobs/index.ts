@@ -8,11 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { KernelManager } from '../../kernel-manager/index.js';
-import { createFiles, type Files } from '../store/blobs.js';
-import { defaultChunkBytes, type Sql } from '../store/db.js';
-import type { Events } from '../store/events.js';
-import { safeFileName } from '../store/filename.js';
-import { createUploads, type Uploads } from '../store/uploads.js';
 import {
   JobBadCursor,
   JobBadFile,
@@ -25,7 +20,12 @@ import {
   JobQueueFull,
   JobsClosed,
   JobUnknownKernel,
-} from './errors.js';
+} from '../errors.js';
+import { createFiles, type Files } from '../store/blobs.js';
+import { defaultChunkBytes, type Sql } from '../store/db.js';
+import type { Events } from '../store/events.js';
+import { safeFileName } from '../store/filename.js';
+import { createUploads, type Uploads } from '../store/uploads.js';
 import { JobEvents, type ReadOptions } from './events.js';
 import { defaultJobLimits, type JobLimits } from './limits.js';
 import { downstream, resolveNeeds, settle } from './pipeline.js';
@@ -46,7 +46,6 @@ import {
   type SubmitReply,
 } from './schemas.js';
 
-export { JOB_ERROR_CODES } from './errors.js';
 export { defaultJobLimits, type JobLimits } from './limits.js';
 export type * from './schemas.js';
 

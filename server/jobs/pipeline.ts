@@ -4,7 +4,7 @@
 // are settled: all needs succeeded -> queued; one ended otherwise -> skipped (with the reason),
 // which in turn settles its own dependants. Needs name roots (first attempts), and the newest
 // attempt of a root is what counts, so rerunning upstream feeds the same dependants.
-import { JobBadPipeline } from './errors.js';
+import { JobBadPipeline } from '../errors.js';
 import type { JobEvents } from './events.js';
 import type { JobRow, NeedRow, Repository } from './repository.js';
 import type { JobSpec } from './schemas.js';

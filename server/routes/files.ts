@@ -8,9 +8,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { FileNotFoundError, RangeNotSatisfiableError } from '../errors.js';
 import type { FileInfo } from '../store/blobs.js';
 import type { Store } from '../store/db.js';
-import { FileNotFoundError, RangeNotSatisfiableError, storeErrorHandler } from '../store/errors.js';
 
 export interface FileRoutesOptions {
   store: Store;
@@ -100,7 +100,6 @@ function matches(header: string | undefined, etag: string): boolean {
 export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (app, opts) => {
   const { store } = opts;
   const contentHost = opts.contentOrigin ? new URL(opts.contentOrigin).host : null;
-  app.setErrorHandler(storeErrorHandler);
 
   app.get('/files/:id/:name', { schema: { params: Params } }, async (request, reply) => {
     const { id, name } = request.params;

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { PermalinkNotFoundError, RateLimited, withRetryAfter } from '../errors.js';
 import type { Store } from '../store/db.js';
-import { PermalinkNotFoundError, RateLimitedError, storeErrorHandler } from '../store/errors.js';
 import {
   decodeInline,
   limits,
@@ -58,7 +58,10 @@ export class MissLimiter {
     }
     if (c.misses >= this.#max) {
       const retryAfter = Math.max(1, Math.ceil((c.resetAt - now) / 1000));
-      throw Object.assign(new RateLimitedError(retryAfter), { retryAfter });
+      throw withRetryAfter(
+        new RateLimited(`too many lookups of unknown ids; retry in ${retryAfter} s`),
+        retryAfter,
+      );
     }
   }
 
@@ -153,7 +156,6 @@ function sendCode(reply: FastifyReply, code: string): FastifyReply {
 export const permalinkRoutes: FastifyPluginAsyncTypebox<PermalinkRoutesOptions> = async (app, opts) => {
   const { store } = opts;
   const limiter = new MissLimiter(opts.missLimit ?? { max: 30, windowMs: 60_000 });
-  app.setErrorHandler(storeErrorHandler);
 
   async function lookup(request: FastifyRequest, id: string): Promise<PermalinkT> {
     limiter.check(request.ip);

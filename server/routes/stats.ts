@@ -6,11 +6,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { extractToken, type Tokens } from '../auth.js';
-import { Forbidden } from '../errors.js';
+import { Forbidden, toStoreError } from '../errors.js';
 import { readStats, resolveRange } from '../stats/query.js';
 import { StatsQuery, StatsReply } from '../stats/schemas.js';
 import type { Store } from '../store/db.js';
-import { toStoreError } from '../store/errors.js';
 
 export interface StatsRoutesOptions {
   store: Store;

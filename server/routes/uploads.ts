@@ -8,15 +8,14 @@
 // Register as: app.register(uploadRoutes, { store, limits }).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Store } from '../store/db.js';
 import {
-  BadRequestError,
-  storeErrorHandler,
+  BadRequest,
   TusVersionError,
   UploadContentTypeError,
   UploadNotFoundError,
   UploadTooLargeError,
-} from '../store/errors.js';
+} from '../errors.js';
+import type { Store } from '../store/db.js';
 import { safeFileName } from '../store/filename.js';
 import type { ChecksumAlgorithm, UploadInfo } from '../store/uploads.js';
 
@@ -59,13 +58,13 @@ const maxMetadataChars = 4096;
 export function parseMetadata(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (header === undefined || header.trim() === '') return out;
-  if (header.length > maxMetadataChars) throw new BadRequestError('Upload-Metadata too long');
+  if (header.length > maxMetadataChars) throw new BadRequest('Upload-Metadata too long');
   for (const pair of header.split(',')) {
     const [key, value, extra] = pair.trim().split(' ');
     if (!key || extra !== undefined || !/^[\x21-\x7e]+$/.test(key) || key in out || key === '__proto__')
-      throw new BadRequestError('malformed Upload-Metadata');
+      throw new BadRequest('malformed Upload-Metadata');
     if (value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
-      throw new BadRequestError('malformed Upload-Metadata');
+      throw new BadRequest('malformed Upload-Metadata');
     out[key] = value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8');
   }
   return out;
@@ -80,7 +79,7 @@ export function formatMetadata(metadata: Record<string, string>): string {
 /** A non-negative integer header, or a 400. */
 function intHeader(request: FastifyRequest, name: string): number {
   const v = request.headers[name];
-  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new BadRequestError(`missing or invalid ${name}`);
+  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new BadRequest(`missing or invalid ${name}`);
   return Number(v);
 }
 
@@ -91,7 +90,7 @@ function checksumHeader(
   const v = request.headers['upload-checksum'];
   if (v === undefined) return undefined;
   const m = typeof v === 'string' ? /^(sha1|sha256) ([A-Za-z0-9+/]+={0,2})$/.exec(v.trim()) : null;
-  if (!m) throw new BadRequestError('unsupported or malformed Upload-Checksum');
+  if (!m) throw new BadRequest('unsupported or malformed Upload-Checksum');
   return { algorithm: m[1] as ChecksumAlgorithm, digest: Buffer.from(m[2] as string, 'base64') };
 }
 
@@ -102,7 +101,6 @@ function offsetHeaders(reply: FastifyReply, info: UploadInfo): FastifyReply {
 export const uploadRoutes: FastifyPluginAsyncTypebox<UploadRoutesOptions> = async (app, opts) => {
   const { store } = opts;
   const limits = { ...defaultUploadLimits, ...opts.limits };
-  app.setErrorHandler(storeErrorHandler);
 
   // PATCH bodies are streamed to the store as they arrive: no parser reads them (so no body limit
   // applies here; Upload-Length bounds them). Other types are left unread too, and refused below.
@@ -133,7 +131,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<UploadRoutesOptions> = asyn
   // tus §creation
   app.post('/api/uploads', async (request, reply) => {
     if (request.headers['upload-defer-length'] !== undefined)
-      throw new BadRequestError('Upload-Defer-Length is not supported');
+      throw new BadRequest('Upload-Defer-Length is not supported');
     const length = intHeader(request, 'upload-length');
     if (length > limits.maxFileBytes)
       throw new UploadTooLargeError(`the limit is ${limits.maxFileBytes} bytes`);

@@ -3,7 +3,7 @@
 // existing blob and drops the new copy. Files (what a kernel wrote) are named references to blobs
 // with unguessable ids; uploads (uploads.ts) write into pending blobs the same way.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Sql } from './db.js';
+import type { Sql } from './types.js';
 
 /** A transaction or the pool: both run tagged queries. */
 export type Tx = Pick<Sql, 'unsafe'> &

@@ -3,36 +3,17 @@
 //   pglite.ts    otherwise: embedded PGlite under dataDir, served on a private unix socket so the
 //                very same postgres.js queries run on it (in-process events)
 // Every subsystem below runs plain SQL through `Database.sql` and never knows which backend it is on.
-import type { Logger } from 'pino';
-import type postgres from 'postgres';
+import { isStoreUnavailable, toStoreError } from '../errors.js';
 import { createFiles, type Files } from './blobs.js';
-import { isStoreUnavailable, toStoreError } from './errors.js';
 import type { Events } from './events.js';
 import { migrate } from './migrate.js';
 import { createPermalinks, type Permalinks } from './permalinks.js';
 import { createRecorder, type Recorder, type RecorderOptions } from './records.js';
 import { createRetention, type Retention, type RetentionOptions } from './retention.js';
+import type { ConnectOptions, Sql } from './types.js';
 import { createUploads, type Uploads } from './uploads.js';
 
-export type Sql = postgres.Sql<Record<string, never>>;
-
-/** One connected backend: what postgres.ts and pglite.ts each provide. */
-export interface Database {
-  readonly backend: 'postgres' | 'pglite';
-  readonly sql: Sql;
-  readonly events: Events;
-  /** Ends the pool (and, for PGlite, the socket server and the database itself). */
-  close(): Promise<void>;
-}
-
-export interface ConnectOptions {
-  /** Pool size (PGlite is single-connection underneath; it always uses 1). */
-  poolMax: number;
-  connectTimeoutMs: number;
-  /** Seconds before an idle pooled connection is closed (0 = never). */
-  idleTimeoutS?: number;
-  log: Logger;
-}
+export type { ConnectOptions, Database, Sql } from './types.js';
 
 export interface StoreOptions extends ConnectOptions {
   /** Postgres URL; unset means embedded PGlite under `dataDir`. */

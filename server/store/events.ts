@@ -2,20 +2,12 @@
 // hears them, its own included); on PGlite, which has no other instance to tell, an in-process emitter.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Sql } from './db.js';
+import type { EventHandler, Events, Sql } from './types.js';
+
+export type { EventHandler, Events };
 
 /** Channel names are SQL identifiers for LISTEN, so they are restricted to this shape. */
 const channelPattern = /^runcell_[a-z0-9_]{1,40}$/;
-
-export type EventHandler = (payload: unknown) => void;
-
-export interface Events {
-  /** Delivers `payload` (JSON, under 7900 bytes: NOTIFY's limit) to every subscriber of `channel`. */
-  publish(channel: string, payload: unknown): Promise<void>;
-  /** Returns an unsubscribe function once the subscription is active. */
-  subscribe(channel: string, handler: EventHandler): Promise<() => Promise<void>>;
-  close(): Promise<void>;
-}
 
 function checkChannel(channel: string): void {
   if (!channelPattern.test(channel))

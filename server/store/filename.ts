@@ -4,7 +4,7 @@
 // control or bidi-override character, or an unpaired surrogate. The caller still creates the file
 // with O_NOFOLLOW | O_EXCL relative to the work dir's fd: a name cannot make a link, but a kernel
 // could have left one under that name.
-import { InvalidFileNameError } from './errors.js';
+import { InvalidFileNameError } from '../errors.js';
 
 export const maxFileNameBytes = 255;
 

@@ -2,8 +2,8 @@
 // transaction-level advisory lock, so instances starting together apply each exactly once and a
 // failed migration leaves the schema as it was.
 import type { Logger } from 'pino';
-import type { Sql } from './db.js';
 import { migrations as all, type Migration } from './migrations/index.js';
+import type { Sql } from './types.js';
 
 /** Advisory lock key: the bytes of "runcell\0" as an int8, shared by every runcell instance. */
 const lockKey = 0x72756e63656c6c00n;

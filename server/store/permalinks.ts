@@ -6,10 +6,10 @@
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { type Static, Type } from 'typebox';
-import type { Sql } from './db.js';
-import { BadRequestError, InlineCodeInvalidError, PermalinkTooLargeError } from './errors.js';
+import { BadRequest, InlineCodeInvalidError, PermalinkTooLargeError } from '../errors.js';
 import type { Events } from './events.js';
 import { toDbJson } from './json.js';
+import type { Sql } from './types.js';
 
 export const limits = {
   /** Code in a stored permalink (UTF-8 bytes). */
@@ -108,7 +108,7 @@ export function createPermalinks(sql: Sql, { salt, events }: { salt: string; eve
   return {
     async create(input) {
       if (Buffer.byteLength(input.code) > limits.maxCodeBytes) throw new PermalinkTooLargeError('code');
-      if (input.code.includes('\0')) throw new BadRequestError('code contains a NUL character');
+      if (input.code.includes('\0')) throw new BadRequest('code contains a NUL character');
       const outputsJson = input.outputs === undefined ? null : toDbJson(input.outputs);
       if (outputsJson && Buffer.byteLength(outputsJson) > limits.maxOutputsBytes)
         throw new PermalinkTooLargeError('outputs');
@@ -123,7 +123,7 @@ export function createPermalinks(sql: Sql, { salt, events }: { salt: string; eve
           const known = await tx<
             { id: string }[]
           >`select id from files where id = any(${files}::text[]) for key share`;
-          if (known.length !== files.length) throw new BadRequestError('unknown file id');
+          if (known.length !== files.length) throw new BadRequest('unknown file id');
           await tx`insert into permalink_files ${tx(files.map((f) => ({ permalink_id: id, file_id: f })))}`;
         }
         return inserted.length > 0;

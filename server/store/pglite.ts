@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import postgres from 'postgres';
-import type { ConnectOptions, Database, Sql } from './db.js';
 import { localEvents } from './events.js';
 import { sqlOptions } from './postgres.js';
+import type { ConnectOptions, Database, Sql } from './types.js';
 
 export async function startPglite(dataDir: string, options: ConnectOptions): Promise<Database> {
   const dir = resolve(dataDir, 'pglite');

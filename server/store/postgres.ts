@@ -1,8 +1,8 @@
 // The Postgres backend: a postgres.js pool on DATABASE_URL. postgres.js opens connections lazily
 // and reconnects on the next query after a failure, so an outage costs 503s, never a restart.
 import postgres from 'postgres';
-import type { ConnectOptions, Database, Sql } from './db.js';
 import { pgEvents } from './events.js';
+import type { ConnectOptions, Database, Sql } from './types.js';
 
 /** Options both backends share: the same types, the same quiet notices. */
 export function sqlOptions(options: ConnectOptions): postgres.Options<Record<string, never>> {

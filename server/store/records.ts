@@ -5,8 +5,8 @@
 // Raw client addresses live only in memory until the flush, where they become keyed hashes.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Sql } from './db.js';
 import { toDbJson } from './json.js';
+import type { Sql } from './types.js';
 
 export type Transport = 'websocket' | 'longpoll' | 'oneshot' | 'job';
 

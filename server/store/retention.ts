@@ -4,7 +4,7 @@
 // batches so no run holds long locks, and one instance at a time does the work (a transaction
 // advisory lock).
 import type { Logger } from 'pino';
-import type { Sql } from './db.js';
+import type { Sql } from './types.js';
 
 export interface RetentionOptions {
   /** Anonymous (no principal) execute records older than this are deleted. 0 keeps them. */

@@ -3,8 +3,6 @@
 // advances in the same transaction as each chunk, so an upload cut off halfway resumes from
 // exactly what was stored. On the last byte the blob is hashed and sealed (content-addressed).
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import type { BlobRef, Files, Tx } from './blobs.js';
-import type { Sql } from './db.js';
 import {
   UploadBusyError,
   UploadChecksumMismatchError,
@@ -14,9 +12,11 @@ import {
   UploadOffsetMismatchError,
   UploadQuotaError,
   UploadTooLargeError,
-} from './errors.js';
+} from '../errors.js';
+import type { BlobRef, Files, Tx } from './blobs.js';
 import type { Events } from './events.js';
 import { toDbJson } from './json.js';
+import type { Sql } from './types.js';
 
 export interface UploadInfo {
   id: string;

@@ -12,15 +12,16 @@ import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from
 import type { Logger } from 'pino';
 import {
   BadCallback,
+  isStoreUnavailable,
   LoginCodeInvalid,
   NoSuchToken,
   RateLimited,
   TokenUnverifiable,
   TooManyTokens,
+  toStoreError,
   withRetryAfter,
 } from '../errors.js';
 import { type Sql, storedSecret } from '../store/db.js';
-import { isStoreUnavailable, toStoreError } from '../store/errors.js';
 import type { Events } from '../store/events.js';
 import { callbackWith, checkCallback } from './callback.js';
 import { createRepository, type TokenRow } from './repository.js';

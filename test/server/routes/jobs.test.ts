@@ -55,6 +55,17 @@ describe('jobs routes', () => {
     expect((await call('GET', '/api/jobs/not-a-uuid')).status).toBe(400);
   });
 
+  test('a body over RUNCELL_BODY_LIMIT_BYTES is 413 BODY_TOO_LARGE, as on every route', async () => {
+    const big = await s.server?.app.inject({
+      method: 'POST',
+      url: '/api/jobs',
+      headers: { ...A, 'content-type': 'application/json' },
+      payload: JSON.stringify({ code: 'x'.repeat(5 * 1024 * 1024) }),
+    });
+    expect(big?.statusCode).toBe(413);
+    expect(big?.json()).toEqual({ code: 'RUNCELL_ERR_BODY_TOO_LARGE', message: expect.any(String) });
+  });
+
   test('submit answers 202 after the insert; owners are isolated on every route', async () => {
     const r = await call('POST', '/api/jobs', { jobs: [{ code: 'print("mine")', tags: ['iso'] }] });
     expect(r.status).toBe(202);

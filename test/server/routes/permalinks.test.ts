@@ -33,6 +33,8 @@ describe.each(backends)('permalink routes on $name', (backend) => {
   });
 
   const evil = '</code></pre><script>alert(1)</script><img src=x onerror=alert(2)>';
+  const post = (type: string, payload: string) =>
+    app.inject({ method: 'POST', url: '/api/permalinks', headers: { 'content-type': type }, payload });
 
   it('creates and reads back a permalink (JSON, page, raw code)', async () => {
     const r = await app.inject({
@@ -94,14 +96,23 @@ describe.each(backends)('permalink routes on $name', (backend) => {
       expect(r.statusCode).toBe(400);
       expect(Object.keys(r.json()).sort()).toEqual(['code', 'message']);
     }
-    const bad = await app.inject({
-      method: 'POST',
-      url: '/api/permalinks',
-      headers: { 'content-type': 'application/json' },
-      payload: '{',
-    });
+    const bad = await post('application/json', '{');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().code).toMatch(/^RUNCELL_ERR_/);
+  });
+
+  it('answers the framework failures as every route does: 413 BODY_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    // Over the route's own body limit (code + outputs + 64 KiB): the app-wide answer, not a store one.
+    const big = await post(
+      'application/json',
+      JSON.stringify({ code: 'x'.repeat(3 * 1024 * 1024), kernel: 'python3' }),
+    );
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toEqual({ code: 'RUNCELL_ERR_BODY_TOO_LARGE', message: expect.any(String) });
+    expect(big.json().message).not.toMatch(/FST_/);
+    const xml = await post('application/xml', '<code/>');
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json().code).toBe('RUNCELL_ERR_UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('serves the code-in-URL form without the database', async () => {

@@ -447,7 +447,11 @@ describe('tokens on Postgres: outages and other instances', () => {
       (await call(app, 'GET', '/api/whoami', `rc_${randomBytes(32).toString('base64url')}`)).status,
     ).toBe(503);
     expect((await call(app, 'GET', '/api/whoami', A)).status).toBe(200);
-    expect((await call(app, 'GET', '/api/tokens', A)).status).toBe(503);
+    // The tokens routes answer an outage as every other route does.
+    const list = await call(app, 'GET', '/api/tokens', A);
+    expect(list.status).toBe(503);
+    expect(list.body).toEqual({ code: 'RUNCELL_ERR_STORE_UNAVAILABLE', message: expect.any(String) });
+    expect(Number(list.headers['retry-after'])).toBeGreaterThan(0);
     await proxy.start();
     await expect
       .poll(async () => (await call(app, 'GET', '/api/whoami', t.token)).status, { timeout: 15_000 })

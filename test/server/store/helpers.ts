@@ -107,7 +107,10 @@ export async function buildApp(
   const { permalinkRoutes } = await import('../../../server/routes/permalinks.js');
   const { uploadRoutes } = await import('../../../server/routes/uploads.js');
   const { fileRoutes } = await import('../../../server/routes/files.js');
+  const { installErrorHandler } = await import('../../../server/error-handler.js');
   const app = Fastify({ logger: false });
+  // The app's one error handler, as server/app.ts installs it (the routes have none of their own).
+  installErrorHandler(app);
   await app.register(permalinkRoutes, { store, ...(extra.missLimit ? { missLimit: extra.missLimit } : {}) });
   await app.register(uploadRoutes, { store, limits: extra.limits ?? {} });
   await app.register(fileRoutes, { store, contentOrigin: extra.contentOrigin });

@@ -1,10 +1,15 @@
 // Postgres going away and coming back, simulated by a TCP proxy in front of the real server (which
 // other suites share and which must not be stopped): routes answer 503 {code, message}, nothing
 // crashes, execute records wait in memory, and everything recovers without a restart.
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KernelManager } from '../../../kernel-manager/index.js';
+import type { Caller } from '../../../server/auth.js';
+import { installErrorHandler } from '../../../server/error-handler.js';
+import { createJobs } from '../../../server/jobs/index.js';
+import { jobRoutes } from '../../../server/routes/jobs.js';
 import type { Store } from '../../../server/store/db.js';
-import { buildApp, postgresBackend, type TestDb } from './helpers.js';
+import { buildApp, log, postgresBackend, type TestDb } from './helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 describe('Postgres outage', () => {
@@ -73,6 +78,34 @@ describe('Postgres outage', () => {
     await expect
       .poll(() => store.records.stats(), { timeout: 40_000 })
       .toMatchObject({ pending: 0, written: 1 });
+  });
+
+  it('answers 503 STORE_UNAVAILABLE on the jobs routes too (raw SQL, not the store API)', async () => {
+    // No kernel is started here: nothing is submitted, only read.
+    const manager = { specs: () => [] } as unknown as KernelManager;
+    const jobs = await createJobs({ sql: store.sql, events: store.events, manager, log, instance: 'outage' });
+    const jobsApp = Fastify({ logger: false });
+    installErrorHandler(jobsApp);
+    jobsApp.decorateRequest('caller', null as unknown as Caller);
+    jobsApp.addHook('onRequest', async (req) => {
+      req.caller = { kind: 'token', ipKey: '127.0.0.1', owner: 'token:0' } as Caller;
+    });
+    await jobsApp.register(jobRoutes, { jobs });
+    try {
+      expect((await jobsApp.inject('/api/jobs')).statusCode).toBe(200);
+      await proxy.stop();
+      for (const url of ['/api/jobs', '/api/jobs/00000000-0000-4000-8000-000000000000']) {
+        const r = await jobsApp.inject(url);
+        expect(r.statusCode, url).toBe(503);
+        expect(r.json()).toEqual({ code: 'RUNCELL_ERR_STORE_UNAVAILABLE', message: expect.any(String) });
+        expect(r.body).not.toMatch(/at |\/work|127\.0\.0\.1|ECONNREFUSED/);
+        expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      }
+    } finally {
+      await proxy.start();
+      await jobs.abandon();
+      await jobsApp.close();
+    }
   });
 
   it('keeps retrying an unreachable database at start-up', async () => {

@@ -1,0 +1,35 @@
+// The types every store module shares (the connection, a backend, how to connect), in a leaf module:
+// db.ts builds the store from the modules, and the modules need these types, so neither imports the other.
+import type { Logger } from 'pino';
+import type postgres from 'postgres';
+
+export type Sql = postgres.Sql<Record<string, never>>;
+
+export type EventHandler = (payload: unknown) => void;
+
+/** Store events between instances (events.ts: LISTEN/NOTIFY on Postgres, in-process on PGlite). */
+export interface Events {
+  /** Delivers `payload` (JSON, under 7900 bytes: NOTIFY's limit) to every subscriber of `channel`. */
+  publish(channel: string, payload: unknown): Promise<void>;
+  /** Returns an unsubscribe function once the subscription is active. */
+  subscribe(channel: string, handler: EventHandler): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** One connected backend: what postgres.ts and pglite.ts each provide. */
+export interface Database {
+  readonly backend: 'postgres' | 'pglite';
+  readonly sql: Sql;
+  readonly events: Events;
+  /** Ends the pool (and, for PGlite, the socket server and the database itself). */
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Pool size (PGlite is single-connection underneath; it always uses 1). */
+  poolMax: number;
+  connectTimeoutMs: number;
+  /** Seconds before an idle pooled connection is closed (0 = never). */
+  idleTimeoutS?: number;
+  log: Logger;
+}
