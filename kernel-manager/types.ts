@@ -1,7 +1,6 @@
 // Public types of kernel-manager. server/ builds on these only (import from 'kernel-manager/index.js').
 import type { EventEmitter } from 'node:events';
 import type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel } from './messages.js';
-import type { GatewayConfig } from './providers/provider.js';
 import type { SandboxConfig } from './sandbox/types.js';
 import type { KernelFiles } from './workdir.js';
 
@@ -68,6 +67,18 @@ export interface ForkConfig {
   specs: 'auto' | string[];
   /** Modules each zygote imports besides ipykernel. */
   preload: string[];
+}
+
+/** One Jupyter Server / Kernel Gateway / Enterprise Gateway host. */
+export interface GatewayConfig {
+  /** Base URL, e.g. http://eg.runcell.svc:8888 (no trailing /api). */
+  url: string;
+  /** Sent as `Authorization: token <token>`; empty for none. */
+  token: string;
+  /** Kernels runcell places there at most. */
+  capacity: number;
+  /** Kernelspecs it offers (default: any name is tried). */
+  specs?: string[];
 }
 
 export interface KernelManagerConfig {
@@ -166,6 +177,5 @@ export interface Kernel extends EventEmitter {
   readonly files: KernelFiles;
 }
 
-export type { GatewayConfig } from './providers/provider.js';
 export type { FileStat, KernelFiles } from './workdir.js';
 export type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel };
