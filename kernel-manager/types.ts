@@ -138,13 +138,23 @@ export interface ExecuteOptions {
   onRequest?(header: Header, content: JsonObject): void;
 }
 
+/** Which limit ended an execution or a kernel. */
+export type LimitKind = 'wall' | 'output' | 'memory' | 'idle' | 'lifetime';
+
+/** What a kernel's 'limit' event carries; `parentMsgId` names the execution a per-execution limit stopped. */
+export interface LimitInfo {
+  kind: LimitKind;
+  message: string;
+  parentMsgId?: string;
+}
+
 /**
  * One running kernel. Events:
  *  - 'message' (msg: ChannelMessage): every verified message from the kernel (iopub, shell, control, stdin)
  *  - 'status' (state: ExecutionState, reason?: string): lifecycle and execution state changes
  *  - 'restarted' (): a restart completed (same id, new process)
  *  - 'dead' (reason: string): the kernel is gone for good; no more events follow
- *  - 'limit' (info: { kind: 'wall' | 'output' | 'memory' | 'idle' | 'lifetime'; message: string; parentMsgId?: string })
+ *  - 'limit' (info: LimitInfo): a limit stopped an execution or is ending the kernel
  */
 export interface Kernel extends EventEmitter {
   readonly id: string;
