@@ -66,6 +66,8 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   #lastClientSend = Date.now();
   #info: JsonObject | undefined;
   #transition: 'restart' | 'shutdown' | undefined;
+  /** The restart under way: a restart() asked for meanwhile joins it. */
+  #restarting: Promise<void> | undefined;
   /** execute_requests sent and not yet replied to, in the order the kernel runs them. */
   readonly #executions: PendingExecution[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -390,8 +392,21 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
 
   async restart(): Promise<void> {
     if (this.#state === 'dead') throw new KernelManagerError('DEAD', 'the kernel is dead');
+    // A second request (another client, a retry) wants the same fresh kernel: it waits for the restart
+    // under way and shares its outcome rather than failing or restarting twice.
+    if (this.#restarting) return this.#restarting;
     if (this.#transition)
       throw new KernelManagerError('DEAD', `the kernel is already in ${this.#transition}`);
+    const restarting = this.#restart();
+    this.#restarting = restarting;
+    try {
+      await restarting;
+    } finally {
+      if (this.#restarting === restarting) this.#restarting = undefined;
+    }
+  }
+
+  async #restart(): Promise<void> {
     this.#transition = 'restart';
     this.#setState('restarting');
     try {

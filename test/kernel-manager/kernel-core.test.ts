@@ -31,6 +31,15 @@ const noFiles: KernelFiles = {
   write: async () => 0,
 };
 
+/** A promise the test resolves when it chooses. */
+function gate(): { wait: Promise<void>; open(): void } {
+  let open = () => {};
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
+  return { wait, open };
+}
+
 class FakeKernel extends KernelCore {
   readonly files = noFiles;
   readonly sent: { channel: SendChannel; msg: Message }[] = [];
@@ -277,6 +286,43 @@ describe('kernel core', () => {
     await expect(k.restart()).rejects.toBe(k.restartError);
     expect(await dead).toBe('the kernel could not be restarted');
     expect(k.calls).toEqual(['restart', 'destroy']);
+  });
+
+  it('joins a restart asked for while one is under way: one restart, both callers told when it is done', async () => {
+    const k = await ready();
+    const g = gate();
+    k.restartGate = g.wait;
+    let restarted = 0;
+    k.on('restarted', () => restarted++);
+    const settled: string[] = [];
+    const first = k.restart().then(() => settled.push('first'));
+    const second = k.restart().then(() => settled.push('second'));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual([]);
+    expect(k.state).toBe('restarting');
+    g.open();
+    await Promise.all([first, second]);
+    expect(settled.sort()).toEqual(['first', 'second']);
+    expect(k.calls).toEqual(['restart']);
+    expect(restarted).toBe(1);
+    expect(k.state).toBe('idle');
+    // Once it is done, a new restart is a restart of its own.
+    await k.restart();
+    expect(k.calls).toEqual(['restart', 'restart']);
+  });
+
+  it('a joined restart that fails fails for both callers with the same error', async () => {
+    const k = await ready();
+    const g = gate();
+    k.restartGate = g.wait;
+    k.restartError = new KernelManagerError('START_FAILED', 'no');
+    const first = k.restart().catch((e: unknown) => e);
+    const second = k.restart().catch((e: unknown) => e);
+    g.open();
+    expect(await first).toBe(k.restartError);
+    expect(await second).toBe(k.restartError);
+    expect(k.calls).toEqual(['restart', 'destroy']);
+    expect(k.reason).toBe('the kernel could not be restarted');
   });
 
   it('refuses a restart while shutting down and after death', async () => {

@@ -69,6 +69,24 @@ describe('kernel lifecycle', () => {
     await k.shutdown();
   });
 
+  it('joins a second restart asked for during the first: both succeed, one new process', async () => {
+    const k = await manager.start();
+    const oldPid = (k as unknown as { pid: number }).pid;
+    let restarted = 0;
+    k.on('restarted', () => restarted++);
+    const first = k.restart();
+    const second = k.restart();
+    expect(await Promise.allSettled([first, second])).toEqual([
+      { status: 'fulfilled', value: undefined },
+      { status: 'fulfilled', value: undefined },
+    ]);
+    expect(restarted).toBe(1);
+    expect(k.state).toBe('idle');
+    expect((k as unknown as { pid: number }).pid).not.toBe(oldPid);
+    expect((await run(k, 'print(6*7)')).stdout).toBe('42\n');
+    await k.shutdown();
+  });
+
   it('reports a kill -9 of the kernel process as dead with a reason, within 3 s', async () => {
     const k = await manager.start();
     const dead = deadWithin(k, 3_000);
