@@ -434,7 +434,7 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   }
 
   /** Ends the kernel at once, with a reason every client is told (and the limit, when one caused it). */
-  protected async kill(reason: string, limit?: 'memory'): Promise<void> {
+  protected async kill(reason: string, limit?: 'memory' | 'cpu'): Promise<void> {
     if (this.#state === 'dead') return;
     if (limit) this.#emitLimit({ kind: limit, message: reason });
     this.log.info({ reason }, 'kernel killed');

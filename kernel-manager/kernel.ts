@@ -289,6 +289,17 @@ export class LocalKernel extends KernelCore {
   #onExit(gen: number, info: ExitInfo): void {
     if (gen !== this.#generation || this.transitioning || this.isDead()) return;
     const how = info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`;
-    void this.kill(info.reason ?? `the kernel process ${how}`, info.reason ? 'memory' : undefined);
+    void this.kill(info.reason ?? `the kernel process ${how}`, limitOf(info));
   }
+}
+
+/**
+ * The sandbox limit that ended a kernel, as the sandbox observed its exit (sandbox/kernel-process.ts,
+ * zygote.ts): a memory cgroup's OOM kill is named first, whatever the signal; RLIMIT_CPU's soft limit
+ * delivers SIGXCPU. Any other exit is no limit: its reason names the signal or exit code.
+ */
+function limitOf(info: ExitInfo): 'memory' | 'cpu' | undefined {
+  if (info.reason === undefined) return undefined;
+  if (info.reason.startsWith('memory')) return 'memory';
+  return info.signal === 'SIGXCPU' ? 'cpu' : undefined;
 }

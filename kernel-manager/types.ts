@@ -139,7 +139,7 @@ export interface ExecuteOptions {
 }
 
 /** Which limit ended an execution or a kernel. */
-export type LimitKind = 'wall' | 'output' | 'memory' | 'idle' | 'lifetime';
+export type LimitKind = 'wall' | 'output' | 'memory' | 'cpu' | 'idle' | 'lifetime';
 
 /** What a kernel's 'limit' event carries; `parentMsgId` names the execution a per-execution limit stopped. */
 export interface LimitInfo {

@@ -179,6 +179,34 @@ describe('kernel lifecycle', () => {
     }
   });
 
+  it('reports a kernel killed by its CPU-time limit as the CPU limit, not memory', async () => {
+    // RLIMIT_CPU counts the interpreter's start-up too: 3 s leaves room for it on a loaded machine.
+    const m = await testManager(SLOT + 52, {
+      pool: { size: 0 },
+      limits: { executionWallMs: 0 },
+      sandbox: { rlimits: { cpuSeconds: 3 } },
+    });
+    try {
+      const k = await m.start();
+      const limits: string[] = [];
+      k.on('limit', (l: { kind: string; message: string }) => limits.push(`${l.kind}: ${l.message}`));
+      const dead = deadWithin(k, 30_000);
+      const it = k.execute('while True: pass');
+      const drained = (async () => {
+        try {
+          for await (const _ of it) void _;
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(await dead).toBe('CPU time limit of 3 s reached');
+      expect(limits).toEqual(['cpu: CPU time limit of 3 s reached']);
+      expect(await drained).toBeInstanceOf(KernelManagerError);
+    } finally {
+      await m.close();
+    }
+  });
+
   it('culls a kernel idle for longer than the idle timeout', async () => {
     const m = await testManager(SLOT + 51, { pool: { size: 0 }, limits: { idleTimeoutMs: 1_500 } });
     try {
