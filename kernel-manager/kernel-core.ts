@@ -171,7 +171,8 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     failed(): string | undefined;
     connected?(): boolean;
   }): Promise<void> {
-    this.#state = 'starting';
+    // After a restart's stop, the new kernel is starting (silently: clients were told 'restarting').
+    if (this.#state !== 'dead') this.#state = 'starting';
     let reply = false;
     let iopub = false;
     this.#readyWaiter = (m) => {

@@ -58,7 +58,7 @@ class FakeKernel extends KernelCore {
     return this.awaitReady({
       deadline: Date.now() + this.limits.startupTimeoutMs,
       what: 'the fake kernel',
-      failed: () => undefined,
+      failed: () => (this.isDead() ? 'the fake kernel was shut down' : undefined),
     });
   }
 
@@ -164,6 +164,17 @@ describe('kernel core', () => {
     expect(e).toBeInstanceOf(KernelManagerError);
     expect((e as KernelManagerError).code).toBe('START_FAILED');
     expect((e as Error).message).toBe('the fake kernel did not become ready within 50 ms');
+  });
+
+  it('a kernel shut down before its transport is up stays dead', async () => {
+    const k = new FakeKernel();
+    await k.shutdown('gone');
+    await expect(k.start()).rejects.toMatchObject({
+      code: 'START_FAILED',
+      message: 'the fake kernel was shut down',
+    });
+    expect(k.state).toBe('dead');
+    expect(k.reason).toBe('gone');
   });
 
   it('fills in the headers of what it sends and follows the kernel state from its status', async () => {
