@@ -1,7 +1,6 @@
 // Public types of kernel-manager. server/ builds on these only (import from 'kernel-manager/index.js').
 import type { EventEmitter } from 'node:events';
 import type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel } from './messages.js';
-import type { GatewayConfig } from './providers/provider.js';
 import type { SandboxConfig } from './sandbox/types.js';
 import type { KernelFiles } from './workdir.js';
 
@@ -70,6 +69,18 @@ export interface ForkConfig {
   preload: string[];
 }
 
+/** One Jupyter Server / Kernel Gateway / Enterprise Gateway host. */
+export interface GatewayConfig {
+  /** Base URL, e.g. http://eg.runcell.svc:8888 (no trailing /api). */
+  url: string;
+  /** Sent as `Authorization: token <token>`; empty for none. */
+  token: string;
+  /** Kernels runcell places there at most. */
+  capacity: number;
+  /** Kernelspecs it offers (default: any name is tried). */
+  specs?: string[];
+}
+
 export interface KernelManagerConfig {
   /** Extra kernelspec directories searched before the standard Jupyter paths. */
   specDirs: string[];
@@ -127,13 +138,23 @@ export interface ExecuteOptions {
   onRequest?(header: Header, content: JsonObject): void;
 }
 
+/** Which limit ended an execution or a kernel. */
+export type LimitKind = 'wall' | 'output' | 'memory' | 'cpu' | 'idle' | 'lifetime';
+
+/** What a kernel's 'limit' event carries; `parentMsgId` names the execution a per-execution limit stopped. */
+export interface LimitInfo {
+  kind: LimitKind;
+  message: string;
+  parentMsgId?: string;
+}
+
 /**
  * One running kernel. Events:
  *  - 'message' (msg: ChannelMessage): every verified message from the kernel (iopub, shell, control, stdin)
  *  - 'status' (state: ExecutionState, reason?: string): lifecycle and execution state changes
  *  - 'restarted' (): a restart completed (same id, new process)
  *  - 'dead' (reason: string): the kernel is gone for good; no more events follow
- *  - 'limit' (info: { kind: 'wall' | 'output' | 'memory' | 'idle' | 'lifetime'; message: string; parentMsgId?: string })
+ *  - 'limit' (info: LimitInfo): a limit stopped an execution or is ending the kernel
  */
 export interface Kernel extends EventEmitter {
   readonly id: string;
@@ -166,6 +187,5 @@ export interface Kernel extends EventEmitter {
   readonly files: KernelFiles;
 }
 
-export type { GatewayConfig } from './providers/provider.js';
 export type { FileStat, KernelFiles } from './workdir.js';
 export type { ChannelMessage, ExecutionState, Header, JsonObject, Message, SendChannel };

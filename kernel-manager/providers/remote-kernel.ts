@@ -1,36 +1,16 @@
 // One kernel on a Jupyter Server / Kernel Gateway / Enterprise Gateway host: started and stopped over
 // REST, messages over the kernel's channels websocket (Jupyter's JSON websocket protocol, serialized by
-// @jupyterlab/services; the gateway signs and verifies the ZMQ side). Same API and limits as LocalKernel.
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+// @jupyterlab/services; the gateway signs and verifies the ZMQ side). Lifecycle, limits and execution
+// tracking are the kernel core's (kernel-core.ts), as for LocalKernel.
 import { deserialize, serialize } from '@jupyterlab/services/lib/kernel/serialize.js';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { KernelManagerError } from '../errors.js';
-import { executeOn, messagesOf } from '../execute.js';
-import {
-  type ChannelMessage,
-  type ExecutionState,
-  type Header,
-  isExecuteReply,
-  isStatus,
-  type JsonObject,
-  PROTOCOL_VERSION,
-  type SendChannel,
-} from '../messages.js';
-import type {
-  ExecuteOptions,
-  FileStat,
-  Kernel,
-  KernelFiles,
-  KernelModelInfo,
-  Limits,
-  OutgoingMessage,
-} from '../types.js';
-import type { GatewayConfig } from './provider.js';
+import { KernelCore, sleep } from '../kernel-core.js';
+import type { ChannelMessage, Header, JsonObject, Message, SendChannel } from '../messages.js';
+import type { FileStat, GatewayConfig, KernelFiles, Limits } from '../types.js';
 import { call, channelsUrl, GatewayHttpError, isHostFailure } from './rest.js';
 
-const OUTPUT_TYPES = new Set(['stream', 'display_data', 'update_display_data', 'execute_result', 'error']);
 const CHANNEL_NAMES = new Set(['shell', 'control', 'stdin', 'iopub']);
 
 export interface RemoteKernelDeps {
@@ -39,13 +19,6 @@ export interface RemoteKernelDeps {
   log: Logger;
   /** Every REST call's outcome, for the provider's health accounting. */
   onCall(ok: boolean): void;
-}
-
-interface PendingExecution {
-  msgId: string;
-  outputBytes: number;
-  timer?: NodeJS.Timeout;
-  breached?: boolean;
 }
 
 /** A remote kernel's work dir is on the gateway's host: not reachable from here. */
@@ -61,53 +34,24 @@ class RemoteFiles implements KernelFiles {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-export class RemoteKernel extends EventEmitter implements Kernel {
-  readonly id: string;
-  readonly specName: string;
-  readonly session = randomUUID();
+export class RemoteKernel extends KernelCore {
   readonly files: KernelFiles = new RemoteFiles();
   readonly #deps: RemoteKernelDeps;
-  readonly #log: Logger;
-  #owner: string | undefined;
   /** The kernel's id on the gateway. */
   #remoteId: string | undefined;
   #ws: WebSocket | undefined;
   #generation = 0;
-  #state: ExecutionState = 'starting';
-  #reason: string | undefined;
-  #lastActivity = new Date();
-  #lastClientSend = Date.now();
-  #info: JsonObject | undefined;
-  #transition: 'restart' | 'shutdown' | undefined;
-  readonly #executions: PendingExecution[] = [];
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #readyWaiter: ((msg: ChannelMessage) => void) | undefined;
 
   constructor(id: string, specName: string, deps: RemoteKernelDeps) {
-    super();
-    this.id = id;
-    this.specName = specName;
+    // No lost idle is supplied: this kernel's iopub is the gateway's to deliver.
+    super(id, specName, {
+      limits: deps.limits,
+      log: deps.log.child({ kernel: id, gateway: deps.gateway.url }),
+      idleGraceMs: 0,
+    });
     this.#deps = deps;
-    this.#log = deps.log.child({ kernel: id, gateway: deps.gateway.url });
   }
 
-  get owner(): string | undefined {
-    return this.#owner;
-  }
-  get state(): ExecutionState {
-    return this.#state;
-  }
-  get reason(): string | undefined {
-    return this.#reason;
-  }
-  get lastActivity(): Date {
-    return this.#lastActivity;
-  }
-  get info(): JsonObject | undefined {
-    return this.#info;
-  }
   /** The gateway this kernel runs on. */
   get gateway(): string {
     return this.#deps.gateway.url;
@@ -115,46 +59,6 @@ export class RemoteKernel extends EventEmitter implements Kernel {
   /** The kernel's id on the gateway (diagnostics). */
   get remoteId(): string | undefined {
     return this.#remoteId;
-  }
-
-  model(): KernelModelInfo {
-    const m: KernelModelInfo = {
-      id: this.id,
-      name: this.specName,
-      last_activity: this.#lastActivity.toISOString(),
-      execution_state: this.#state,
-    };
-    if (this.#reason !== undefined) m.reason = this.#reason;
-    return m;
-  }
-
-  /** Hands the kernel to its one owner and starts its idle and lifetime clocks (as LocalKernel.assign). */
-  assign(owner: string | undefined): void {
-    this.#owner = owner;
-    this.#lastClientSend = Date.now();
-    const { idleTimeoutMs, maxLifetimeMs } = this.#deps.limits;
-    if (maxLifetimeMs > 0) {
-      this.#timer(maxLifetimeMs, () =>
-        this.#limit('lifetime', `kernel lifetime limit of ${fmt(maxLifetimeMs)} reached`),
-      );
-    }
-    if (idleTimeoutMs > 0) {
-      const check = () => {
-        const idle = Date.now() - this.#lastClientSend;
-        if (idle >= idleTimeoutMs) this.#limit('idle', `kernel idle for ${fmt(idleTimeoutMs)}, shut down`);
-        else this.#timer(idleTimeoutMs - idle, check);
-      };
-      this.#timer(idleTimeoutMs, check);
-    }
-  }
-
-  #timer(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.#timers.add(t);
   }
 
   async #rest(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -192,53 +96,29 @@ export class RemoteKernel extends EventEmitter implements Kernel {
       await this.#stopRemote();
       throw e;
     }
-    this.#log.debug({ remoteId: rid }, 'remote kernel ready');
+    this.log.debug({ remoteId: rid }, 'remote kernel ready');
     void this.#monitor();
   }
 
   async #connectAndWait(): Promise<void> {
     const gen = ++this.#generation;
-    const deadline = Date.now() + this.#deps.limits.startupTimeoutMs;
+    const deadline = Date.now() + this.limits.startupTimeoutMs;
     const ws = await this.#open(gen, deadline);
-    let reply = false;
-    let iopub = false;
-    this.#readyWaiter = (m) => {
-      if (m.channel === 'iopub') iopub = true;
-      if (m.channel === 'shell' && m.header.msg_type === 'kernel_info_reply') {
-        reply = true;
-        this.#info = m.content;
-      }
-    };
-    let nextRequest = 0;
-    try {
-      // Spec (kernel_info): the request makes the kernel publish busy/idle on iopub; resend until one arrives.
-      while (!(reply && iopub)) {
-        if (gen !== this.#generation || this.#isDead() || ws.readyState !== WebSocket.OPEN) {
-          throw new KernelManagerError('START_FAILED', 'the remote kernel went away during start-up');
-        }
-        if (Date.now() > deadline) {
-          throw new KernelManagerError(
-            'START_FAILED',
-            `the remote kernel did not become ready within ${fmt(this.#deps.limits.startupTimeoutMs)}`,
-          );
-        }
-        if (Date.now() >= nextRequest && !iopub) {
-          this.#sendRaw('shell', { header: { msg_type: 'kernel_info_request' }, content: {} });
-          nextRequest = Date.now() + 400;
-        }
-        await sleep(10);
-      }
-    } finally {
-      this.#readyWaiter = undefined;
-    }
-    this.#setState('idle');
+    await this.awaitReady({
+      deadline,
+      what: 'the remote kernel',
+      failed: () =>
+        gen !== this.#generation || this.isDead() || ws.readyState !== WebSocket.OPEN
+          ? 'the remote kernel went away during start-up'
+          : undefined,
+    });
   }
 
   #open(gen: number, deadline: number): Promise<WebSocket> {
     const g = this.#deps.gateway;
     const ws = new WebSocket(channelsUrl(g, this.#remoteId ?? '', this.session), {
       headers: g.token ? { authorization: `token ${g.token}` } : {},
-      maxPayload: this.#deps.limits.maxMessageBytes,
+      maxPayload: this.limits.maxMessageBytes,
       handshakeTimeout: Math.max(1, deadline - Date.now()),
     });
     ws.binaryType = 'arraybuffer';
@@ -248,7 +128,7 @@ export class RemoteKernel extends EventEmitter implements Kernel {
     );
     ws.on('close', (code) => this.#onClose(gen, code));
     // A later socket error is followed by 'close', which decides what it means; without a listener it would throw.
-    ws.on('error', (e) => this.#log.debug({ err: e }, 'kernel websocket error'));
+    ws.on('error', (e) => this.log.debug({ err: e }, 'kernel websocket error'));
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(ws));
       ws.once('error', (e) =>
@@ -263,7 +143,7 @@ export class RemoteKernel extends EventEmitter implements Kernel {
     try {
       raw = deserialize(data as ArrayBuffer, '') as unknown as JsonObject;
     } catch {
-      this.#log.warn('dropped an unreadable message from the gateway');
+      this.log.warn('dropped an unreadable message from the gateway');
       return;
     }
     const channel = raw.channel;
@@ -284,48 +164,25 @@ export class RemoteKernel extends EventEmitter implements Kernel {
       content: (raw.content ?? {}) as JsonObject,
       buffers,
     };
-    this.#lastActivity = new Date();
-    this.#readyWaiter?.(msg);
-    if (msg.channel === 'iopub')
-      this.#trackIopub(msg, typeof data === 'string' ? data.length : data.byteLength);
-    else if (msg.channel === 'shell' && isExecuteReply(msg)) this.#finishExecution(msg.parent_header.msg_id);
-    this.emit('message', msg);
-  }
-
-  #trackIopub(msg: ChannelMessage, bytes: number): void {
-    if (isStatus(msg)) {
-      if (this.#state !== 'restarting' && this.#state !== 'dead' && !this.#readyWaiter) {
-        this.#setState(msg.content.execution_state);
-      }
-      return;
-    }
-    const cap = this.#deps.limits.executionOutputBytes;
-    if (cap > 0 && OUTPUT_TYPES.has(msg.header.msg_type)) {
-      const ex = this.#executions.find((e) => e.msgId === msg.parent_header.msg_id);
-      if (!ex) return;
-      ex.outputBytes += bytes;
-      if (ex.outputBytes > cap && !ex.breached) {
-        this.#breach(ex, 'output', `output limit of ${Math.round(cap / 2 ** 20)} MiB per execution reached`);
-      }
-    }
+    this.receive(msg, typeof data === 'string' ? data.length : data.byteLength);
   }
 
   /** The websocket closed under us: find out whether the kernel or the gateway is gone. */
   #onClose(gen: number, code: number): void {
-    if (gen !== this.#generation || this.#transition || this.#isDead()) return;
+    if (gen !== this.#generation || this.transitioning || this.isDead()) return;
     void (async () => {
       const why = await this.#probe();
-      if (gen !== this.#generation || this.#transition || this.#isDead()) return;
+      if (gen !== this.#generation || this.transitioning || this.isDead()) return;
       if (why) {
-        this.#die(why);
+        this.die(why);
         return;
       }
       // The kernel lives on: the connection alone dropped (a gateway restart of its proxy, say).
       try {
-        this.#log.info({ code }, 'kernel websocket closed; reconnecting');
-        await this.#open(++this.#generation, Date.now() + this.#deps.limits.startupTimeoutMs);
+        this.log.info({ code }, 'kernel websocket closed; reconnecting');
+        await this.#open(++this.#generation, Date.now() + this.limits.startupTimeoutMs);
       } catch {
-        this.#die("the websocket to the kernel's gateway closed and could not be reopened");
+        this.die("the websocket to the kernel's gateway closed and could not be reopened");
       }
     })();
   }
@@ -344,17 +201,17 @@ export class RemoteKernel extends EventEmitter implements Kernel {
 
   /** Heartbeat: the websocket plus a periodic GET of the kernel model; 3 failed checks in a row: dead. */
   async #monitor(): Promise<void> {
-    const interval = Math.max(this.#deps.limits.heartbeatIntervalMs, 1_000);
+    const interval = Math.max(this.limits.heartbeatIntervalMs, 1_000);
     let failures = 0;
-    while (!this.#isDead()) {
+    while (!this.isDead()) {
       await sleep(interval);
-      if (this.#isDead()) return;
-      if (this.#transition) continue;
+      if (this.isDead()) return;
+      if (this.transitioning) continue;
       const why = await this.#probe();
-      if (this.#isDead() || this.#transition) continue;
+      if (this.isDead() || this.transitioning) continue;
       if (!why) failures = 0;
       else if (why.includes('gone') || why.includes('died') || ++failures >= 3) {
-        this.#die(why);
+        this.die(why);
         return;
       }
     }
@@ -362,142 +219,40 @@ export class RemoteKernel extends EventEmitter implements Kernel {
 
   /** Marks the kernel dead from outside (its gateway was marked down). */
   lost(reason: string): void {
-    if (this.#isDead()) return;
-    this.#generation++;
-    this.#ws?.terminate();
-    this.#ws = undefined;
-    this.#die(reason);
+    this.die(reason);
   }
 
-  #isDead(): boolean {
-    return this.#state === 'dead';
-  }
-
-  #setState(s: ExecutionState, reason?: string): void {
-    if (this.#state === s && reason === undefined) return;
-    this.#state = s;
-    if (reason !== undefined) this.#reason = reason;
-    this.emit('status', s, reason);
-  }
-
-  // Per-execution wall clock, as LocalKernel: a request's clock starts when it reaches the head of the queue.
-  #startHeadClock(): void {
-    const head = this.#executions[0];
-    const wall = this.#deps.limits.executionWallMs;
-    if (!head || head.timer || wall <= 0) return;
-    head.timer = setTimeout(
-      () => this.#breach(head, 'wall', `execution time limit of ${fmt(wall)} reached`),
-      wall,
-    );
-    head.timer.unref();
-  }
-
-  #finishExecution(msgId: string | undefined): void {
-    const i = this.#executions.findIndex((e) => e.msgId === msgId);
-    if (i < 0) return;
-    const [ex] = this.#executions.splice(i, 1);
-    if (ex?.timer) clearTimeout(ex.timer);
-    this.#startHeadClock();
-  }
-
-  #breach(ex: PendingExecution, kind: 'wall' | 'output', message: string): void {
-    if (ex.breached || this.#isDead()) return;
-    ex.breached = true;
-    this.#log.info({ kind, parent: ex.msgId }, message);
-    this.emit('limit', { kind, message, parentMsgId: ex.msgId });
-    void this.interrupt().catch(() => undefined);
-    this.#timer(this.#deps.limits.interruptGraceMs, () => {
-      if (this.#executions.includes(ex)) void this.shutdown(`${message}; the kernel ignored the interrupt`);
-    });
-  }
-
-  #limit(kind: 'idle' | 'lifetime', message: string): void {
-    if (this.#isDead()) return;
-    this.emit('limit', { kind, message });
-    void this.shutdown(message);
-  }
-
-  #sendRaw(channel: SendChannel, msg: OutgoingMessage): Header {
+  protected transmit(channel: SendChannel, msg: Message): void {
     const ws = this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN)
       throw new KernelManagerError('DEAD', 'the kernel is not connected');
-    const header: Header = {
-      msg_id: randomUUID(),
-      session: this.session,
-      username: 'runcell',
-      date: new Date().toISOString(),
-      version: PROTOCOL_VERSION,
-      ...msg.header,
-    };
     const wire = {
+      ...msg,
       channel,
-      header,
-      parent_header: msg.parent_header ?? {},
-      metadata: msg.metadata ?? {},
-      content: msg.content,
-      buffers: (msg.buffers ?? []).map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength)),
+      buffers: msg.buffers.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength)),
     };
     ws.send(serialize(wire as unknown as Parameters<typeof serialize>[0], ''));
-    return header;
-  }
-
-  send(channel: SendChannel, msg: OutgoingMessage): Header {
-    if (this.#isDead()) throw new KernelManagerError('DEAD', `the kernel is dead: ${this.#reason ?? ''}`);
-    const header = this.#sendRaw(channel, msg);
-    this.#lastClientSend = Date.now();
-    this.#lastActivity = new Date();
-    if (channel === 'shell' && header.msg_type === 'execute_request') {
-      this.#executions.push({ msgId: header.msg_id, outputBytes: 0 });
-      this.#startHeadClock();
-    }
-    return header;
-  }
-
-  messages(): AsyncIterableIterator<ChannelMessage> {
-    return messagesOf(this);
-  }
-
-  execute(code: string, opts: ExecuteOptions = {}): AsyncIterableIterator<ChannelMessage> {
-    return executeOn(this, code, opts);
   }
 
   /** REST interrupt: the gateway signals or messages the kernel as its spec says. */
-  async interrupt(): Promise<void> {
-    if (this.#isDead()) throw new KernelManagerError('DEAD', 'the kernel is dead');
+  protected async interruptKernel(): Promise<void> {
     await this.#rest('POST', this.#kernelPath('/interrupt'));
   }
 
-  async restart(): Promise<void> {
-    if (this.#isDead()) throw new KernelManagerError('DEAD', 'the kernel is dead');
-    if (this.#transition)
-      throw new KernelManagerError('DEAD', `the kernel is already in ${this.#transition}`);
-    this.#transition = 'restart';
-    this.#setState('restarting');
-    try {
-      this.#generation++;
-      this.#ws?.close();
-      this.#clearExecutions();
-      await this.#rest('POST', this.#kernelPath('/restart'));
-      this.#state = 'starting';
-      await this.#connectAndWait();
-      this.emit('restarted');
-    } catch (e) {
-      this.#transition = undefined;
-      await this.shutdown('the kernel could not be restarted');
-      throw e;
-    } finally {
-      this.#transition = undefined;
-    }
+  /** REST restart (the gateway keeps the kernel's id), then a new channels websocket. */
+  protected async restartKernel(): Promise<void> {
+    this.#generation++;
+    this.#ws?.close();
+    await this.#rest('POST', this.#kernelPath('/restart'));
+    await this.#connectAndWait();
   }
 
-  async shutdown(reason = 'shut down'): Promise<void> {
-    if (this.#isDead()) return;
-    this.#transition = 'shutdown';
-    try {
-      await this.#stopRemote();
-    } finally {
-      this.#die(reason);
-    }
+  protected stopKernel(): Promise<void> {
+    return this.#stopRemote();
+  }
+
+  protected destroyKernel(): Promise<void> {
+    return this.#stopRemote();
   }
 
   /** DELETE the kernel on the gateway (best effort: a gone gateway has nothing left to delete). */
@@ -509,31 +264,17 @@ export class RemoteKernel extends EventEmitter implements Kernel {
     try {
       await this.#rest('DELETE', this.#kernelPath());
     } catch (e) {
-      this.#log.debug({ err: e }, 'DELETE of the remote kernel failed');
+      this.log.debug({ err: e }, 'DELETE of the remote kernel failed');
     }
   }
 
-  #clearExecutions(): void {
-    for (const ex of this.#executions) if (ex.timer) clearTimeout(ex.timer);
-    this.#executions.length = 0;
-  }
-
-  #die(reason: string): void {
-    if (this.#isDead()) return;
+  protected override die(reason: string): void {
+    if (this.isDead()) return;
     this.#generation++;
     this.#ws?.terminate();
     this.#ws = undefined;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    this.#clearExecutions();
-    this.#transition = undefined;
     // Reasons reach browsers: they never name the gateway's (internal) address; the log does.
-    this.#log.info({ reason }, 'remote kernel dead');
-    this.#setState('dead', reason);
-    this.emit('dead', reason);
+    this.log.info({ reason }, 'remote kernel dead');
+    super.die(reason);
   }
-}
-
-function fmt(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSIDE, kernelEnv } from './bwrap.js';
-import type { BwrapSandbox, SandboxLog } from './index.js';
+import type { BwrapSandbox, SandboxLog } from './bwrap-sandbox.js';
 import { SandboxStartError } from './launcher.js';
 import { signalName } from './tail.js';
 import type { ExitInfo, LaunchRequest, Sandbox, SandboxedProcess } from './types.js';

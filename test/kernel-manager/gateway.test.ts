@@ -205,6 +205,23 @@ describe('remote kernels on two jupyter-servers', () => {
     expect(r.messages.find((x) => x.header.msg_type === 'error')?.content.ename).toBe('NameError');
   });
 
+  it('joins a second restart asked for during the first: both succeed, one restart', async () => {
+    const k = kernels[1] as Kernel;
+    await run(k, 'y = 1');
+    let restarted = 0;
+    k.on('restarted', () => restarted++);
+    const first = k.restart();
+    const second = k.restart();
+    expect(await Promise.allSettled([first, second])).toEqual([
+      { status: 'fulfilled', value: undefined },
+      { status: 'fulfilled', value: undefined },
+    ]);
+    expect(restarted).toBe(1);
+    expect(k.state).toBe('idle');
+    const r = await run(k, 'y');
+    expect(r.messages.find((x) => x.header.msg_type === 'error')?.content.ename).toBe('NameError');
+  });
+
   it('a stopped gateway: its kernels die with a reason, it is marked down, new kernels go elsewhere', async () => {
     const onB = kernels.filter((k) => (k as RemoteKernel).gateway === b.url);
     expect(onB).toHaveLength(1);

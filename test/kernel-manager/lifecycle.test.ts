@@ -69,6 +69,24 @@ describe('kernel lifecycle', () => {
     await k.shutdown();
   });
 
+  it('joins a second restart asked for during the first: both succeed, one new process', async () => {
+    const k = await manager.start();
+    const oldPid = (k as unknown as { pid: number }).pid;
+    let restarted = 0;
+    k.on('restarted', () => restarted++);
+    const first = k.restart();
+    const second = k.restart();
+    expect(await Promise.allSettled([first, second])).toEqual([
+      { status: 'fulfilled', value: undefined },
+      { status: 'fulfilled', value: undefined },
+    ]);
+    expect(restarted).toBe(1);
+    expect(k.state).toBe('idle');
+    expect((k as unknown as { pid: number }).pid).not.toBe(oldPid);
+    expect((await run(k, 'print(6*7)')).stdout).toBe('42\n');
+    await k.shutdown();
+  });
+
   it('reports a kill -9 of the kernel process as dead with a reason, within 3 s', async () => {
     const k = await manager.start();
     const dead = deadWithin(k, 3_000);
@@ -156,6 +174,34 @@ describe('kernel lifecycle', () => {
       expect((err as Error).message).toMatch(/did not become ready within 2 s/);
       expect(m.stats().live).toBe(0);
       expect(pidsOfUids(61_000 + (SLOT + 50) * 100, 61_000 + (SLOT + 50) * 100 + 99)).toEqual([]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('reports a kernel killed by its CPU-time limit as the CPU limit, not memory', async () => {
+    // RLIMIT_CPU counts the interpreter's start-up too: 3 s leaves room for it on a loaded machine.
+    const m = await testManager(SLOT + 52, {
+      pool: { size: 0 },
+      limits: { executionWallMs: 0 },
+      sandbox: { rlimits: { cpuSeconds: 3 } },
+    });
+    try {
+      const k = await m.start();
+      const limits: string[] = [];
+      k.on('limit', (l: { kind: string; message: string }) => limits.push(`${l.kind}: ${l.message}`));
+      const dead = deadWithin(k, 30_000);
+      const it = k.execute('while True: pass');
+      const drained = (async () => {
+        try {
+          for await (const _ of it) void _;
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(await dead).toBe('CPU time limit of 3 s reached');
+      expect(limits).toEqual(['cpu: CPU time limit of 3 s reached']);
+      expect(await drained).toBeInstanceOf(KernelManagerError);
     } finally {
       await m.close();
     }
