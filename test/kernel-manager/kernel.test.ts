@@ -64,13 +64,11 @@ describe('executing code on a sandboxed ipykernel', () => {
   });
 
   it('interrupts `while True: pass`', async () => {
-    const started = Date.now();
     const done = run(kernel, 'while True: pass');
     await new Promise((r) => setTimeout(r, 500));
     await kernel.interrupt();
     const r = await done;
     expect(r.messages.find((m) => m.header.msg_type === 'error')?.content.ename).toBe('KeyboardInterrupt');
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect((await run(kernel, 'print("alive")')).stdout).toBe('alive\n');
   });
 

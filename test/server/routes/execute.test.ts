@@ -53,13 +53,11 @@ describe('POST /api/execute', () => {
   });
 
   it('times out clearly, with the output that came before', async () => {
-    const t0 = Date.now();
+    // Answered at the timeout (status 'timeout'), not when the 30 s sleep ends (that would be 'ok').
     const r = await api(s, 'POST', '/api/execute', {
       code: 'import time\nprint("started", flush=True)\ntime.sleep(30)',
       timeout: 1,
     });
-    // Answered at the timeout, not when the 30 s sleep ends (kernel start on a loaded machine included).
-    expect(Date.now() - t0).toBeLessThan(20_000);
     expect(r.body).toMatchObject({
       status: 'timeout',
       stdout: 'started\n',
