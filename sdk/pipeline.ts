@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { JobSpec } from '../server/jobs/schemas.js';
+import type { JobSpec } from '../shared/jobs.js';
 
 export class PipelineError extends Error {}
 
