@@ -10,6 +10,7 @@
 // store's events (NOTIFY on Postgres), on every other one.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { callbackWith, checkCallback } from '../../shared/login.js';
 import {
   BadCallback,
   LoginCodeInvalid,
@@ -22,7 +23,6 @@ import {
 import { type Sql, storedSecret } from '../store/db.js';
 import { isStoreUnavailable, toStoreError } from '../store/errors.js';
 import type { Events } from '../store/events.js';
-import { callbackWith, checkCallback } from './callback.js';
 import { createRepository, type TokenRow } from './repository.js';
 import {
   type CodeBody,
