@@ -25,6 +25,14 @@ const PAGES = ['home', 'permalink', 'embed', 'jobs', 'account', 'stats'] as cons
 /** The code of every chunk built so far, in build order: the pages first, the core last. */
 const built: string[] = [];
 
+/** A page's HTML: the shared head (head.html) where the page says <!--head-->, and the build id. */
+function pageHtml(page: string, version: string): string {
+  const head = readFileSync(join(src, 'pages', 'head.html'), 'utf8').trimEnd();
+  const html = readFileSync(join(src, 'pages', `${page}.html`), 'utf8');
+  if (!html.includes('<!--head-->')) throw new Error(`web/src/pages/${page}.html has no <!--head-->`);
+  return html.replace('<!--head-->', head).replaceAll('%BUILD%', version);
+}
+
 /**
  * Wraps each entry in an IIFE and refuses a build where it would not be a valid classic script. The
  * core's build (the last) also writes what depends on every build: the version, the ES wrapper and
@@ -68,10 +76,8 @@ function classicCore(): Plugin {
           'export default R;\n' +
           'export const { makeCell, enhance, version } = R;\n',
       });
-      for (const page of PAGES) {
-        const html = readFileSync(join(src, 'pages', `${page}.html`), 'utf8').replaceAll('%BUILD%', version);
-        this.emitFile({ type: 'asset', fileName: `pages/${page}.html`, source: html });
-      }
+      for (const page of PAGES)
+        this.emitFile({ type: 'asset', fileName: `pages/${page}.html`, source: pageHtml(page, version) });
       this.emitFile({
         type: 'asset',
         fileName: 'pages/pages.css',
