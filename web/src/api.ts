@@ -1,13 +1,11 @@
 // The runcell server's REST API as the embed uses it. Errors carry the server's own message
 // ({code, message}), which the cell shows to the visitor as is.
+import type { KernelAPI } from '@jupyterlab/services';
 import { ApiError, fetchJson } from './fetch.js';
 import type { Output } from './messages.js';
 
-export interface KernelModel {
-  id: string;
-  name: string;
-  execution_state?: string;
-}
+/** A kernel as the Jupyter Server kernels API answers it (runcell keeps that API's shapes). */
+export type KernelModel = KernelAPI.IModel;
 
 export interface KernelSpecs {
   default: string;
