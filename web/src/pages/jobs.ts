@@ -2,6 +2,7 @@
 // job's outputs and files, cancel, rerun, rerun of every aborted job, and a small batch form.
 // Everything from the API is shown as text (textContent): job output is untrusted. The token is
 // kept in sessionStorage (this tab only) and sent as a header, never in a URL.
+import { backoffDelay, sleep } from '../../../shared/backoff.js';
 import { isFinal } from '../../../shared/job-states.js';
 import type {
   EventsReply,
@@ -141,8 +142,7 @@ async function watch(): Promise<void> {
       if (e instanceof ApiError && e.status === 401) return signedOut('The token was refused.');
       failures++;
       statusLine.textContent = 'Connection lost; retrying…';
-      const d = Math.min(10_000, 250 * 2 ** failures);
-      await new Promise((r) => setTimeout(r, d / 2 + Math.random() * (d / 2)));
+      await sleep(backoffDelay(failures, { capMs: 10_000 }));
     }
   }
 }
