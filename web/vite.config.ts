@@ -44,7 +44,12 @@ function classicCore(): Plugin {
     // After minification, so the wrapper and its "use strict" survive as written.
     generateBundle(_options, bundle) {
       for (const chunk of Object.values(bundle)) {
-        if (chunk.type !== 'chunk' || !chunk.isEntry) continue;
+        if (chunk.type !== 'chunk') continue;
+        // shared/ modules that declare TypeBox schemas are for the browser's types only.
+        const schema = chunk.moduleIds.find((id) => id.includes('/node_modules/typebox/'));
+        if (schema)
+          this.error(`${chunk.fileName} bundles TypeBox (${schema}): import schema modules as types`);
+        if (!chunk.isEntry) continue;
         if (chunk.imports.length > 0 || chunk.exports.length > 0 || /\bimport\.meta\b/.test(chunk.code)) {
           this.error(
             `entry ${chunk.fileName} must not import, export or use import.meta (imports: ${chunk.imports.join(', ')}; ` +
