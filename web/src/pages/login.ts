@@ -10,6 +10,7 @@ import {
   STATE_PATTERN,
   UNPRINTABLE,
 } from '../../../shared/login.js';
+import type { CodeReply } from '../../../shared/tokens.js';
 import { $, ApiError, api, session, signedInAs, whoami } from './session.js';
 
 const STATE = new RegExp(STATE_PATTERN);
@@ -96,7 +97,7 @@ export function startLogin(): void {
   $('approve').addEventListener('click', () => {
     busy(true);
     statusLine.textContent = 'Approving…';
-    api<{ redirect: string }>('POST', '/api/login/codes', { callback, state, challenge, name: clientName })
+    api<CodeReply>('POST', '/api/login/codes', { callback, state, challenge, name: clientName })
       .then((r) => {
         // Only ever to the callback checked above, whatever the answer says.
         const to = new URL(r.redirect);
