@@ -5,21 +5,19 @@
 //   const batch = await rc.submit(['print(1)', 'print(2)']);
 //   for (const job of await batch.results()) console.log(job.state, job.result?.stdout);
 import { EventEmitter } from 'node:events';
-import type { ExecuteResult } from '../shared/execute.js';
-import {
-  type EventsReply,
-  FINAL_STATES,
-  type FinalState,
-  isFinal,
-  type JobDetail,
-  type JobEvent,
-  type JobSpec,
-  type JobSummary,
-  type ListQuery,
-  type ListReply,
-  type RerunReply,
-  type State,
-  type SubmitReply,
+import type { ExecuteBody, ExecuteResult } from '../shared/execute.js';
+import { FINAL_STATES, type FinalState, isFinal } from '../shared/job-states.js';
+import type {
+  EventsReply,
+  JobDetail,
+  JobEvent,
+  JobSpec,
+  JobSummary,
+  ListQuery,
+  ListReply,
+  RerunReply,
+  State,
+  SubmitReply,
 } from '../shared/jobs.js';
 import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.js';
 import { isPipelineFile, loadPipeline, PipelineError, parsePipeline } from './pipeline.js';
@@ -216,8 +214,11 @@ export class RunCell extends EventEmitter {
     return request<T>(this.#http, method, path, body, signal);
   }
 
-  /** Runs code once on a fresh kernel (POST /api/execute) and returns its outputs. */
-  execute(code: string, o: { kernel?: string; timeout?: number } = {}): Promise<ExecuteResult> {
+  /**
+   * Runs code once on a fresh kernel (POST /api/execute) and returns its outputs; with
+   * `permalink: true` the server also stores them as a permalink and the result names it.
+   */
+  execute(code: string, o: Omit<ExecuteBody, 'code'> = {}): Promise<ExecuteResult> {
     return this.#req('POST', '/api/execute', { code, ...o });
   }
 
