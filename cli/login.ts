@@ -12,22 +12,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { type HttpOptions, RunCellError, request } from '../sdk/http.js';
+import type { CreatedToken, ExchangeBody, WhoAmI } from '../shared/tokens.js';
 
 export class LoginError extends Error {}
 
 /** A token as POST /api/login/token returns it. */
-export interface Issued {
-  id: string;
-  name: string;
-  prefix: string;
-  token: string;
-}
-
-export interface WhoAmI {
-  owner: string;
-  credential: 'configured' | 'issued';
-  token: { id: string; name: string; prefix: string } | null;
-}
+export type Issued = CreatedToken;
 
 export interface BrowserLoginOptions {
   server: string;
@@ -134,7 +124,11 @@ export async function browserLogin(o: BrowserLoginOptions): Promise<Issued> {
       return settle?.reject(new LoginError('the sign-in was denied in the browser'));
     }
     const code = url.searchParams.get('code') ?? '';
-    request<Issued>({ url: o.server }, 'POST', '/api/login/token', { code, verifier, callback }).then(
+    request<Issued>({ url: o.server }, 'POST', '/api/login/token', {
+      code,
+      verifier,
+      callback,
+    } satisfies ExchangeBody).then(
       (issued) => {
         page(
           res,

@@ -1,5 +1,5 @@
 // Terminal output for the CLI: tables, a progress bar (only on a terminal), one-line errors.
-import type { JobSummary } from '../sdk/index.js';
+import type { JobSummary, State } from '../sdk/index.js';
 
 export function table(rows: string[][], head: string[]): string {
   const all = [head, ...rows];
@@ -45,7 +45,7 @@ export class Progress {
   }
 }
 
-const MARK: Record<string, string> = {
+const MARK: Record<State, string> = {
   waiting: '·',
   queued: '○',
   launched: '◔',
@@ -65,7 +65,7 @@ const MARK: Record<string, string> = {
 export class GraphView {
   readonly #tty = Boolean(process.stderr.isTTY);
   readonly #lines: { name: string; depth: number; needs: string[] }[];
-  readonly #state: string[];
+  readonly #state: State[];
   readonly #t0 = Date.now();
   #drawn = 0;
 
@@ -85,7 +85,7 @@ export class GraphView {
     this.#state = jobs.map(() => 'queued');
   }
 
-  set(i: number, state: string): void {
+  set(i: number, state: State): void {
     if (this.#state[i] === state) return;
     this.#state[i] = state;
     if (this.#tty) this.draw();
@@ -101,10 +101,10 @@ export class GraphView {
     const width = Math.max(...order.map((l) => l.name.length + 2 * l.depth));
     let out = this.#drawn > 0 ? `\x1b[${this.#drawn}A` : '';
     for (const l of order) {
-      const st = this.#state[l.i] ?? '';
+      const st = this.#state[l.i];
       const name = `${'  '.repeat(l.depth)}${l.name}`.padEnd(width);
       const needs = l.needs.length > 0 ? `  ← ${l.needs.join(', ')}` : '';
-      out += `\x1b[2K${MARK[st] ?? ' '} ${name}  ${st.padEnd(9)}${needs}\n`;
+      out += `\x1b[2K${st ? MARK[st] : ' '} ${name}  ${(st ?? '').padEnd(9)}${needs}\n`;
     }
     this.#drawn = order.length;
     process.stderr.write(out);

@@ -2,7 +2,7 @@
 // legacy JSON frames) so output is printed as it is produced; the kernel is deleted afterwards.
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { RunCellError } from '../sdk/index.js';
+import { RunCellError, request } from '../sdk/http.js';
 
 export interface RunOutcome {
   status: 'ok' | 'error' | 'timeout';
@@ -15,37 +15,14 @@ interface Msg {
   content: Record<string, unknown>;
 }
 
-async function http(server: string, token: string | undefined, method: string, path: string, body?: unknown) {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, server), {
-      method,
-      headers: { ...(token ? { authorization: `token ${token}` } : {}), 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? String(e);
-    throw new RunCellError('RUNCELL_ERR_CONNECTION', `cannot reach the server at ${server} (${cause})`, 0);
-  }
-  const text = await res.text();
-  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  if (!res.ok) {
-    throw new RunCellError(
-      String(json.code ?? `HTTP_${res.status}`),
-      String(json.message ?? res.statusText),
-      res.status,
-    );
-  }
-  return json;
-}
-
 export async function runLive(
   server: string,
   token: string | undefined,
   code: string,
   o: { kernel?: string; timeoutS?: number; json: boolean },
 ): Promise<RunOutcome & { stdout: string; stderr: string; outputs: unknown[] }> {
-  const k = await http(server, token, 'POST', '/api/kernels', o.kernel ? { name: o.kernel } : {});
+  const http = { url: server, token };
+  const k = await request<{ id: string }>(http, 'POST', '/api/kernels', o.kernel ? { name: o.kernel } : {});
   const id = String(k.id);
   const session = randomUUID();
   const url = new URL(`/api/kernels/${id}/channels?session_id=${session}`, server);
@@ -127,7 +104,7 @@ export async function runLive(
   } finally {
     ws.removeAllListeners('close');
     ws.close();
-    await http(server, token, 'DELETE', `/api/kernels/${id}`).catch(() => undefined);
+    await request(http, 'DELETE', `/api/kernels/${id}`).catch(() => undefined);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // The SDK's HTTP: one request function (token, JSON, errors as RunCellError) and the one
-// reconnect policy (jittered exponential backoff) the event loop uses.
+// reconnect policy (jittered exponential backoff, shared/backoff.ts) the event loop uses.
+import { backoffDelay, sleep } from '../shared/backoff.js';
 import type { ErrorCode } from '../shared/errors.js';
 
 /** The SDK's own code (shared/errors.ts): the server could not be reached. */
@@ -78,21 +79,7 @@ export function connectionError(url: string, e: unknown): RunCellError {
   });
 }
 
-/** Jittered exponential backoff: 250 ms doubling to 10 s, each wait drawn from [d/2, d]. */
-export function backoff(attempt: number): number {
-  const d = Math.min(10_000, 250 * 2 ** attempt);
-  return d / 2 + Math.random() * (d / 2);
-}
+/** The one reconnect policy (shared/backoff.ts): 250 ms doubling to 10 s, each wait drawn from [d/2, d]. */
+export const backoff = (attempt: number): number => backoffDelay(attempt, { capMs: 10_000 });
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+export { sleep };

@@ -5,21 +5,27 @@
 //   const batch = await rc.submit(['print(1)', 'print(2)']);
 //   for (const job of await batch.results()) console.log(job.state, job.result?.stdout);
 import { EventEmitter } from 'node:events';
+import type { ExecuteBody, ExecuteResult } from '../shared/execute.js';
+import { FINAL_STATES, type FinalState, isFinal } from '../shared/job-states.js';
 import type {
+  EventsReply,
   JobDetail,
   JobEvent,
   JobSpec,
   JobSummary,
   ListQuery,
+  ListReply,
+  RerunReply,
   State,
   SubmitReply,
-} from '../server/jobs/schemas.js';
+} from '../shared/jobs.js';
 import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.js';
 import { isPipelineFile, loadPipeline, PipelineError, parsePipeline } from './pipeline.js';
 import { tusUpload, type Uploaded, type UploadOptions } from './tus.js';
 
-export type { JobDetail, JobEvent, JobSpec, JobSummary, ListQuery, State };
+export type { ExecuteResult, FinalState, JobDetail, JobEvent, JobSpec, JobSummary, ListQuery, State };
 export {
+  isFinal,
   isPipelineFile,
   loadPipeline,
   PipelineError,
@@ -29,15 +35,8 @@ export {
   type UploadOptions,
 };
 
-export const FINAL: readonly State[] = [
-  'succeeded',
-  'failed',
-  'timed_out',
-  'cancelled',
-  'aborted',
-  'skipped',
-];
-export const isFinal = (s: State) => FINAL.includes(s);
+/** The states a job never leaves. */
+export const FINAL: readonly FinalState[] = FINAL_STATES;
 
 export interface RunCellOptions {
   /** Server base URL, e.g. http://127.0.0.1:8888. */
@@ -46,18 +45,6 @@ export interface RunCellOptions {
   token?: string;
   /** Seconds the server may hold each event long-poll (default 25). */
   pollSeconds?: number;
-}
-
-/** What POST /api/execute answers. */
-export interface ExecuteResult {
-  status: 'ok' | 'error' | 'aborted' | 'timeout';
-  stdout: string;
-  stderr: string;
-  outputs: { output_type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }[];
-  result: string | null;
-  error: { ename: string; evalue: string; traceback: string[] } | null;
-  execution_count: number | null;
-  duration_ms: number;
 }
 
 /** A job to submit: its code, or the full spec. */
@@ -227,8 +214,11 @@ export class RunCell extends EventEmitter {
     return request<T>(this.#http, method, path, body, signal);
   }
 
-  /** Runs code once on a fresh kernel (POST /api/execute) and returns its outputs. */
-  execute(code: string, o: { kernel?: string; timeout?: number } = {}): Promise<ExecuteResult> {
+  /**
+   * Runs code once on a fresh kernel (POST /api/execute) and returns its outputs; with
+   * `permalink: true` the server also stores them as a permalink and the result names it.
+   */
+  execute(code: string, o: Omit<ExecuteBody, 'code'> = {}): Promise<ExecuteResult> {
     return this.#req('POST', '/api/execute', { code, ...o });
   }
 
@@ -263,7 +253,7 @@ export class RunCell extends EventEmitter {
   }
 
   /** History, newest first; pass `next` back as `cursor` for the next page. */
-  list(q: Partial<ListQuery> = {}): Promise<{ jobs: JobSummary[]; next: string | null }> {
+  list(q: Partial<ListQuery> = {}): Promise<ListReply> {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
     return this.#req('GET', `/api/jobs?${p}`);
@@ -283,16 +273,13 @@ export class RunCell extends EventEmitter {
    * succeeded; the handles start with the job's own.
    */
   async rerunWithDownstream(id: string): Promise<JobHandle[]> {
-    const r = await this.#req<{ cursor: number; jobs: JobSummary[] }>(
-      'POST',
-      `/api/jobs/${encodeURIComponent(id)}/rerun`,
-    );
+    const r = await this.#req<RerunReply>('POST', `/api/jobs/${encodeURIComponent(id)}/rerun`);
     return this.#track(r.jobs, r.cursor);
   }
 
   /** New attempts of every aborted job (or of other final states), of one batch or all. */
   async rerunAll(o: { batch?: string; states?: State[] } = {}): Promise<JobHandle[]> {
-    const r = await this.#req<{ cursor: number; jobs: JobSummary[] }>('POST', '/api/jobs/rerun', o);
+    const r = await this.#req<RerunReply>('POST', '/api/jobs/rerun', o);
     return this.#track(r.jobs, r.cursor);
   }
 
@@ -309,7 +296,7 @@ export class RunCell extends EventEmitter {
       const p = new URLSearchParams({ after: String(after), timeout: String(this.#pollSeconds) });
       if (o.batch) p.set('batch', o.batch);
       if (o.job) p.set('job', o.job);
-      let r: { events: JobEvent[]; cursor: number };
+      let r: EventsReply;
       try {
         r = await this.#req('GET', `/api/jobs/events?${p}`, undefined, o.signal);
         if (failures > 0) this.emit('connection', 'restored');

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { JobSpec } from '../server/jobs/schemas.js';
+import type { JobSpec, Pick } from '../shared/jobs.js';
 
 export class PipelineError extends Error {}
 
@@ -107,7 +107,7 @@ export function parsePipeline(text: string, o: ParseOptions = {}): JobSpec[] {
       code,
       ...(needs ? { needs } : {}),
       ...(j.replicas !== undefined ? { replicas: j.replicas as number } : {}),
-      ...(j.pick !== undefined ? { pick: j.pick as 'first' | 'majority' } : {}),
+      ...(j.pick !== undefined ? { pick: j.pick as Pick } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
       ...(kernel !== undefined ? { kernel } : {}),
       ...(tags ? { tags } : {}),

@@ -8,6 +8,8 @@
 // How the IIFE keeps code splitting: the core entry is built as an ES chunk that neither imports nor
 // exports anything (checked below), then wrapped in a function. A classic script may use import(), which
 // resolves against the script's own URL, so the lazy chunks load from wherever runcell.js was served.
+// Each entry (the core, each page) is its own build: a classic script cannot import a chunk that two
+// entries would share, so code they both use (web/src/fetch.ts, shared/) is bundled into each.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,19 +22,38 @@ const katexDir = join(here, '..', 'node_modules', 'katex');
 const katexVersion = (JSON.parse(readFileSync(join(katexDir, 'package.json'), 'utf8')) as { version: string })
   .version;
 const PAGES = ['home', 'permalink', 'embed', 'jobs', 'account', 'stats'] as const;
+/** The code of every chunk built so far, in build order: the pages first, the core last. */
+const built: string[] = [];
 
-/** Wraps the core entry in an IIFE and refuses a build where it would not be a valid classic script. */
+/** A page's HTML: the shared head (head.html) where the page says <!--head-->, and the build id. */
+function pageHtml(page: string, version: string): string {
+  const head = readFileSync(join(src, 'pages', 'head.html'), 'utf8').trimEnd();
+  const html = readFileSync(join(src, 'pages', `${page}.html`), 'utf8');
+  if (!html.includes('<!--head-->')) throw new Error(`web/src/pages/${page}.html has no <!--head-->`);
+  return html.replace('<!--head-->', head).replaceAll('%BUILD%', version);
+}
+
+/**
+ * Wraps each entry in an IIFE and refuses a build where it would not be a valid classic script. The
+ * core's build (the last) also writes what depends on every build: the version, the ES wrapper and
+ * the pages' HTML.
+ */
 function classicCore(): Plugin {
   return {
     name: 'runcell:classic-core',
     // After minification, so the wrapper and its "use strict" survive as written.
     generateBundle(_options, bundle) {
       for (const chunk of Object.values(bundle)) {
-        if (chunk.type !== 'chunk' || !chunk.isEntry) continue;
+        if (chunk.type !== 'chunk') continue;
+        // shared/ modules that declare TypeBox schemas are for the browser's types only.
+        const schema = chunk.moduleIds.find((id) => id.includes('/node_modules/typebox/'));
+        if (schema)
+          this.error(`${chunk.fileName} bundles TypeBox (${schema}): import schema modules as types`);
+        if (!chunk.isEntry) continue;
         if (chunk.imports.length > 0 || chunk.exports.length > 0 || /\bimport\.meta\b/.test(chunk.code)) {
           this.error(
             `entry ${chunk.fileName} must not import, export or use import.meta (imports: ${chunk.imports.join(', ')}; ` +
-              `exports: ${chunk.exports.join(', ')}). Lazy modules and pages may share types only.`,
+              `exports: ${chunk.exports.join(', ')}). Code two entries share is bundled into each entry's own build.`,
           );
         }
         // A classic script loaded cross-origin without a crossorigin attribute resolves import() against
@@ -43,9 +64,11 @@ function classicCore(): Plugin {
           'document.currentScript.src?new URL(".",document.currentScript.src).href:new URL("/static/",location.href).href);' +
           `${code}\n})();\n`;
       }
+      for (const f of Object.values(bundle)) if (f.type === 'chunk') built.push(f.code);
+      if (this.environment.name !== 'client') return;
       if (!bundle['runcell.js']) this.error('runcell.js missing from the bundle');
       const build = createHash('sha256');
-      for (const f of Object.values(bundle)) if (f.type === 'chunk') build.update(f.code);
+      for (const code of built) build.update(code);
       const version = build.digest('hex').slice(0, 12);
       this.emitFile({
         type: 'asset',
@@ -58,10 +81,8 @@ function classicCore(): Plugin {
           'export default R;\n' +
           'export const { makeCell, enhance, version } = R;\n',
       });
-      for (const page of PAGES) {
-        const html = readFileSync(join(src, 'pages', `${page}.html`), 'utf8').replaceAll('%BUILD%', version);
-        this.emitFile({ type: 'asset', fileName: `pages/${page}.html`, source: html });
-      }
+      for (const page of PAGES)
+        this.emitFile({ type: 'asset', fileName: `pages/${page}.html`, source: pageHtml(page, version) });
       this.emitFile({
         type: 'asset',
         fileName: 'pages/pages.css',
@@ -76,6 +97,7 @@ function classicCore(): Plugin {
 function katexAssets(): Plugin {
   return {
     name: 'runcell:katex-assets',
+    applyToEnvironment: (environment) => environment.name === 'client',
     generateBundle() {
       const base = `vendor/katex-${katexVersion}`;
       // Only woff2: every browser runcell supports reads it, and it keeps the payload small.
@@ -102,6 +124,14 @@ function katexAssets(): Plugin {
   };
 }
 
+/**
+ * One entry's build, in library mode: no module-preload helper (it would use import.meta, which a
+ * classic script cannot).
+ */
+const libBuild = (name: string, file: string) => ({
+  lib: { entry: { [name]: file }, formats: ['es' as const] },
+});
+
 export default defineConfig({
   root: here,
   base: '/static/',
@@ -110,18 +140,10 @@ export default defineConfig({
   define: { __KATEX_VERSION__: JSON.stringify(katexVersion) },
   build: {
     outDir: join(here, 'dist'),
-    emptyOutDir: true,
+    emptyOutDir: false,
     target: 'es2022',
     modulePreload: false,
     reportCompressedSize: false,
-    // Library mode: no module-preload helper (it would use import.meta, which a classic script cannot).
-    lib: {
-      entry: {
-        runcell: resolve(src, 'index.ts'),
-        ...Object.fromEntries(PAGES.map((p) => [`pages/${p}`, resolve(src, 'pages', `${p}.ts`)])),
-      },
-      formats: ['es'],
-    },
     minify: true,
     rollupOptions: {
       output: {
@@ -131,6 +153,36 @@ export default defineConfig({
         chunkFileNames: 'chunks/[name]-[hash].js',
         assetFileNames: 'assets/[name]-[hash][extname]',
       },
+    },
+  },
+  environments: {
+    client: { build: libBuild('runcell', resolve(src, 'index.ts')) },
+    ...Object.fromEntries(
+      PAGES.map((p, i) => [
+        `page_${p}`,
+        {
+          consumer: 'client' as const,
+          // The first build empties web/dist; public/ is copied once, by the core's.
+          build: {
+            ...libBuild(`pages/${p}`, resolve(src, 'pages', `${p}.ts`)),
+            emptyOutDir: i === 0,
+            copyPublicDir: false,
+          },
+        },
+      ]),
+    ),
+  },
+  builder: {
+    // The pages first: the core's build, the last, hashes every chunk into the version.
+    async buildApp(builder) {
+      built.length = 0;
+      const env = (name: string) => {
+        const e = builder.environments[name];
+        if (!e) throw new Error(`no build environment ${name}`);
+        return e;
+      };
+      for (const p of PAGES) await builder.build(env(`page_${p}`));
+      await builder.build(env('client'));
     },
   },
   plugins: [classicCore(), katexAssets()],

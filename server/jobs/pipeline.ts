@@ -7,7 +7,7 @@
 import { JobBadPipeline } from '../errors.js';
 import type { JobEvents } from './events.js';
 import type { JobRow, NeedRow, Repository } from './repository.js';
-import type { JobSpec } from './schemas.js';
+import { isFinal, type JobSpec } from './schemas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -130,8 +130,7 @@ export async function settle(d: SettleDeps, rows: JobRow[]): Promise<void> {
   }
 }
 
-const ENDED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped']);
-const isEnded = (n: NeedRow) => ENDED.has(n.state);
+const isEnded = (n: NeedRow) => isFinal(n.state);
 
 /** Everything downstream of these jobs (newest attempts), nearest first, without duplicates. */
 export async function downstream(repo: Repository, owner: string, from: JobRow[]): Promise<JobRow[]> {

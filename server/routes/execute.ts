@@ -2,7 +2,6 @@
 // afterwards. Answers JSON with the collected output; a timeout or a dying kernel is reported in
 // `status` and `error`, with whatever output came before it.
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import {
   type ChannelMessage,
   type Header,
@@ -15,30 +14,10 @@ import {
   type Kernel,
   KernelManagerError,
 } from '../../kernel-manager/index.js';
+import { ExecuteBody, type ExecuteResult } from '../../shared/execute.js';
 import { ExecutionRecord } from '../bridge/recording.js';
 import type { AppContext } from '../context.js';
 import { CodeTooLarge, RateLimited, withRetryAfter } from '../errors.js';
-
-const Body = Type.Object({
-  code: Type.String(),
-  kernel: Type.Optional(Type.String({ maxLength: 128 })),
-  timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 3600 })),
-  /** Also store the code and its outputs as a permalink and answer its id. */
-  permalink: Type.Optional(Type.Boolean()),
-});
-
-export interface ExecuteResult {
-  status: 'ok' | 'error' | 'aborted' | 'timeout';
-  stdout: string;
-  stderr: string;
-  outputs: { output_type: string; data: Record<string, unknown>; metadata: Record<string, unknown> }[];
-  result: string | null;
-  error: { ename: string; evalue: string; traceback: string[] } | null;
-  execution_count: number | null;
-  duration_ms: number;
-  /** Set when the request asked for a permalink. */
-  permalink?: { id: string; url: string };
-}
 
 /** Runs code on a kernel and collects everything, up to `timeoutMs`. */
 export async function collect(
@@ -118,9 +97,9 @@ export async function collect(
 }
 
 export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
-  app.post<{ Body: { code: string; kernel?: string; timeout?: number; permalink?: boolean } }>(
+  app.post<{ Body: ExecuteBody }>(
     '/api/execute',
-    { config: { access: { auth: 'cell' } }, schema: { body: Body } },
+    { config: { access: { auth: 'cell' } }, schema: { body: ExecuteBody } },
     async (req) => {
       const { code, kernel: spec, timeout, permalink } = req.body;
       if (Buffer.byteLength(code) > ctx.config.maxCodeBytes)

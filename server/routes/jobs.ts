@@ -25,6 +25,7 @@ import {
   ListQuery,
   ListReply,
   RerunBody,
+  RerunReply,
   SubmitBody,
   SubmitReply,
 } from '../jobs/schemas.js';
@@ -34,7 +35,6 @@ export interface JobRoutesOptions {
 }
 
 const access = { access: { auth: 'token' as const } };
-const RerunReply = Type.Object({ cursor: Type.Number(), jobs: SubmitReply.properties.jobs });
 
 /** Media types a browser would render or run are served as plain bytes. */
 const ACTIVE = /html|xml|svg|javascript|ecmascript|pdf/i;

@@ -10,6 +10,7 @@
 // store's events (NOTIFY on Postgres), on every other one.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { callbackWith, checkCallback } from '../../shared/login.js';
 import {
   BadCallback,
   isStoreUnavailable,
@@ -23,7 +24,6 @@ import {
 } from '../errors.js';
 import { type Sql, storedSecret } from '../store/db.js';
 import type { Events } from '../store/events.js';
-import { callbackWith, checkCallback } from './callback.js';
 import { createRepository, type TokenRow } from './repository.js';
 import {
   type CodeBody,

@@ -1,12 +1,11 @@
 // The runcell server's REST API as the embed uses it. Errors carry the server's own message
 // ({code, message}), which the cell shows to the visitor as is.
+import type { KernelAPI } from '@jupyterlab/services';
+import { ApiError, fetchJson } from './fetch.js';
 import type { Output } from './messages.js';
 
-export interface KernelModel {
-  id: string;
-  name: string;
-  execution_state?: string;
-}
+/** A kernel as the Jupyter Server kernels API answers it (runcell keeps that API's shapes). */
+export type KernelModel = KernelAPI.IModel;
 
 export interface KernelSpecs {
   default: string;
@@ -19,17 +18,6 @@ export interface PermalinkModel {
   kernel: string;
   created?: string;
   outputs: Output[] | null;
-}
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
 }
 
 export class Api {
@@ -46,32 +34,17 @@ export class Api {
     return new URL(path, this.server).href;
   }
 
-  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(this.url(path), {
-        method,
-        // JSON sent as text/plain (the server reads both) keeps cross-origin calls "simple": no CORS
-        // preflight round trip before each one. The server checks Origin on every request regardless.
-        headers: this.headers(body === undefined ? {} : { 'content-type': 'text/plain;charset=UTF-8' }),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: 'no-store',
-      });
-    } catch {
-      throw new ApiError(0, 'NETWORK', `cannot reach the runcell server at ${this.server}`);
-    }
-    const text = await res.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
-    } catch {
-      data = undefined;
-    }
-    if (!res.ok) {
-      const d = (data ?? {}) as { code?: string; message?: string };
-      throw new ApiError(res.status, d.code ?? `HTTP_${res.status}`, d.message ?? `HTTP ${res.status}`);
-    }
-    return data as T;
+  #json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return fetchJson<T>({
+      method,
+      url: this.url(path),
+      token: this.token,
+      body,
+      // JSON sent as text/plain (the server reads both) keeps cross-origin calls "simple": no CORS
+      // preflight round trip before each one. The server checks Origin on every request regardless.
+      contentType: 'text/plain;charset=UTF-8',
+      unreachable: `cannot reach the runcell server at ${this.server}`,
+    });
   }
 
   startKernel(name?: string): Promise<KernelModel> {

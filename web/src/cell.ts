@@ -3,8 +3,9 @@
 //   runcell:status {status, reason?, transport?, kernelId?}   runcell:output {output}
 //   runcell:error {ename, evalue, traceback} | {message}      runcell:done {status, outputs}
 //   runcell:share {url, id, snippet}
-import { ApiError } from './api.js';
+
 import { Editor } from './editor.js';
+import { ApiError } from './fetch.js';
 import { type KernelConnection, kernelFor, type StatusDetail, shutdownOnUnload } from './kernel.js';
 import type { ErrorContent, Message, Output } from './messages.js';
 import { type CellOptions, type Control, type ResolvedOptions, resolveOptions } from './options.js';

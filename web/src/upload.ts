@@ -1,8 +1,9 @@
 // Resumable uploads with tus 1.0.0 (core protocol + creation extension): POST creates the upload,
 // PATCH sends chunks at Upload-Offset, and after a failure HEAD tells where to resume. XHR rather than
 // fetch because only XHR reports upload progress.
+
+import { Backoff, sleep } from '../../shared/backoff.js';
 import type { Api } from './api.js';
-import { Backoff, sleep } from './transport/backoff.js';
 
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const CHUNK = 4 * 1024 * 1024;

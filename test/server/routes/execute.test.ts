@@ -1,6 +1,8 @@
 // POST /api/execute with real kernels: output collection, errors, timeouts with partial output,
 // the code size cap, and that the kernel is discarded.
+import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExecuteResult } from '../../../shared/execute.js';
 import { api, startServer, type TestServer, waitFor } from '../helpers.js';
 
 let s: TestServer;
@@ -32,6 +34,8 @@ describe('POST /api/execute', () => {
       result: '42',
       error: null,
     });
+    // The answer is what the SDK's type (shared/execute.ts) says it is.
+    expect(Value.Check(ExecuteResult, r.body)).toBe(true);
     expect(r.body.execution_count).toBeGreaterThan(0);
     expect(r.body.duration_ms).toBeGreaterThanOrEqual(0);
     const image = r.body.outputs.find((o: { data: Record<string, string> }) => o.data['image/png']);
@@ -50,6 +54,7 @@ describe('POST /api/execute', () => {
       error: { ename: 'ZeroDivisionError' },
     });
     expect(r.body.error.traceback.length).toBeGreaterThan(0);
+    expect(Value.Check(ExecuteResult, r.body)).toBe(true);
   });
 
   it('times out clearly, with the output that came before', async () => {

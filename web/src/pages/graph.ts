@@ -1,18 +1,13 @@
 // A pipeline's dependency graph on the jobs dashboard: an SVG with one node per job (newest
 // attempts), coloured by state, arrows from what a job needs to the job, kept live from the event
 // stream. Built with createElementNS and textContent only: job names are untrusted text.
+import type { JobEvent, JobSummary, State } from '../../../shared/jobs.js';
+
 const NS = 'http://www.w3.org/2000/svg';
 
-interface GraphJob {
-  id: string;
-  root_id: string;
-  batch_id: string;
-  name: string | null;
-  state: string;
-  needs?: string[];
-}
+type GraphJob = Pick<JobSummary, 'id' | 'root_id' | 'batch_id' | 'name' | 'state' | 'needs'>;
 
-const COLOURS: Record<string, string> = {
+const COLOURS: Record<State, string> = {
   waiting: '#e5e7eb',
   queued: '#dbeafe',
   launched: '#bfdbfe',
@@ -158,7 +153,7 @@ export async function graphFor(
 }
 
 /** One event from the live stream: recolours a node, or redraws when a new attempt appears. */
-export function graphEvent(e: { job_id: string; batch_id?: string; state: string }): void {
+export function graphEvent(e: Pick<JobEvent, 'job_id' | 'batch_id' | 'state'>): void {
   if (!current) return;
   const rect = current.nodes.get(e.job_id);
   if (rect) {

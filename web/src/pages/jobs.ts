@@ -2,79 +2,25 @@
 // job's outputs and files, cancel, rerun, rerun of every aborted job, and a small batch form.
 // Everything from the API is shown as text (textContent): job output is untrusted. The token is
 // kept in sessionStorage (this tab only) and sent as a header, never in a URL.
+import { backoffDelay, sleep } from '../../../shared/backoff.js';
+import { isFinal } from '../../../shared/job-states.js';
+import type {
+  EventsReply,
+  JobDetail,
+  JobSummary,
+  ListReply,
+  RerunReply,
+  SubmitReply,
+} from '../../../shared/jobs.js';
 import { graphEvent, graphFor } from './graph.js';
+import { $, ApiError, api, session } from './session.js';
 
-type State =
-  | 'waiting'
-  | 'queued'
-  | 'launched'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'timed_out'
-  | 'cancelled'
-  | 'aborted'
-  | 'skipped';
-
-interface Job {
-  id: string;
-  batch_id: string;
-  attempt: number;
-  name: string | null;
-  state: State;
-  reason: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  superseded_by: string | null;
-}
-interface Detail extends Job {
-  code: string;
-  history: { seq: number; state: State; reason: string | null; at: string }[];
-  result: {
-    stdout: string;
-    stderr: string;
-    error: { ename: string; evalue: string } | null;
-    files: { id: string; name: string; size: number; media_type: string }[];
-  } | null;
-}
-interface JobEvent {
-  seq: number;
-  job_id: string;
-  state: State;
-  reason: string | null;
-}
-
-const FINAL: State[] = ['succeeded', 'failed', 'timed_out', 'cancelled', 'aborted', 'skipped'];
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const statusLine = $('status');
 const rows = $<HTMLTableSectionElement>('rows');
-const jobs = new Map<string, Job>();
-let token = sessionStorage.getItem('runcell-token') ?? '';
+const jobs = new Map<string, JobSummary>();
 let next: string | null = null;
 let selected: string | null = null;
 let poller: AbortController | null = null;
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: { authorization: `token ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-    ...(signal ? { signal } : {}),
-  });
-  const data = (await res.json().catch(() => ({}))) as { message?: string };
-  if (!res.ok) throw new ApiError(res.status, data.message ?? `HTTP ${res.status}`);
-  return data as T;
-}
 
 const text = (tag: string, s: string, cls?: string) => {
   const e = document.createElement(tag);
@@ -82,12 +28,12 @@ const text = (tag: string, s: string, cls?: string) => {
   if (cls) e.className = cls;
   return e;
 };
-const secs = (j: Job) =>
+const secs = (j: JobSummary) =>
   j.started_at && j.finished_at
     ? ((Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000).toFixed(2)
     : '';
 
-function render(j: Job): void {
+function render(j: JobSummary): void {
   let tr = document.getElementById(`job-${j.id}`) as HTMLTableRowElement | null;
   if (!tr) {
     tr = document.createElement('tr');
@@ -122,7 +68,7 @@ async function load(more = false): Promise<void> {
   if (state) q.set('state', state);
   if (tag) q.set('tag', tag);
   if (more && next) q.set('cursor', next);
-  const r = await api<{ jobs: Job[]; next: string | null }>('GET', `/api/jobs?${q}`);
+  const r = await api<ListReply>('GET', `/api/jobs?${q}`);
   if (!more) {
     jobs.clear();
     rows.replaceChildren();
@@ -141,23 +87,17 @@ async function watch(): Promise<void> {
   poller?.abort();
   const ac = new AbortController();
   poller = ac;
-  const head = await api<{ events: JobEvent[]; cursor: number }>(
-    'GET',
-    '/api/jobs/events?after=0&timeout=0&limit=1000',
-  );
+  const head = await api<EventsReply>('GET', '/api/jobs/events?after=0&timeout=0&limit=1000');
   let cursor = head.cursor;
   for (let more = head.events.length === 1000; more; ) {
-    const r = await api<{ events: JobEvent[]; cursor: number }>(
-      'GET',
-      `/api/jobs/events?after=${cursor}&timeout=0&limit=1000`,
-    );
+    const r = await api<EventsReply>('GET', `/api/jobs/events?after=${cursor}&timeout=0&limit=1000`);
     cursor = r.cursor;
     more = r.events.length === 1000;
   }
   let failures = 0;
   while (!ac.signal.aborted) {
     try {
-      const r = await api<{ events: JobEvent[]; cursor: number }>(
+      const r = await api<EventsReply>(
         'GET',
         `/api/jobs/events?after=${cursor}&timeout=25`,
         undefined,
@@ -173,27 +113,22 @@ async function watch(): Promise<void> {
         else {
           j.state = e.state;
           j.reason = e.reason;
-          if (FINAL.includes(e.state) || e.state === 'running')
-            Object.assign(j, await api<Job>('GET', `/api/jobs/${j.id}`));
+          if (isFinal(e.state) || e.state === 'running')
+            Object.assign(j, await api<JobDetail>('GET', `/api/jobs/${j.id}`));
           render(j);
         }
         if (e.job_id === selected) void show(e.job_id);
         graphEvent(e);
       }
       for (const id of unknown) {
-        const j = await api<Job>('GET', `/api/jobs/${id}`);
+        const j = await api<JobDetail>('GET', `/api/jobs/${id}`);
         jobs.set(id, j);
         render(j);
         rows.prepend(document.getElementById(`job-${id}`) as HTMLElement);
         // A rerun supersedes the attempt it replaces: hide the old row.
         for (const o of jobs.values()) {
-          if (
-            o.superseded_by === null &&
-            o.id !== id &&
-            o.batch_id === j.batch_id &&
-            FINAL.includes(o.state)
-          ) {
-            const fresh = await api<Job>('GET', `/api/jobs/${o.id}`);
+          if (o.superseded_by === null && o.id !== id && o.batch_id === j.batch_id && isFinal(o.state)) {
+            const fresh = await api<JobDetail>('GET', `/api/jobs/${o.id}`);
             if (fresh.superseded_by) {
               Object.assign(o, fresh);
               render(o);
@@ -207,15 +142,14 @@ async function watch(): Promise<void> {
       if (e instanceof ApiError && e.status === 401) return signedOut('The token was refused.');
       failures++;
       statusLine.textContent = 'Connection lost; retrying…';
-      const d = Math.min(10_000, 250 * 2 ** failures);
-      await new Promise((r) => setTimeout(r, d / 2 + Math.random() * (d / 2)));
+      await sleep(backoffDelay(failures, { capMs: 10_000 }));
     }
   }
 }
 
 async function show(id: string): Promise<void> {
   selected = id;
-  const d = await api<Detail>('GET', `/api/jobs/${id}`);
+  const d = await api<JobDetail>('GET', `/api/jobs/${id}`);
   $('detail').hidden = false;
   // A pipeline's jobs as a live graph (web/src/pages/graph.ts).
   void graphFor(d.batch_id, $('detail'), api, (job) => void show(job)).catch(() => {});
@@ -240,12 +174,14 @@ async function show(id: string): Promise<void> {
       return li;
     }),
   );
-  $<HTMLButtonElement>('d-cancel').disabled = FINAL.includes(d.state);
-  $<HTMLButtonElement>('d-rerun').disabled = !FINAL.includes(d.state) || d.superseded_by !== null;
+  $<HTMLButtonElement>('d-cancel').disabled = isFinal(d.state);
+  $<HTMLButtonElement>('d-rerun').disabled = !isFinal(d.state) || d.superseded_by !== null;
 }
 
 async function download(job: string, file: string, name: string): Promise<void> {
-  const res = await fetch(`/api/jobs/${job}/files/${file}`, { headers: { authorization: `token ${token}` } });
+  const res = await fetch(`/api/jobs/${job}/files/${file}`, {
+    headers: { authorization: `token ${session.token}` },
+  });
   if (!res.ok) {
     statusLine.textContent = `Could not download ${name}.`;
     return;
@@ -284,13 +220,11 @@ const act = (f: () => Promise<unknown>) => () =>
 
 $('login').addEventListener('submit', (e) => {
   e.preventDefault();
-  token = $<HTMLInputElement>('token').value.trim();
-  sessionStorage.setItem('runcell-token', token);
+  session.set($<HTMLInputElement>('token').value.trim());
   void start();
 });
 $('forget').addEventListener('click', () => {
-  sessionStorage.removeItem('runcell-token');
-  token = '';
+  session.forget();
   signedOut('Token forgotten.');
 });
 $('filters').addEventListener('submit', (e) => {
@@ -304,7 +238,7 @@ $('more').addEventListener(
 $('rerun-aborted').addEventListener(
   'click',
   act(async () => {
-    const r = await api<{ jobs: Job[] }>('POST', '/api/jobs/rerun', { states: ['aborted'] });
+    const r = await api<RerunReply>('POST', '/api/jobs/rerun', { states: ['aborted'] });
     statusLine.textContent = `${r.jobs.length} aborted job(s) rerun.`;
     await load();
   }),
@@ -324,14 +258,14 @@ $('submit').addEventListener('submit', (e) => {
     const n = Math.max(1, Math.min(500, Number($<HTMLInputElement>('copies').value) || 1));
     const timeout = Number($<HTMLInputElement>('timeout').value) || 60;
     const tag = $<HTMLInputElement>('s-tag').value.trim();
-    const r = await api<{ jobs: Job[] }>('POST', '/api/jobs', {
+    const r = await api<SubmitReply>('POST', '/api/jobs', {
       jobs: Array.from({ length: n }, () => ({ code, timeout, ...(tag ? { tags: [tag] } : {}) })),
     });
     statusLine.textContent = `${r.jobs.length} job(s) queued.`;
   })();
 });
 
-if (token) {
-  $<HTMLInputElement>('token').value = token;
+if (session.token) {
+  $<HTMLInputElement>('token').value = session.token;
   void start();
 }

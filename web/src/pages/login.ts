@@ -3,14 +3,20 @@
 // or Deny. Approve asks the server for a one-time code bound to the CLI's challenge and callback and
 // sends the browser to the server's redirect (the CLI's listener on this computer), which exchanges
 // the code for a new token. The token itself never appears in a URL. Everything shown is text.
-import { callbackWith, checkCallback } from './loopback.js';
+import {
+  CHALLENGE_PATTERN,
+  callbackWith,
+  checkCallback,
+  STATE_PATTERN,
+  UNPRINTABLE,
+} from '../../../shared/login.js';
+import type { CodeReply } from '../../../shared/tokens.js';
 import { $, ApiError, api, session, signedInAs, whoami } from './session.js';
 
-const STATE = /^[A-Za-z0-9._~-]{16,128}$/;
-const CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+const STATE = new RegExp(STATE_PATTERN);
+const CHALLENGE = new RegExp(CHALLENGE_PATTERN);
 // Control and bidi-override characters never reach a name shown to people.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE_G = new RegExp(`[${UNPRINTABLE}]`, 'g');
 
 export function startLogin(): void {
   document.title = 'runcell · sign in the CLI';
@@ -20,7 +26,7 @@ export function startLogin(): void {
   const callback = q.get('callback') ?? '';
   const state = q.get('state') ?? '';
   const challenge = q.get('challenge') ?? '';
-  const host = (q.get('name') ?? '').replace(UNPRINTABLE, '').trim().slice(0, 80) || 'an unnamed computer';
+  const host = (q.get('name') ?? '').replace(UNPRINTABLE_G, '').trim().slice(0, 80) || 'an unnamed computer';
   const clientName = `runcell CLI on ${host}`;
 
   const fail = (message: string) => {
@@ -91,7 +97,7 @@ export function startLogin(): void {
   $('approve').addEventListener('click', () => {
     busy(true);
     statusLine.textContent = 'Approving…';
-    api<{ redirect: string }>('POST', '/api/login/codes', { callback, state, challenge, name: clientName })
+    api<CodeReply>('POST', '/api/login/codes', { callback, state, challenge, name: clientName })
       .then((r) => {
         // Only ever to the callback checked above, whatever the answer says.
         const to = new URL(r.redirect);

@@ -1,13 +1,5 @@
 // The permalink page (/p/:id): the stored code and output, Run to execute again, Edit to change it.
-import type { Output } from '../messages.js';
-
-interface Stored {
-  id: string;
-  code: string;
-  kernel: string;
-  created?: string;
-  outputs: Output[] | null;
-}
+import type { PermalinkModel } from '../api.js';
 
 const R = window.RunCell;
 const main = document.getElementById('permalink') as HTMLElement;
@@ -37,7 +29,7 @@ async function load(): Promise<void> {
       'runcell did not load',
       'The script that runs cells could not be loaded. Reload the page.',
     );
-  let p: Stored;
+  let p: PermalinkModel;
   try {
     const res = await fetch(`/api/permalinks/${encodeURIComponent(id)}`, {
       headers: { accept: 'application/json' },
@@ -49,7 +41,7 @@ async function load(): Promise<void> {
         'Could not load this permalink',
         `The server answered ${res.status}. Try again in a moment.`,
       );
-    p = (await res.json()) as Stored;
+    p = (await res.json()) as PermalinkModel;
   } catch {
     return showError('Could not reach the server', 'Check your connection and reload the page.');
   }

@@ -1,7 +1,12 @@
-// The account pages' sign-in (/tokens, /login): the API token entered on a page is kept in
-// sessionStorage (this tab only, under the key the jobs dashboard uses too, so signing in on one page
-// signs in the others in the same tab) and sent as a header, never in a URL. Errors from the API keep
-// its code and status.
+// The pages' sign-in and API calls (/tokens, /login, /jobs, /stats): the API token entered on a page
+// is kept in sessionStorage (this tab only, under one key, so signing in on one page signs in the
+// others in the same tab) and sent as a header, never in a URL. Errors from the API keep its code and
+// status (ApiError).
+import type { WhoAmI } from '../../../shared/tokens.js';
+import { ApiError, fetchJson } from '../fetch.js';
+
+export { ApiError, type WhoAmI };
+
 const KEY = 'runcell-token';
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -18,36 +23,16 @@ export const session = {
   },
 };
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A JSON call with the session's token; rejects with ApiError on a non-2xx answer. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
+/** A JSON call to this server with the session's token; rejects with ApiError (web/src/fetch.ts). */
+export function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  return fetchJson<T>({
     method,
-    headers: {
-      authorization: `token ${session.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    url: path,
+    token: session.token,
+    body,
+    signal,
+    unreachable: 'the server could not be reached',
   });
-  const data = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-  if (!res.ok)
-    throw new ApiError(res.status, data.code ?? `HTTP_${res.status}`, data.message ?? `HTTP ${res.status}`);
-  return data as T;
-}
-
-export interface WhoAmI {
-  owner: string;
-  credential: 'configured' | 'issued';
-  token: { id: string; name: string; prefix: string } | null;
 }
 
 /** Who the session's token is, or null when there is none or the server refuses it. */

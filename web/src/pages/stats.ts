@@ -6,36 +6,10 @@
 // the API is shown as text.
 import uPlot from 'uplot';
 import uplotCss from 'uplot/dist/uPlot.min.css?inline';
+import type { StatsReply } from '../../../shared/stats.js';
+import { $, ApiError, api, session } from './session.js';
 import statsCss from './stats.css?inline';
 
-interface Stats {
-  from: string;
-  to: string;
-  bucket: number;
-  time: number[];
-  executions: number[];
-  errors: number[];
-  errors_by_status: Record<string, number[]>;
-  latency_ms: { p50: (number | null)[]; p90: (number | null)[]; p99: (number | null)[] };
-  gauges: {
-    kernels: (number | null)[];
-    busy: (number | null)[];
-    pooled: (number | null)[];
-    websockets: (number | null)[];
-    longpolls: (number | null)[];
-    instances: number[];
-  };
-  totals: {
-    executions: number;
-    errors: number;
-    unfinished: number;
-    errors_by_status: Record<string, number>;
-    latency_ms: { p50: number | null; p90: number | null; p99: number | null };
-  };
-  current: { at: string | null; instances: string[]; kernels: number; busy: number; pooled: number };
-}
-
-const TOKEN_KEY = 'runcell-token';
 const REFRESH_MS = 15_000;
 const RANGES: Record<string, { ms: number; label: string }> = {
   '1h': { ms: 3_600_000, label: 'hour' },
@@ -50,38 +24,19 @@ const style = document.createElement('style');
 style.textContent = uplotCss + statsCss;
 document.head.append(style);
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const statusLine = $('status');
-let token = sessionStorage.getItem(TOKEN_KEY) ?? '';
 let range = location.hash.slice(1) in RANGES ? location.hash.slice(1) : '1h';
 let timer: number | undefined;
 let seq = 0;
 const charts = new Map<string, Chart>();
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function fetchStats(): Promise<Stats> {
+async function fetchStats(): Promise<StatsReply> {
   const to = Date.now();
   const q = new URLSearchParams({
     from: new Date(to - (RANGES[range]?.ms ?? 3_600_000)).toISOString(),
     to: new Date(to).toISOString(),
   });
-  let res: Response;
-  try {
-    res = await fetch(`/api/stats?${q}`, { headers: { authorization: `token ${token}` }, cache: 'no-store' });
-  } catch {
-    throw new ApiError(0, 'the server could not be reached');
-  }
-  const data = (await res.json().catch(() => ({}))) as { message?: string };
-  if (!res.ok) throw new ApiError(res.status, data.message ?? `HTTP ${res.status}`);
-  return data as Stats;
+  return api<StatsReply>('GET', `/api/stats?${q}`);
 }
 
 const fmtCount = (n: number) => n.toLocaleString();
@@ -190,7 +145,7 @@ function draw(id: string, x: number[], lines: Line[], opts: { integer?: boolean 
 }
 
 /** Errors by status as stacked bars: each status's bar sits on the ones before it. */
-function stackedErrors(s: Stats): Line[] {
+function stackedErrors(s: StatsReply): Line[] {
   const statuses = Object.keys(s.errors_by_status).sort();
   if (statuses.length === 0)
     return [{ label: 'errors', values: s.errors, colour: ERROR_COLOURS.error, bars: true }];
@@ -210,7 +165,7 @@ function stackedErrors(s: Stats): Line[] {
   return lines.reverse();
 }
 
-function render(s: Stats): void {
+function render(s: StatsReply): void {
   const t = s.totals;
   $('t-executions').textContent = fmtCount(t.executions);
   $('t-errors').textContent = fmtCount(t.errors);
@@ -312,7 +267,7 @@ async function refresh(): Promise<void> {
     }, REFRESH_MS);
   } catch (e) {
     if (mine !== seq) return;
-    const err = e instanceof ApiError ? e : new ApiError(0, String(e));
+    const err = e instanceof ApiError ? e : new ApiError(0, 'ERROR', String(e));
     if (err.status === 401 || err.status === 403) {
       return signedOut(`The token was refused: ${err.message}.`);
     }
@@ -335,14 +290,12 @@ function selectRange(r: string): void {
 
 $('login').addEventListener('submit', (e) => {
   e.preventDefault();
-  token = $<HTMLInputElement>('token').value.trim();
-  sessionStorage.setItem(TOKEN_KEY, token);
+  session.set($<HTMLInputElement>('token').value.trim());
   statusLine.textContent = 'Loading…';
   void refresh();
 });
 $('forget').addEventListener('click', () => {
-  sessionStorage.removeItem(TOKEN_KEY);
-  token = '';
+  session.forget();
   $<HTMLInputElement>('token').value = '';
   signedOut(null);
   statusLine.textContent = 'Token forgotten. Sign in with an API token to see the stats.';
@@ -362,5 +315,5 @@ new ResizeObserver(() => {
 
 for (const b of document.querySelectorAll<HTMLButtonElement>('#ranges button'))
   b.setAttribute('aria-pressed', String(b.dataset.range === range));
-if (token) void refresh();
+if (session.token) void refresh();
 else signedOut(null);

@@ -1,16 +1,8 @@
 // The account's API tokens (/tokens): sign in with a token, list the account's tokens (never their
 // secrets), create one (its secret shown once, with a copy button) and revoke any. Names come from
 // users and are shown as text.
+import type { CreatedToken, TokenInfo, TokenList } from '../../../shared/tokens.js';
 import { $, ApiError, api, session, signedInAs, whoami } from './session.js';
-
-interface Token {
-  id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  last_used_at: string | null;
-  current: boolean;
-}
 
 const cell = (s: string, cls?: string) => {
   const td = document.createElement('td');
@@ -34,7 +26,7 @@ export function startTokens(): void {
   };
 
   const load = async () => {
-    const r = await api<{ tokens: Token[]; max: number }>('GET', '/api/tokens');
+    const r = await api<TokenList>('GET', '/api/tokens');
     rows.replaceChildren(
       ...r.tokens.map((t) => {
         const tr = document.createElement('tr');
@@ -59,7 +51,7 @@ export function startTokens(): void {
     $('count').textContent = `${r.tokens.length} of at most ${r.max} tokens.`;
   };
 
-  const remove = async (t: Token) => {
+  const remove = async (t: TokenInfo) => {
     try {
       await api('DELETE', `/api/tokens/${t.id}`);
     } catch (e) {
@@ -105,7 +97,7 @@ export function startTokens(): void {
   $('create').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = $<HTMLInputElement>('name');
-    api<Token & { token: string }>('POST', '/api/tokens', { name: input.value.trim() })
+    api<CreatedToken>('POST', '/api/tokens', { name: input.value.trim() })
       .then(async (t) => {
         $('secret-name').textContent = t.name;
         $('secret-value').textContent = t.token;

@@ -1,7 +1,8 @@
 // Picks the transport: the websocket first, falling back to long-poll when it cannot connect (a proxy
 // that drops upgrades, a Content-Security-Policy), or either one when forced by the page author.
+
+import { Backoff } from '../../../shared/backoff.js';
 import type { Message } from '../messages.js';
-import { Backoff } from './backoff.js';
 import { Dedupe } from './dedupe.js';
 import { LongPollTransport } from './longpoll.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';

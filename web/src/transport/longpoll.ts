@@ -2,8 +2,9 @@
 //   GET  /api/kernels/:id/messages?session_id=S&after=SEQ&timeout=T  -> {messages, next, lost, dead?}
 //   POST /api/kernels/:id/messages?session_id=S                     <- [message, ...]
 // The cursor `next` survives failed polls, so nothing is lost while retrying with the shared backoff.
+
+import { Backoff, sleep } from '../../../shared/backoff.js';
 import type { Message } from '../messages.js';
-import { Backoff, sleep } from './backoff.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 

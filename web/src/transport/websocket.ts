@@ -1,7 +1,8 @@
 // The Jupyter kernel websocket (GET /api/kernels/:id/channels?session_id=…) in the legacy JSON framing.
 // Reconnects with the shared backoff and the same session_id, so the server replays what was missed.
+
+import { Backoff, sleep } from '../../../shared/backoff.js';
 import type { Message } from '../messages.js';
-import { Backoff, sleep } from './backoff.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../web/src/transport/backoff.js';
+import { Backoff, backoffDelay, sleep } from '../../shared/backoff.js';
 
 describe('Backoff', () => {
   it('grows exponentially up to the cap, with equal jitter', () => {
@@ -37,5 +37,34 @@ describe('Backoff', () => {
         },
       ),
     );
+  });
+
+  it('counts attempts as backoffDelay does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.nat(40),
+        (base, cap, n) => {
+          const o = { baseMs: base, capMs: cap, random: () => 0.37 };
+          const b = new Backoff(o);
+          for (let i = 0; i < n; i++) b.next();
+          return b.next() === backoffDelay(n, o);
+        },
+      ),
+    );
+  });
+});
+
+describe('sleep', () => {
+  it('ends early, with false, when its signal aborts (at once if it already has)', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(sleep(60_000, ac.signal)).resolves.toBe(false);
+    const later = new AbortController();
+    const p = sleep(60_000, later.signal);
+    later.abort();
+    await expect(p).resolves.toBe(false);
+    await expect(sleep(1)).resolves.toBe(true);
   });
 });

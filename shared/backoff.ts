@@ -1,6 +1,7 @@
-// The one reconnect policy of the embed, shared by the websocket and long-poll clients: exponential
-// backoff with "equal jitter" (half the ceiling fixed, half random), so a server restart does not see
-// every visitor come back in the same millisecond, and no retry is ever immediate.
+// The one reconnect policy, for the embed's websocket and long-poll clients and uploads, the jobs page
+// and the SDK: exponential backoff with "equal jitter" (half the ceiling fixed, half random), so a
+// server restart does not see every client come back in the same millisecond, and no retry is ever
+// immediate.
 
 export interface BackoffOptions {
   /** First ceiling in ms. */
@@ -9,6 +10,17 @@ export interface BackoffOptions {
   capMs?: number;
   /** Source of randomness in [0, 1); tests pass a fixed one. */
   random?: () => number;
+}
+
+/** The delay before retry number `attempt` (from 0), for callers that count attempts themselves. */
+export function backoffDelay(
+  attempt: number,
+  { baseMs = 250, capMs = 15_000, random = Math.random }: BackoffOptions = {},
+): number {
+  const base = Math.max(1, baseMs);
+  const ceiling = Math.min(Math.max(base, capMs), base * 2 ** Math.min(attempt, 30));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.round(ceiling / 2 + (r * ceiling) / 2);
 }
 
 export class Backoff {
@@ -30,10 +42,7 @@ export class Backoff {
 
   /** The delay before the next retry; each call counts one attempt. */
   next(): number {
-    const ceiling = Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.#attempt, 30));
-    this.#attempt++;
-    const r = Math.min(Math.max(this.#random(), 0), 1);
-    return Math.round(ceiling / 2 + (r * ceiling) / 2);
+    return backoffDelay(this.#attempt++, { baseMs: this.baseMs, capMs: this.capMs, random: this.#random });
   }
 
   /** After a success: the next failure starts from the base again. */
