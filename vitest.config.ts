@@ -37,7 +37,6 @@ const UNIT = [
   'test/server/bridge/throttle.test.ts',
   'test/server/bridge/websocket.unit.test.ts',
   'test/server/store/filename.test.ts',
-  'test/server/tokens/callback.test.ts',
 ];
 const ISOLATED = ['test/security/hostile-code.test.ts', 'test/scale/**/*.test.ts'];
 
