@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { RunCellError, request } from '../sdk/http.js';
+import { executeRequest } from '../shared/jupyter.js';
 
 export interface RunOutcome {
   status: 'ok' | 'error' | 'timeout';
@@ -77,29 +78,7 @@ export async function runLive(
       ws.once('close', () =>
         reject(new RunCellError('RUNCELL_ERR_CONNECTION', 'the connection to the kernel closed', 0)),
       );
-      ws.send(
-        JSON.stringify({
-          channel: 'shell',
-          header: {
-            msg_id: msgId,
-            msg_type: 'execute_request',
-            session,
-            username: 'runcell',
-            version: '5.3',
-            date: new Date().toISOString(),
-          },
-          parent_header: {},
-          metadata: {},
-          content: {
-            code,
-            silent: false,
-            store_history: true,
-            user_expressions: {},
-            allow_stdin: false,
-            stop_on_error: true,
-          },
-        }),
-      );
+      ws.send(JSON.stringify(executeRequest(code, session, { msgId })));
     });
   } finally {
     ws.removeAllListeners('close');

@@ -1,6 +1,7 @@
 // Side-by-side benchmarks against Jupyter Server: one interface over both servers (a runcell server in
 // a child process, see runcell-child.ts, and Debian's Jupyter Server, see jupyter.ts), a websocket
 // client speaking the JSON framing both accept, and memory readings from /proc.
+
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ServerConfig } from '../../server/config.js';
+import { executeRequest } from '../../shared/jupyter.js';
 import { type JupyterServer, startJupyter } from './jupyter.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -336,27 +338,7 @@ export class Session {
     opts: { keepText?: boolean; onOutput?: () => void; timeoutMs?: number } = {},
   ): Promise<RunResult> {
     const msgId = randomUUID();
-    const m = {
-      channel: 'shell',
-      header: {
-        msg_id: msgId,
-        msg_type: 'execute_request',
-        session: this.session,
-        username: 'b',
-        version: '5.3',
-        date: '',
-      },
-      parent_header: {},
-      metadata: {},
-      content: {
-        code,
-        silent: false,
-        store_history: true,
-        user_expressions: {},
-        allow_stdin: false,
-        stop_on_error: true,
-      },
-    };
+    const m = executeRequest(code, this.session, { username: 'b', msgId });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting = undefined;

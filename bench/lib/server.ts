@@ -1,5 +1,6 @@
 // Shared set-up for server benchmarks: a real server (127.0.0.1, port 0) over a real kernel manager,
 // and minimal websocket and long-poll clients that wait for execute_reply and idle like a browser does.
+
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { KernelManager } from '../../kernel-manager/index.js';
 import { buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, type ServerConfig, storeOptions } from '../../server/config.js';
 import { openStore } from '../../server/store/db.js';
+import { executeRequest } from '../../shared/jupyter.js';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 export const headers = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
@@ -61,27 +63,7 @@ export async function waitPool(manager: KernelManager, n: number): Promise<void>
   while (manager.stats().pooled < n) await new Promise((r) => setTimeout(r, 20));
 }
 
-const execute = (code: string, session: string) => ({
-  channel: 'shell',
-  header: {
-    msg_id: randomUUID(),
-    msg_type: 'execute_request',
-    session,
-    username: 'b',
-    version: '5.3',
-    date: '',
-  },
-  parent_header: {},
-  metadata: {},
-  content: {
-    code,
-    silent: false,
-    store_history: true,
-    user_expressions: {},
-    allow_stdin: false,
-    stop_on_error: true,
-  },
-});
+const execute = (code: string, session: string) => executeRequest(code, session, { username: 'b' });
 
 interface Wire {
   channel: string;

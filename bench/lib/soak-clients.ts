@@ -4,8 +4,10 @@
 // A kernel can put a status `dead` of its own on iopub (the forged-iopub attack does): only the server's
 // own signs count as a death, so a websocket run ends on `dead` only when the server then closes the
 // socket (it always does after a death), and a long-poll run only on the poll's `dead` field.
+
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { executeRequest } from '../../shared/jupyter.js';
 
 export interface Content {
   execution_state?: string;
@@ -61,27 +63,7 @@ export function check(ok: unknown, what: string): asserts ok {
 const KEEP_CHARS = 1 << 20;
 
 export function executeMsg(code: string, session: string): Msg & { metadata: object } {
-  return {
-    channel: 'shell',
-    header: {
-      msg_id: randomUUID(),
-      msg_type: 'execute_request',
-      session,
-      username: 'soak',
-      version: '5.3',
-      date: new Date().toISOString(),
-    },
-    parent_header: {},
-    metadata: {},
-    content: {
-      code,
-      silent: false,
-      store_history: true,
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: true,
-    } as Content,
-  };
+  return executeRequest(code, session, { username: 'soak' }) as unknown as Msg & { metadata: object };
 }
 
 function emptyRun(): Run {

@@ -1,6 +1,7 @@
 // Shared set-up for server tests: a real server on 127.0.0.1:0 over a real kernel manager (small pool),
 // each test file on its own uid block and runtime root, and a raw websocket client that decodes with
 // @jupyterlab/services' own serializer (the ground truth for what browsers accept).
+
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,7 @@ import {
 } from '../../server/config.js';
 import { createJobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
+import { executeRequest } from '../../shared/jupyter.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: messages and bodies in tests are free-form JSON
 export type Json = any;
@@ -170,19 +172,10 @@ export function makeMsg(type: string, content: object, session: string, channel 
   };
 }
 
-export const executeMsg = (code: string, session: string) =>
-  makeMsg(
-    'execute_request',
-    {
-      code,
-      silent: false,
-      store_history: true,
-      user_expressions: {},
-      allow_stdin: true,
-      stop_on_error: true,
-    },
-    session,
-  );
+export const executeMsg = (code: string, session: string): Msg => ({
+  ...executeRequest(code, session, { allowStdin: true, username: 'test' }),
+  buffers: [],
+});
 
 /** A raw kernel websocket client that records every message it gets. */
 export class RawClient {
