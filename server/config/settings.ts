@@ -4,6 +4,8 @@
 // Settings that kernel-manager or the jobs service own take their defaults from those modules.
 import { defaultConfig } from '../../kernel-manager/index.js';
 import { defaultJobLimits } from '../jobs/limits.js';
+import { defaultRetentionOptions as retention } from '../store/retention.js';
+import { STORE_DEFAULTS as store } from '../store/types.js';
 import { bool, type ConfigOf, gateways, int, list, oneOf, text, uidRange } from './schema.js';
 
 const KiB = 1024;
@@ -325,13 +327,13 @@ export const SETTINGS = {
   }),
   dbIdleTimeoutS: int({
     env: 'RUNCELL_DB_IDLE_TIMEOUT_S',
-    default: 60,
+    default: store.idleTimeoutS,
     min: 0,
     doc: 'idle database connections closed after',
   }),
   dbStartupTimeoutMs: int({
     env: 'RUNCELL_DB_STARTUP_TIMEOUT_MS',
-    default: 30_000,
+    default: store.startupTimeoutMs,
     min: 0,
     doc: 'how long start-up waits for the database',
   }),
@@ -343,7 +345,7 @@ export const SETTINGS = {
   }),
   storeChunkBytes: int({
     env: 'RUNCELL_STORE_CHUNK_BYTES',
-    default: MiB,
+    default: store.chunkBytes,
     min: 4096,
     doc: 'chunk size of files and uploads in the database',
   }),
@@ -355,31 +357,31 @@ export const SETTINGS = {
   }),
   retentionRecordsDays: int({
     env: 'RUNCELL_RETENTION_RECORDS_DAYS',
-    default: 30,
+    default: retention.recordsDays,
     min: 0,
     doc: 'anonymous execute records kept (0: forever)',
   }),
   retentionFilesDays: int({
     env: 'RUNCELL_RETENTION_FILES_DAYS',
-    default: 7,
+    default: retention.filesDays,
     min: 0,
     doc: 'files no permalink references kept (0: forever)',
   }),
   retentionUploadsHours: int({
     env: 'RUNCELL_RETENTION_UPLOADS_HOURS',
-    default: 24,
+    default: retention.uploadsHours,
     min: 0,
     doc: 'uploads kept',
   }),
   retentionIntervalMs: int({
     env: 'RUNCELL_RETENTION_INTERVAL_MS',
-    default: 3_600_000,
+    default: retention.intervalMs,
     min: 0,
     doc: 'retention task period (0: off)',
   }),
   retentionStatsDays: int({
     env: 'RUNCELL_RETENTION_STATS_DAYS',
-    default: 30,
+    default: retention.statsDays,
     min: 0,
     doc: 'stats samples (kernels and connections over time) kept (0: forever)',
   }),

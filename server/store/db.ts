@@ -10,7 +10,7 @@ import { migrate } from './migrate.js';
 import { createPermalinks, type Permalinks } from './permalinks.js';
 import { createRecorder, type Recorder, type RecorderOptions } from './records.js';
 import { createRetention, type Retention, type RetentionOptions } from './retention.js';
-import type { ConnectOptions, Sql } from './types.js';
+import { type ConnectOptions, type Sql, STORE_DEFAULTS } from './types.js';
 import { createUploads, type Uploads } from './uploads.js';
 
 export type { ConnectOptions, Database, Sql } from './types.js';
@@ -48,7 +48,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export const defaultChunkBytes = 1 << 20;
+export const defaultChunkBytes = STORE_DEFAULTS.chunkBytes;
 
 /**
  * Opens the backend, applies migrations under an advisory lock, and builds the subsystems.
@@ -56,7 +56,7 @@ export const defaultChunkBytes = 1 << 20;
  * turns into RUNCELL_ERR_STORE_UNAVAILABLE (503) per request, and the pool reconnects by itself.
  */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const deadline = Date.now() + (options.startupTimeoutMs ?? 30_000);
+  const deadline = Date.now() + (options.startupTimeoutMs ?? STORE_DEFAULTS.startupTimeoutMs);
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
       return await openOnce(options);

@@ -2,14 +2,14 @@
 // and reconnects on the next query after a failure, so an outage costs 503s, never a restart.
 import postgres from 'postgres';
 import { pgEvents } from './events.js';
-import type { ConnectOptions, Database, Sql } from './types.js';
+import { type ConnectOptions, type Database, type Sql, STORE_DEFAULTS } from './types.js';
 
 /** Options both backends share: the same types, the same quiet notices. */
 export function sqlOptions(options: ConnectOptions): postgres.Options<Record<string, never>> {
   return {
     max: options.poolMax,
     connect_timeout: Math.max(1, Math.ceil(options.connectTimeoutMs / 1000)),
-    idle_timeout: options.idleTimeoutS ?? 60,
+    idle_timeout: options.idleTimeoutS ?? STORE_DEFAULTS.idleTimeoutS,
     // int8 (sizes, offsets, counts) comes back as a JS number: all far below 2^53.
     types: {
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },

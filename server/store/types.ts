@@ -5,6 +5,17 @@ import type postgres from 'postgres';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 
+/** The store's own defaults, once: the store applies them when its caller leaves a value out, and the
+ * config schema (server/config/settings.ts) shows and applies the same ones. */
+export const STORE_DEFAULTS = {
+  /** How long start-up retries an unreachable database. */
+  startupTimeoutMs: 30_000,
+  /** Seconds before an idle pooled connection is closed. */
+  idleTimeoutS: 60,
+  /** Chunk size of files and uploads in the database. */
+  chunkBytes: 1 << 20,
+} as const;
+
 export type EventHandler = (payload: unknown) => void;
 
 /** Store events between instances (events.ts: LISTEN/NOTIFY on Postgres, in-process on PGlite). */
