@@ -32,7 +32,9 @@ describe('scheduler (postgres)', () => {
       s.jobs,
       'owner-a',
       r.jobs.map((j) => j.id),
-      55_000,
+      // A bound against hangs only: 50 cold sandboxed starts take 30-60 s on 2 idle cores and several
+      // times that under load (bench/jobs.ts has the throughput figure).
+      240_000,
     );
     let maxRunning = 0;
     const spans: [number, number][] = [];
@@ -56,7 +58,7 @@ describe('scheduler (postgres)', () => {
     expect(maxRunning).toBeLessThanOrEqual(2);
     const page = await s.jobs.list('owner-a', { tag: 'fifty', state: 'succeeded', limit: 500 });
     expect(page.jobs).toHaveLength(50);
-  }, 60_000);
+  }, 300_000);
 
   test('the per-owner bound holds, and a second owner is served before the first batch ends', async () => {
     const x = await s.jobs.submit('owner-x', {
