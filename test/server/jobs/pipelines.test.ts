@@ -112,7 +112,7 @@ describe('pipelines (postgres)', () => {
     const ev = await s.jobs.events(owner, r.cursor, { batch: r.batch_id });
     const dStates = ev.events.filter((e) => e.job_id === D.id).map((e) => e.state);
     expect(dStates).toEqual(['waiting', 'queued', 'launched', 'running', 'succeeded']);
-  }, 45_000);
+  }, 120_000);
 
   test('a failing B skips D (with the reason) but not C; rerunning B reruns D', async () => {
     const owner = 'owner-f';
@@ -146,7 +146,7 @@ describe('pipelines (postgres)', () => {
     const d2 = await s.jobs.get(owner, again.jobs[1]?.id as string);
     expect(d2.state).toBe('skipped'); // B still raises
     expect(d2.reason).toBe('needs "B", which ended failed');
-  }, 45_000);
+  }, 120_000);
 
   test('a cycle, an unknown name or an ambiguous name is refused before anything is stored', async () => {
     const owner = 'owner-x';
@@ -199,7 +199,7 @@ describe('pipelines (postgres)', () => {
     const wd = await s.jobs.get(owner, w?.id as string);
     expect(wd.state).toBe('skipped');
     expect(wd.reason).toBe('needs "Y", which ended cancelled');
-  }, 45_000);
+  }, 120_000);
 
   test(
     'A aborted by a crash skips the rest; rerunning A completes the pipeline',

@@ -39,7 +39,7 @@ describe('replicas (postgres)', () => {
     expect([0, 1, 2]).toContain(d.result?.picked);
     // One job, one set of transitions, however many replicas.
     expect(d.history.map((h) => h.state)).toEqual(['queued', 'launched', 'running', 'succeeded']);
-  }, 45_000);
+  }, 120_000);
 
   test('disagree: the first to succeed is taken (agree false); majority finds none and fails', async () => {
     const owner = 'owner-d';
@@ -68,7 +68,7 @@ describe('replicas (postgres)', () => {
     expect(maj.reason).toMatch(/disagree and no result has a majority \(1 \/ 1\)/);
     expect(maj.result?.picked).toBeNull();
     expect(maj.result?.replicas?.every((x) => x.state === 'succeeded')).toBe(true);
-  }, 45_000);
+  }, 120_000);
 
   test('a replica killed mid-run does not fail the job while another succeeds', async () => {
     const owner = 'owner-k';
@@ -103,5 +103,5 @@ describe('replicas (postgres)', () => {
     expect(dead?.reason).toMatch(/the kernel died/);
     expect(d.result?.picked).toBe(d.result?.replicas?.find((x) => x.state === 'succeeded')?.index);
     expect(d.result?.agree).toBe(true);
-  }, 45_000);
+  }, 120_000);
 });
