@@ -113,9 +113,12 @@ export class LocalKernel extends KernelCore {
     this.#signer = new Signer(key);
     const spec = this.#spec;
     const started = Date.now();
+    // One start-up budget for the sandbox's set-up and the kernel's readiness together.
+    const deadline = started + this.limits.startupTimeoutMs;
     try {
       this.#proc = await this.#deps.sandbox.launch({
         kernelId: this.id,
+        deadline,
         argv: spec.argv,
         env: { ...spec.env, JPY_PARENT_PID: '1' },
         connectionFile: (ip) =>
@@ -162,7 +165,7 @@ export class LocalKernel extends KernelCore {
     });
     try {
       await this.awaitReady({
-        deadline: Date.now() + this.limits.startupTimeoutMs,
+        deadline,
         what: 'the kernel',
         connected: () => this.#channels?.connected ?? false,
         failed: () =>

@@ -101,9 +101,9 @@ export class KernelProcess implements SandboxedProcess {
     return info;
   }
 
-  /** Waits for bubblewrap's pid 1 (`init`, from --info-fd) to start the kernel; records its pid. */
-  async attach(init: number): Promise<void> {
-    const deadline = Date.now() + 5000;
+  /** Waits for bubblewrap's pid 1 (`init`, from --info-fd) to start the kernel, until the kernel's
+   * start-up deadline (a fixed few seconds failed starts on a loaded machine); records its pid. */
+  async attach(init: number, deadline: number): Promise<void> {
     for (;;) {
       if (this.#hasExited) throw new Error('the sandbox exited during set-up');
       const pid = firstChild(init);

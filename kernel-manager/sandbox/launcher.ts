@@ -70,12 +70,22 @@ function feed(stream: Writable | undefined, data: Buffer): void {
 }
 
 /** Reads bwrap's --info-fd JSON: the host pid of the sandbox's pid 1. */
-function readInfo(child: ChildProcess): Promise<number> {
+function readInfo(child: ChildProcess, deadline: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = pipeAt(child, FD.info);
     if (!stream) return reject(new Error('sandbox info pipe missing'));
     let text = '';
-    const onExit = () => reject(new Error('the sandbox exited during set-up'));
+    const timer = setTimeout(
+      () => {
+        child.off('exit', onExit);
+        reject(new Error('the sandbox was not set up before the start-up deadline'));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    const onExit = () => {
+      clearTimeout(timer);
+      reject(new Error('the sandbox exited during set-up'));
+    };
     child.once('exit', onExit);
     stream.on('error', () => {});
     stream.on('data', (chunk: Buffer) => {
@@ -83,6 +93,7 @@ function readInfo(child: ChildProcess): Promise<number> {
       try {
         const pid = (JSON.parse(text) as { 'child-pid'?: unknown })['child-pid'];
         if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) {
+          clearTimeout(timer);
           child.off('exit', onExit);
           resolve(pid);
         }
@@ -94,6 +105,9 @@ function readInfo(child: ChildProcess): Promise<number> {
 }
 
 export { SandboxStartError };
+
+/** The sandbox's set-up budget when the caller gives no start-up deadline. */
+const DEFAULT_SETUP_MS = 30_000;
 
 /** Spawns the chain for a kernel whose uid, cgroups and runtime dir are ready; frees them on failure. */
 export async function spawnSandboxed(
@@ -169,8 +183,9 @@ export async function spawnSandboxed(
     feed(pipeAt(child, FD.hosts), etc.hosts);
     feed(pipeAt(child, FD.nsswitch), etc.nsswitch);
     if (ctx.seccomp) feed(pipeAt(child, FD.seccomp), ctx.seccomp);
-    const init = await readInfo(child);
-    await proc.attach(init);
+    const deadline = req.deadline ?? Date.now() + DEFAULT_SETUP_MS;
+    const init = await readInfo(child, deadline);
+    await proc.attach(init, deadline);
     return proc;
   } catch (e) {
     await proc.destroy().catch(() => {});

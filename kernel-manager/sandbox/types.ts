@@ -44,6 +44,9 @@ export interface LaunchRequest {
   env: Record<string, string>;
   /** Builds the connection file given the ipc path prefix as the kernel will see it. */
   connectionFile(ipcPrefixInside: string): Buffer;
+  /** When (epoch ms) the kernel's whole start-up budget ends; the sandbox's own set-up counts against
+   * it (on a loaded machine bubblewrap alone can take seconds). Default: 30 s from the call. */
+  deadline?: number;
 }
 
 export interface ExitInfo {
