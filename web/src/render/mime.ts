@@ -1,10 +1,11 @@
 // Rich outputs (execute_result, display_data): one representation is shown per bundle, the first
 // present in MIME_ORDER (documented in docs/embed.md). HTML, SVG and Markdown are sanitized and shown in
 // their own shadow root, so their styles cannot restyle the cell or the page; HTML that carried scripts
-// goes to the sandboxed frame; text is always inserted as text.
+// goes to the sandboxed frame, and so does application/javascript (IPython's Javascript); text is always
+// inserted as text.
 import type { MimeBundle } from '../messages.js';
 import { ansiToDom } from './ansi.js';
-import { renderInFrame } from './frame.js';
+import { renderInFrame, runInFrame } from './frame.js';
 import { renderTex, renderTexIn, texOf } from './latex.js';
 import { renderMarkdown } from './markdown.js';
 import { sanitizeHtml, sanitizeSvg } from './sanitize.js';
@@ -15,6 +16,7 @@ export const FILES_MIME = 'application/vnd.runcell.files+json';
 export const MIME_ORDER = [
   FILES_MIME,
   'text/html',
+  'application/javascript',
   'image/svg+xml',
   'image/png',
   'image/jpeg',
@@ -127,6 +129,7 @@ const RENDERERS: Record<Mime, Renderer> = {
       renderTexIn(root);
     });
   },
+  'application/javascript': (data) => runInFrame(textOf(data)),
   'image/svg+xml': (data) => isolated('svg', (root) => root.appendChild(sanitizeSvg(textOf(data)))),
   'image/png': (data, meta) => image('image/png', data, meta),
   'image/jpeg': (data, meta) => image('image/jpeg', data, meta),
