@@ -46,6 +46,13 @@ describe('text/markdown', () => {
     expect(el.textContent).toContain('Escaped $x$.');
   });
 
+  it('leaves a $$ that opens a paragraph to the inline rule, and an unclosed $$ as text', async () => {
+    const el = await md('$$a$$ is big\n\n$$ never closed\n\n**after**');
+    expect(el.querySelector('p .rc-tex.rc-tex-display annotation')?.textContent).toBe('a');
+    expect(el.textContent).toContain('$$ never closed');
+    expect(el.querySelector('strong')?.textContent).toBe('after');
+  });
+
   it('renders tables, nested lists, emphasis and code', async () => {
     const el = await md(
       '| a | b |\n|---|--:|\n| 1 | **2** |\n\n- one\n  - one.one\n    1. deep\n- two\n\n```py\nx < 1\n```\n',

@@ -47,7 +47,7 @@ function mathInline(state: StateInline, silent: boolean): boolean {
   return true;
 }
 
-/** A $$ block: from a line starting with $$ to the line ending with $$ (or the end of the input). */
+/** A $$ block: from a line starting with $$ to the next line ending with $$. */
 function mathBlock(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
   const lineText = (line: number) =>
     state.src.slice((state.bMarks[line] ?? 0) + (state.tShift[line] ?? 0), state.eMarks[line]);
@@ -57,23 +57,22 @@ function mathBlock(state: StateBlock, startLine: number, endLine: number, silent
   let body: string;
   let next = startLine + 1;
   const rest = first.slice(2).trimEnd();
-  if (rest.endsWith('$$')) {
-    // $$ x $$ on one line; a line such as "$$a$$ and $$b$$" is a paragraph, left to the inline rule.
-    const inner = rest.slice(0, -2);
-    if (inner.includes('$$')) return false;
-    body = inner;
+  const close = rest.indexOf('$$');
+  if (close >= 0) {
+    // "$$ x $$" alone on its line is a block; "$$a$$ is big" is a paragraph, left to the inline rule.
+    if (close !== rest.length - 2) return false;
+    body = rest.slice(0, close);
   } else {
     const lines = [rest];
-    for (; next < endLine; next++) {
+    let closed = false;
+    for (; next < endLine && !closed; next++) {
       if ((state.sCount[next] ?? 0) < state.blkIndent && !state.isEmpty(next)) break;
       const text = lineText(next).trimEnd();
-      if (text.endsWith('$$')) {
-        lines.push(text.slice(0, -2));
-        next++;
-        break;
-      }
-      lines.push(text);
+      closed = text.endsWith('$$');
+      lines.push(closed ? text.slice(0, -2) : text);
     }
+    // An unclosed $$ is text: a stray dollar pair must not swallow the rest of the output.
+    if (!closed) return false;
     body = lines.join('\n');
   }
   if (silent) return true;
