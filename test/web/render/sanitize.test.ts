@@ -119,6 +119,16 @@ describe('inline HTML loads nothing from outside', () => {
     expect(out.querySelectorAll('a')[1]?.getAttribute('href')).toBe('https://example.org/svg');
   });
 
+  it('opens <area> links in a new tab too, like <a>', () => {
+    const out = wrap(
+      sanitizeHtml('<map name="m"><area href="https://example.org/x" shape="rect"></map>').fragment,
+    );
+    const area = out.querySelector('area');
+    expect(area?.getAttribute('href')).toBe('https://example.org/x');
+    expect(area?.getAttribute('target')).toBe('_blank');
+    expect(area?.getAttribute('rel')).toContain('noopener');
+  });
+
   it('says why a remote image is not shown', () => {
     const img = wrap(sanitizeHtml(`<img src="${EVIL}/a.png" alt="chart">`).fragment).querySelector('img');
     expect(img?.getAttribute('alt')).toBe('chart');

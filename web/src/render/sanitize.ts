@@ -80,7 +80,7 @@ purify.addHook('afterSanitizeAttributes', (node) => {
       else if (css !== value) el.setAttribute(name, css);
     }
   }
-  if (tag === 'a' && el.hasAttribute('href')) {
+  if (LINKS.has(tag) && el.hasAttribute('href')) {
     el.setAttribute('target', '_blank');
     el.setAttribute('rel', 'noopener noreferrer nofollow');
   }
