@@ -116,7 +116,7 @@ describe('text/markdown', () => {
           return el.querySelector('script, iframe') === null && handlers(el).length === 0;
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 });
