@@ -1,7 +1,7 @@
 // The one build of the browser side (npm run build:web). It produces, under web/dist/:
 //   runcell.js        the core as an IIFE for a plain <script> tag (no globals besides window.RunCell)
 //   runcell.mjs       the same core for `import` (a tiny ES wrapper around runcell.js)
-//   chunks/*-HASH.js  lazy chunks: CodeMirror (editor) and KaTeX (latex), loaded on first use
+//   chunks/*-HASH.js  lazy chunks: CodeMirror (editor), KaTeX (latex), markdown-it, loaded on first use
 //   pages/*           the server's pages (/, /p/:id, /embed): HTML, one script each, one stylesheet
 //   vendor/katex-V/   KaTeX's stylesheet and fonts (fonts must be declared in the document, not a shadow root)
 //   frame.html        the sandboxed frame for outputs that need scripts

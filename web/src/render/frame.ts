@@ -1,4 +1,4 @@
-// Output that needs scripts (HTML that carried <script>) runs only in a sandboxed iframe: allow-scripts
+// Output that needs scripts (HTML that carried <script>, application/javascript) runs only in a sandboxed iframe: allow-scripts
 // without allow-same-origin, so it has an opaque origin and can touch neither the host page, nor the
 // runcell server's cookies or storage. The frame document (frame.html) is served by the runcell server
 // with its own Content-Security-Policy; it receives the HTML by postMessage and reports its height.
@@ -22,7 +22,21 @@ function listen(): void {
   });
 }
 
+/** Kernel HTML that carried scripts, as that frame's document. */
 export function renderInFrame(html: string): HTMLElement {
+  return frame({ runcell: 'render', html });
+}
+
+/**
+ * application/javascript (IPython's Javascript): run in the frame as a script, with `element` (the
+ * output's own <div>, a DOM element rather than the notebook's jQuery object) in scope as the notebook
+ * gives it. Sent as text and inserted as a script element by the frame, so nothing needs escaping.
+ */
+export function runInFrame(script: string): HTMLElement {
+  return frame({ runcell: 'render', html: '<div id="runcell-output"></div>', script });
+}
+
+function frame(message: { runcell: 'render'; html: string; script?: string }): HTMLElement {
   listen();
   const f = document.createElement('iframe');
   f.className = 'rc-frame';
@@ -37,7 +51,7 @@ export function renderInFrame(html: string): HTMLElement {
       if (!w) return;
       frames.set(w, f);
       // The frame's origin is opaque: '*' is the only target that reaches it. It gets only kernel output.
-      w.postMessage({ runcell: 'render', html }, '*');
+      w.postMessage(message, '*');
     },
     { once: true },
   );

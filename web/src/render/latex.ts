@@ -62,9 +62,14 @@ export async function renderTex(el: HTMLElement, tex: string, display: boolean):
   }
 }
 
-/** Typesets every .rc-tex placeholder under `root` (Markdown maths). */
-export function renderTexIn(root: ParentNode): void {
-  for (const el of root.querySelectorAll<HTMLElement>('.rc-tex')) {
-    void renderTex(el, el.textContent ?? '', el.dataset.display === '1');
-  }
+/**
+ * Typesets every .rc-tex placeholder under `root` (Markdown maths), as display maths when it also has
+ * .rc-tex-display (a class, not a data- attribute: the sanitizer keeps classes and drops data-*).
+ */
+export async function renderTexIn(root: ParentNode): Promise<void> {
+  await Promise.all(
+    [...root.querySelectorAll<HTMLElement>('.rc-tex')].map((el) =>
+      renderTex(el, el.textContent ?? '', el.classList.contains('rc-tex-display')),
+    ),
+  );
 }

@@ -1,12 +1,13 @@
 // Rich outputs (execute_result, display_data): one representation is shown per bundle, the first
 // present in MIME_ORDER (documented in docs/embed.md). HTML, SVG and Markdown are sanitized and shown in
 // their own shadow root, so their styles cannot restyle the cell or the page; HTML that carried scripts
-// goes to the sandboxed frame; text is always inserted as text.
+// goes to the sandboxed frame, and so does application/javascript (IPython's Javascript); text is always
+// inserted as text.
 import type { MimeBundle } from '../messages.js';
 import { ansiToDom } from './ansi.js';
-import { renderInFrame } from './frame.js';
+import { renderInFrame, runInFrame } from './frame.js';
 import { renderTex, renderTexIn, texOf } from './latex.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdownIn } from './markdown.js';
 import { sanitizeHtml, sanitizeSvg } from './sanitize.js';
 
 /** Files the code wrote, announced by the server (links to /files/:id/:name on the runcell server). */
@@ -15,6 +16,7 @@ export const FILES_MIME = 'application/vnd.runcell.files+json';
 export const MIME_ORDER = [
   FILES_MIME,
   'text/html',
+  'application/javascript',
   'image/svg+xml',
   'image/png',
   'image/jpeg',
@@ -45,7 +47,7 @@ thead th{background:var(--rc-surface)}tbody tr:nth-child(odd){background:var(--r
 img,svg{max-width:100%;height:auto}a{color:var(--rc-accent)}pre,code{font-family:var(--rc-mono);font-size:13px}
 pre{background:var(--rc-surface);padding:8px;border-radius:6px;overflow:auto}p{margin:.4em 0}h1,h2,h3{line-height:1.25;margin:.6em 0 .3em}
 blockquote{margin:.4em 0;padding-left:12px;border-left:3px solid var(--rc-border);color:var(--rc-muted)}
-.rc-tex-raw{font-family:var(--rc-mono);white-space:pre-wrap}.katex-display{margin:.5em 0}`;
+.rc-tex-raw{font-family:var(--rc-mono);white-space:pre-wrap}.rc-md-raw{background:none;padding:0;white-space:pre-wrap}.katex-display{margin:.5em 0}`;
 
 /** A container whose content lives in its own shadow root. */
 function isolated(kind: string, fill: (root: ShadowRoot) => void): HTMLElement {
@@ -124,9 +126,10 @@ const RENDERERS: Record<Mime, Renderer> = {
     if (hadScript) return renderInFrame(html);
     return isolated('html', (root) => {
       root.appendChild(fragment);
-      renderTexIn(root);
+      void renderTexIn(root);
     });
   },
+  'application/javascript': (data) => runInFrame(textOf(data)),
   'image/svg+xml': (data) => isolated('svg', (root) => root.appendChild(sanitizeSvg(textOf(data)))),
   'image/png': (data, meta) => image('image/png', data, meta),
   'image/jpeg': (data, meta) => image('image/jpeg', data, meta),
@@ -140,9 +143,7 @@ const RENDERERS: Record<Mime, Renderer> = {
     }),
   'text/markdown': (data) =>
     isolated('markdown', (root) => {
-      const { fragment } = sanitizeHtml(renderMarkdown(textOf(data)));
-      root.appendChild(fragment);
-      renderTexIn(root);
+      void renderMarkdownIn(root, textOf(data));
     }),
   'application/json': (data) =>
     pre('rc-json', typeof data === 'string' ? data : (JSON.stringify(data, null, 2) ?? '')),
