@@ -1,7 +1,7 @@
 // The SDK's HTTP: one request function (token, JSON, errors as RunCellError) and the one
 // reconnect policy (jittered exponential backoff, shared/backoff.ts) the event loop uses.
 import { backoffDelay, sleep } from '../shared/backoff.js';
-import type { ErrorCode } from '../shared/errors.js';
+import { type ErrorCode, parseAnswer } from '../shared/errors.js';
 
 /** The SDK's own code (shared/errors.ts): the server could not be reached. */
 const CONNECTION = 'RUNCELL_ERR_CONNECTION' satisfies ErrorCode;
@@ -53,21 +53,12 @@ export async function request<T>(
     if (signal?.aborted) throw e;
     throw connectionError(o.url, e);
   }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (!res.ok) {
-    const e = (parsed ?? {}) as { code?: unknown; message?: unknown };
-    throw new RunCellError(
-      typeof e.code === 'string' ? e.code : `HTTP_${res.status}`,
-      typeof e.message === 'string' ? e.message : `${method} ${path}: HTTP ${res.status}`,
-      res.status,
-    );
-  }
+  const { data: parsed, error } = parseAnswer(
+    res.status,
+    await res.text(),
+    `${method} ${path}: HTTP ${res.status}`,
+  );
+  if (error) throw new RunCellError(error.code, error.message, res.status);
   return parsed as T;
 }
 

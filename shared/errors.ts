@@ -240,3 +240,28 @@ export type ServerErrorCode = {
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERRORS, code);
 }
+
+/** An answer's body, parsed once for every client: its JSON (undefined when empty or not JSON), and for
+ * an error status the `{code, message}` the server sent, or `HTTP_<status>` and `fallback` when the body
+ * did not carry them (a proxy's page, a truncated answer). */
+export function parseAnswer(
+  status: number,
+  text: string,
+  fallback: string,
+): { data: unknown; error?: { code: string; message: string } } {
+  let data: unknown;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (status >= 200 && status < 300) return { data };
+  const d = (data ?? {}) as { code?: unknown; message?: unknown };
+  return {
+    data,
+    error: {
+      code: typeof d.code === 'string' ? d.code : `HTTP_${status}`,
+      message: typeof d.message === 'string' ? d.message : fallback,
+    },
+  };
+}

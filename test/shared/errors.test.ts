@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, isErrorCode } from '../../shared/errors.js';
+import { ERRORS, isErrorCode, parseAnswer } from '../../shared/errors.js';
 
 describe('error catalogue', () => {
   const entries = Object.entries(ERRORS);
@@ -42,5 +42,27 @@ describe('error catalogue', () => {
   it('imports nothing (pure data every side can load)', () => {
     const source = readFileSync(join(import.meta.dirname, '..', '..', 'shared', 'errors.ts'), 'utf8');
     expect(source).not.toMatch(/^\s*import\s/m);
+  });
+});
+
+describe('parseAnswer', () => {
+  it('takes the server’s code and message from an error body, and stands in for a body without them', () => {
+    expect(parseAnswer(404, '{"code":"RUNCELL_ERR_NOT_FOUND","message":"no such thing"}', 'x')).toEqual({
+      data: { code: 'RUNCELL_ERR_NOT_FOUND', message: 'no such thing' },
+      error: { code: 'RUNCELL_ERR_NOT_FOUND', message: 'no such thing' },
+    });
+    expect(parseAnswer(502, '<html>Bad Gateway</html>', 'GET /api: HTTP 502')).toEqual({
+      data: undefined,
+      error: { code: 'HTTP_502', message: 'GET /api: HTTP 502' },
+    });
+    expect(parseAnswer(500, '{"code":7}', 'fallback').error).toEqual({
+      code: 'HTTP_500',
+      message: 'fallback',
+    });
+  });
+
+  it('answers the JSON of a 2xx, undefined for an empty body, and no error', () => {
+    expect(parseAnswer(200, '{"a":1}', 'x')).toEqual({ data: { a: 1 } });
+    expect(parseAnswer(204, '', 'x')).toEqual({ data: undefined });
   });
 });

@@ -2,6 +2,7 @@
 // body of a 2xx, and rejects with ApiError carrying the server's {code, message} (docs/api.md
 // "Errors") or, with status 0, that the server could not be reached. The embed's Api (api.ts) and the
 // pages' session (pages/session.ts) both call it.
+import { parseAnswer } from '../../shared/errors.js';
 
 export class ApiError extends Error {
   constructor(
@@ -45,20 +46,7 @@ export async function fetchJson<T>(c: JsonCall): Promise<T> {
     if (c.signal?.aborted) throw e;
     throw new ApiError(0, 'NETWORK', c.unreachable);
   }
-  const text = await res.text();
-  let data: unknown;
-  try {
-    data = text ? JSON.parse(text) : undefined;
-  } catch {
-    data = undefined;
-  }
-  if (!res.ok) {
-    const d = (data ?? {}) as { code?: unknown; message?: unknown };
-    throw new ApiError(
-      res.status,
-      typeof d.code === 'string' ? d.code : `HTTP_${res.status}`,
-      typeof d.message === 'string' ? d.message : `HTTP ${res.status}`,
-    );
-  }
+  const { data, error } = parseAnswer(res.status, await res.text(), `HTTP ${res.status}`);
+  if (error) throw new ApiError(res.status, error.code, error.message);
   return data as T;
 }
