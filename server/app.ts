@@ -7,7 +7,7 @@ import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
 import { KernelRegistry } from './bridge/kernels.js';
 import { registerLongPoll } from './bridge/longpoll.js';
-import { registerChannels, selectProtocol } from './bridge/websocket.js';
+import { onSocketError, registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext, RouteAccess } from './context.js';
 import { installErrorHandler } from './error-handler.js';
@@ -129,8 +129,9 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   await app.register(websocket, {
     options: {
       maxPayload: config.wsMaxPayloadBytes,
-      handleProtocols: (offered: Set<string>) => selectProtocol(offered),
+      handleProtocols: (offered: Set<string>) => selectProtocol(offered, config.kernelWsProtocol),
     },
+    errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
     // Clients are told by the registry (close code 1001) before the listener closes.
     preClose(done) {
       for (const c of app.websocketServer.clients) c.terminate();
