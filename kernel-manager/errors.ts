@@ -46,6 +46,19 @@ export class SandboxStartError extends KernelManagerError {
   }
 }
 
+/**
+ * A kernel that did not become ready. `output` holds the last lines it wrote (stdout and stderr, bounded,
+ * host paths removed: see sandbox/tail.ts startOutput), fit to show to whoever asked for the kernel.
+ */
+export class KernelStartError extends KernelManagerError {
+  readonly output: string;
+  constructor(message: string, output: string, cause?: unknown) {
+    super('START_FAILED', message, { cause });
+    this.name = 'KernelStartError';
+    this.output = output;
+  }
+}
+
 /** Every uid of the sandbox's range is taken (sandbox/uids.ts). */
 export class UidExhaustedError extends KernelManagerError {
   constructor(range: readonly [number, number]) {

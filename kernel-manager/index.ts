@@ -2,6 +2,7 @@
 // lifecycle and limits. No HTTP here; server/ builds on this module only.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { dirname } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { type DeepPartial, resolveConfig } from './config.js';
 import { KernelManagerError } from './errors.js';
@@ -13,8 +14,11 @@ import type { Sandbox } from './sandbox/types.js';
 import { discoverSpecs } from './specs.js';
 import type { Kernel, KernelManagerConfig, KernelSpecInfo, StartOptions, UnavailableSpec } from './types.js';
 
+/** runcell's own directory (the checkout, or dist/ of an install): never shown to a client. */
+const INSTALL_DIR = dirname(import.meta.dirname);
+
 export { type DeepPartial, defaultConfig } from './config.js';
-export { KernelManagerError, type KernelManagerErrorCode } from './errors.js';
+export { KernelManagerError, type KernelManagerErrorCode, KernelStartError } from './errors.js';
 export type { LocalKernel } from './kernel.js';
 export * from './messages.js';
 export type { GatewayStatus } from './providers/gateway.js';
@@ -202,6 +206,8 @@ export class KernelManager extends EventEmitter {
       nice: this.config.sandbox.nice,
       limits: this.config.limits,
       log: this.#log,
+      // What a failed start shows its client leaves out where runcell lives and runs.
+      hidePaths: [this.config.sandbox.runtimeRoot, process.cwd(), INSTALL_DIR, ...this.config.hidePaths],
     });
     this.#kernels.set(id, k);
     k.once('dead', (reason: string) => {

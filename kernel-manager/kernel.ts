@@ -6,9 +6,10 @@ import { setPriority } from 'node:os';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { Channels } from './channels.js';
-import { KernelManagerError } from './errors.js';
+import { KernelManagerError, KernelStartError } from './errors.js';
 import { KernelCore, sleep } from './kernel-core.js';
 import { type ChannelMessage, isStatus, type Message, type SendChannel } from './messages.js';
+import { startOutput } from './sandbox/tail.js';
 import type { ExitInfo, Sandbox, SandboxedProcess } from './sandbox/types.js';
 import type { KernelSpecInfo, Limits } from './types.js';
 import { Signer, WireError } from './wire.js';
@@ -24,6 +25,8 @@ export interface KernelDeps {
   nice: number;
   limits: Limits;
   log: Logger;
+  /** Host paths to remove from a failed start's output (startOutput). */
+  hidePaths: readonly string[];
 }
 
 /** How long after an execute_reply a missing idle status is waited for before it is supplied. */
@@ -175,10 +178,24 @@ export class LocalKernel extends KernelCore {
       });
     } catch (e) {
       await this.#teardown();
-      throw e;
+      throw await this.#explain(e, proc, exited);
     }
     this.log.debug({ ms: Date.now() - started, pid: proc.pid, uid: proc.uid }, 'kernel ready');
     void this.#heartbeat(gen);
+  }
+
+  /**
+   * A start-up failure with the end of what the kernel wrote (a ModuleNotFoundError, a bad argv): logged
+   * for the operator and carried to the client that asked, without the server's host paths.
+   */
+  async #explain(e: unknown, proc: SandboxedProcess, exited: ExitInfo | undefined): Promise<unknown> {
+    if (!(e instanceof KernelManagerError) || e.code !== 'START_FAILED') return e;
+    // The pipes may still hold the last lines when the exit is seen: give them a moment to drain.
+    if (exited) await sleep(50);
+    const output = startOutput(proc.output?.() ?? '', this.#deps.hidePaths);
+    if (!output) return e;
+    this.log.warn({ spec: this.#spec.name, output }, `kernel failed to start: ${e.message}`);
+    return new KernelStartError(e.message, output, e);
   }
 
   async #heartbeat(gen: number): Promise<void> {

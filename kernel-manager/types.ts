@@ -103,6 +103,11 @@ export interface KernelManagerConfig {
   placement: 'local' | 'remote' | 'remote-first';
   /** Time between health checks of each gateway. */
   gatewayHealthIntervalMs: number;
+  /**
+   * Host paths removed from what a kernel wrote before it is shown (a start failure's explanation),
+   * besides the runtime root and the working directory. [] by default; the server adds its data dir.
+   */
+  hidePaths: string[];
 }
 
 export interface StartOptions {

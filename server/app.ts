@@ -7,7 +7,7 @@ import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
 import { KernelRegistry } from './bridge/kernels.js';
 import { registerLongPoll } from './bridge/longpoll.js';
-import { registerChannels, selectProtocol } from './bridge/websocket.js';
+import { onSocketError, registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext, RouteAccess } from './context.js';
 import { installErrorHandler } from './error-handler.js';
@@ -129,8 +129,9 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   await app.register(websocket, {
     options: {
       maxPayload: config.wsMaxPayloadBytes,
-      handleProtocols: (offered: Set<string>) => selectProtocol(offered),
+      handleProtocols: (offered: Set<string>) => selectProtocol(offered, config.kernelWsProtocol),
     },
+    errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
     // Clients are told by the registry (close code 1001) before the listener closes.
     preClose(done) {
       for (const c of app.websocketServer.clients) c.terminate();
@@ -160,7 +161,8 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       .send({ code: new NotFound('x').code, message: `no route for ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  // CORS preflight for allowed origins (the embed calls the API from page authors' sites).
+  // CORS preflight for allowed origins (the embed calls the API from page authors' sites), and for any
+  // origin whose request will carry a token (the request itself is then checked: see authorize).
   app.options('*', { config: { access: { auth: 'public' } } }, async (req, reply) => {
     const verdict = checkOrigin(
       req.headers.origin,
@@ -168,7 +170,9 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       config.allowedOrigins,
       req.protocol === 'https',
     );
-    if (verdict !== 'allowed') throw new ForbiddenOrigin('this origin is not allowed');
+    if (verdict !== 'allowed' && !(verdict === 'forbidden' && preflightCarriesToken(req))) {
+      throw new ForbiddenOrigin('this origin is not allowed');
+    }
     return reply
       .code(204)
       .header('access-control-allow-origin', req.headers.origin as string)
@@ -240,6 +244,17 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   };
 }
 
+/**
+ * Whether a preflight announces a token: the Authorization header among the request's headers, or a
+ * `token` query parameter. Browsers never send credentials on a preflight, so this only lets the real
+ * request through to authorize(), which refuses it unless the token is valid.
+ */
+function preflightCarriesToken(req: FastifyRequest): boolean {
+  const headers = String(req.headers['access-control-request-headers'] ?? '').toLowerCase();
+  if (headers.split(',').some((h) => h.trim() === 'authorization')) return true;
+  return typeof (req.query as Record<string, unknown> | undefined)?.token === 'string';
+}
+
 /** Caller identity, token and Origin checks, and draining, for every request. */
 async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const access = req.routeOptions.config?.access ?? DEFAULT_ACCESS;
@@ -279,12 +294,16 @@ async function authorize(ctx: AppContext, req: FastifyRequest, reply: FastifyRep
     }
     if (access.auth === 'cell' && !config.anonymous) throw new Unauthorized('an API token is required');
   }
-  const verdict = checkOrigin(
+  const checked = checkOrigin(
     req.headers.origin,
     req.headers.host,
     config.allowedOrigins,
     req.protocol === 'https',
   );
+  // A token in a header or the query is not ambient authority: a page from another site cannot make a
+  // visitor's browser send it, so (as in Jupyter Server) token callers skip the allow-list. runcell reads
+  // no cookie; anonymous callers keep the exact-match check.
+  const verdict = checked === 'forbidden' && caller.kind === 'token' ? 'allowed' : checked;
   if (verdict === 'forbidden') {
     ctx.metrics.refused.inc({ reason: 'origin' });
     throw new ForbiddenOrigin(`origin ${String(req.headers.origin).slice(0, 200)} is not allowed`);

@@ -116,7 +116,15 @@ const KERNEL_MANAGER_ANSWERS: Record<KernelManagerErrorCode, (e: Error, specName
     withRetryAfter(new AtCapacity('no kernel is free and the wait queue is full', { cause: e }), 5),
   QUEUE_TIMEOUT: (e) =>
     withRetryAfter(new AtCapacity('timed out waiting for a free kernel', { cause: e }), 5),
-  START_FAILED: (e) => new KernelStartFailed('the kernel failed to start', { cause: e }),
+  // The kernel's own last lines (bounded, host paths removed by kernel-manager) explain most failures.
+  START_FAILED: (e) => {
+    const output = (e as { output?: unknown }).output;
+    const why =
+      typeof output === 'string' && output && e.name === 'KernelStartError'
+        ? `: ${e.message}. Its last output:\n${output}`
+        : '';
+    return new KernelStartFailed(`the kernel failed to start${why}`, { cause: e });
+  },
   DEAD: (e) => new KernelDead('the kernel is dead', { cause: e }),
   BUSY: (e) => withRetryAfter(new RateLimited(e.message, { cause: e }), 1),
   CLOSED: (e) => withRetryAfter(new ShuttingDown('the server is shutting down', { cause: e }), 5),

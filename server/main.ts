@@ -1,5 +1,6 @@
 // Entry point (`npm start`): configuration, kernel manager, app, listener, graceful shutdown.
 
+import { resolve } from 'node:path';
 import { KernelManager } from '../kernel-manager/index.js';
 import { buildApp } from './app.js';
 import {
@@ -31,7 +32,11 @@ async function main(): Promise<void> {
   logger.info({ backend: store.backend }, config.databaseUrl ? 'store: Postgres' : 'store: embedded PGlite');
   let manager: KernelManager;
   try {
-    manager = await KernelManager.create(kernelManagerConfig(config), logger);
+    // A failed start's explanation leaves out the data dir (kernel-manager hides its own paths).
+    manager = await KernelManager.create(
+      { ...kernelManagerConfig(config), hidePaths: [resolve(config.dataDir)] },
+      logger,
+    );
   } catch (e) {
     await store.close();
     throw e;

@@ -32,6 +32,30 @@ export class OutputTail {
   }
 }
 
+/** What startOutput keeps of a kernel's output: its last lines, at most this many bytes. */
+export const START_OUTPUT_LINES = 20;
+export const START_OUTPUT_BYTES = 4 * 1024;
+
+/**
+ * The end of what a kernel wrote, fit to show a client: host paths (the runtime root, the server's own
+ * directory, its data dir) replaced by `…`, control characters dropped, the last START_OUTPUT_LINES lines
+ * and START_OUTPUT_BYTES bytes at most. Paths go longest first, so a path inside another goes whole.
+ */
+export function startOutput(text: string, hidePaths: readonly string[]): string {
+  let out = text;
+  const paths = [...new Set(hidePaths.map((p) => p.replace(/\/+$/, '')).filter((p) => p.length > 1))];
+  for (const p of paths.sort((a, b) => b.length - a.length)) out = out.split(p).join('…');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: dropping them is the point
+  out = out.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  const lines = out.trimEnd().split('\n').slice(-START_OUTPUT_LINES).join('\n');
+  const bytes = Buffer.from(lines, 'utf8');
+  if (bytes.length <= START_OUTPUT_BYTES) return lines;
+  return `…${bytes
+    .subarray(bytes.length - START_OUTPUT_BYTES)
+    .toString('utf8')
+    .replace(/^\uFFFD+/, '')}`;
+}
+
 const SIGNALS: Record<number, NodeJS.Signals> = {};
 for (const [name, n] of Object.entries(constants.signals)) SIGNALS[n] ??= name as NodeJS.Signals;
 

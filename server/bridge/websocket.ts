@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { WebSocket } from 'ws';
 import type { Caller } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { NoSuchKernel } from '../errors.js';
+import { BadRequest, NoSuchKernel } from '../errors.js';
 import { decodeFrame, FramingError, frameFor, type Protocol, V1_PROTOCOL } from './framing.js';
 import type { Hub, HubKernel } from './hub.js';
 import type { Outgoing } from './outgoing.js';
@@ -16,9 +16,45 @@ import type { ClientSession, Sink } from './sessions.js';
 const BATCH = 256;
 const PING_MS = 30_000;
 
-/** Picks the subprotocol: v1 when offered, else none (the legacy framing). */
-export function selectProtocol(offered: Set<string>): string | false {
-  return offered.has(V1_PROTOCOL) ? V1_PROTOCOL : false;
+/** RUNCELL_KERNEL_WS_PROTOCOL: which framings the kernel websocket speaks. */
+export type WsProtocolSetting = 'any' | 'legacy' | 'v1';
+
+/**
+ * Picks the subprotocol: v1 when offered and allowed, else none (the legacy framing). With `v1` a client
+ * that does not offer it was refused before the upgrade (see registerChannels).
+ */
+export function selectProtocol(offered: Set<string>, setting: WsProtocolSetting = 'any'): string | false {
+  return setting !== 'legacy' && offered.has(V1_PROTOCOL) ? V1_PROTOCOL : false;
+}
+
+/** The subprotocols a handshake offers (Sec-WebSocket-Protocol, comma-separated). */
+function offeredProtocols(header: string | string[] | undefined): Set<string> {
+  const all = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return new Set(
+    all
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
+}
+
+/**
+ * Errors on an open kernel websocket. ws has already started the close handshake with the right code
+ * for what the client sent (1007 for a text frame that is not UTF-8, 1009 for one over the size cap,
+ * 1002 for other protocol errors): the client's fault, worth a warning and no more. Anything else is
+ * ours: logged as an error, and the socket is dropped.
+ */
+export function onSocketError(
+  err: Error & { code?: unknown },
+  socket: Pick<WebSocket, 'terminate'>,
+  log: Pick<FastifyBaseLogger, 'warn' | 'error'>,
+): void {
+  if (typeof err.code === 'string' && err.code.startsWith('WS_ERR_')) {
+    log.warn({ code: err.code, reason: err.message }, 'websocket closed: the client broke the protocol');
+    return;
+  }
+  log.error({ err }, 'websocket error');
+  socket.terminate();
 }
 
 /** What a sink needs of its socket (ws's WebSocket has it). */
@@ -143,6 +179,12 @@ export function registerChannels(app: FastifyInstance, ctx: AppContext): void {
       preHandler: async (req: FastifyRequest<{ Params: { id: string } }>) => {
         const hub = ctx.kernels.get(req.params.id);
         if (!hub || hub.dead) throw new NoSuchKernel(`no kernel with id ${req.params.id}`);
+        if (
+          ctx.config.kernelWsProtocol === 'v1' &&
+          !offeredProtocols(req.headers['sec-websocket-protocol']).has(V1_PROTOCOL)
+        ) {
+          throw new BadRequest(`this server's kernel websocket speaks only ${V1_PROTOCOL}`);
+        }
       },
     },
     (socket, req) => {

@@ -88,7 +88,7 @@ export const SETTINGS = {
   kernelspecDirs: list({
     env: 'RUNCELL_KERNELSPEC_DIRS',
     default: KM.specDirs,
-    doc: 'extra kernelspec dirs',
+    doc: 'extra Jupyter data dirs searched for kernelspecs: each holds kernels/<name>/kernel.json (like /usr/share/jupyter), not a kernelspec dir itself',
   }),
   maxKernels: int({
     env: 'RUNCELL_MAX_KERNELS',
@@ -219,6 +219,12 @@ export const SETTINGS = {
     default: 4 * MiB,
     min: KiB,
     doc: 'largest frame',
+  }),
+  // Jupyter Server's kernel_ws_protocol: operators behind proxies that mangle binary frames pin legacy.
+  kernelWsProtocol: oneOf(['any', 'legacy', 'v1'], {
+    env: 'RUNCELL_KERNEL_WS_PROTOCOL',
+    default: 'any',
+    doc: 'kernel websocket framing: any (v1.kernel.websocket.jupyter.org when the client offers it, else legacy), legacy (always the legacy JSON framing), v1 (refuse clients that do not offer v1)',
   }),
   clientBufferBytes: int({
     env: 'RUNCELL_CLIENT_BUFFER_BYTES',

@@ -29,6 +29,8 @@ beforeAll(async () => {
       jobsConcurrencyPerOwner: 1,
       // Fuzzed job event polls return at once instead of holding for their timeout.
       jobsMaxPollWaitMs: 100,
+      // Likewise fuzzed long-polls: token callers are served from any origin, so many reach the hold.
+      pollTimeoutMs: 100,
       // Anonymous fuzz cases may reach the kernel-starting routes: a couple may start, the rest are 429.
       ipKernelCreatesPerMinute: 1,
       ipMaxKernels: 1,

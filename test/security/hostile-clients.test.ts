@@ -261,9 +261,6 @@ describe('hostile HTTP clients', () => {
     );
     await expect(rawSocket(k.id, { headers: { origin: 'null' } })).rejects.toThrow('HTTP 403');
     await expect(rawSocket(k.id, { headers: {} })).rejects.toThrow('HTTP 403');
-    await expect(rawSocket(k.id, { headers: { ...auth, origin: 'https://evil.example' } })).rejects.toThrow(
-      'HTTP 403',
-    );
     const lp = await fetch(`${s.base}/api/kernels/${k.id}/messages?session_id=x`, {
       headers: { origin: 'https://evil.example' },
     });
@@ -271,6 +268,62 @@ describe('hostile HTTP clients', () => {
     expect(((await lp.json()) as Json).code).toBe('RUNCELL_ERR_FORBIDDEN_ORIGIN');
     const ok = await rawSocket(k.id, { headers: { origin: ORIGIN } });
     ok.close();
+  });
+
+  it('a token caller from an unlisted origin is served, as by Jupyter Server; without a valid token it is not', async () => {
+    const evil = 'https://elsewhere.example';
+    // A valid token in the header or the query (browsers' websockets can only use the query).
+    const ws = await rawSocket(k.id, { headers: { ...auth, origin: evil } });
+    ws.close();
+    const token = auth.authorization.replace(/^token /, '');
+    const q = new WebSocket(
+      `${s.wsBase}/api/kernels/${k.id}/channels?session_id=${randomUUID()}&token=${token}`,
+      {
+        headers: { origin: evil },
+      },
+    );
+    await new Promise((resolve, reject) => {
+      q.once('open', resolve);
+      q.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    q.close();
+    const rest = await fetch(`${s.base}/api/kernels/${k.id}`, { headers: { ...auth, origin: evil } });
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get('access-control-allow-origin')).toBe(evil);
+    const lp = await fetch(`${s.base}/api/kernels/${k.id}/messages?session_id=x&timeout=0&token=${token}`, {
+      headers: { origin: evil },
+    });
+    expect(lp.status).toBe(200);
+    // The preflight lets a request that announces a token through to its check, and nothing else.
+    const pre = await fetch(`${s.base}/api/kernels`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: evil,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(evil);
+    const bare = await fetch(`${s.base}/api/kernels`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: evil,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(bare.status).toBe(403);
+    // Without a token, or with a bad one, the same origin is refused.
+    await expect(rawSocket(k.id, { headers: { origin: evil } })).rejects.toThrow('HTTP 403');
+    await expect(
+      rawSocket(k.id, { headers: { authorization: 'token nope-nope-nope', origin: evil } }),
+    ).rejects.toThrow('HTTP 401');
+    const anon = await fetch(`${s.base}/api/kernels`, { headers: { origin: evil } });
+    expect(anon.status).toBe(403);
+    expect(anon.headers.get('access-control-allow-origin')).toBeNull();
+    const bad = await fetch(`${s.base}/api/kernels?token=nope-nope-nope`, { headers: { origin: evil } });
+    expect(bad.status).toBe(401);
   });
 
   it('token guessing: every wrong token is 401, never anonymous access', async () => {

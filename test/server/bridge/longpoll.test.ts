@@ -151,8 +151,8 @@ describe('long-poll /api/kernels/:id/messages', () => {
       404,
     );
     expect((await api(s, 'GET', path(sid, '&after=-1'))).status).toBe(400);
+    // Anonymous from a foreign origin (a token caller would be served: see hostile-clients.test.ts).
     const foreign = await api(s, 'GET', path(sid, '&timeout=0'), undefined, {
-      ...auth,
       origin: 'https://evil.example',
     });
     expect(foreign.status).toBe(403);

@@ -5,7 +5,13 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { decodeV1, encodeV1, V1_PROTOCOL } from '../../../server/bridge/framing.js';
 import type { Outgoing } from '../../../server/bridge/outgoing.js';
-import { receiveFrame, type SinkSocket, SocketSink } from '../../../server/bridge/websocket.js';
+import {
+  onSocketError,
+  receiveFrame,
+  type SinkSocket,
+  SocketSink,
+  selectProtocol,
+} from '../../../server/bridge/websocket.js';
 import { anonymous, clientMsg, fakeHub } from './fake-kernel.js';
 
 class FakeSocket implements SinkSocket {
@@ -178,5 +184,32 @@ describe('receiveFrame', () => {
       false,
     );
     expect(String(direct[0]?.content.text)).toMatch(/takes binary frames only/);
+  });
+});
+
+describe('framing choice and socket errors', () => {
+  it('RUNCELL_KERNEL_WS_PROTOCOL: any picks v1 when offered, legacy never does', () => {
+    const both = new Set([V1_PROTOCOL, 'other']);
+    expect(selectProtocol(both, 'any')).toBe(V1_PROTOCOL);
+    expect(selectProtocol(new Set(['other']), 'any')).toBe(false);
+    expect(selectProtocol(both, 'legacy')).toBe(false);
+    expect(selectProtocol(both, 'v1')).toBe(V1_PROTOCOL);
+  });
+
+  it("a client's protocol error (invalid UTF-8 in a text frame) is a warning; ws closes it with its code", () => {
+    const logged: [string, unknown][] = [];
+    const log = {
+      warn: (o: unknown) => logged.push(['warn', o]),
+      error: (o: unknown) => logged.push(['error', o]),
+    };
+    let terminated = 0;
+    const socket = { terminate: () => terminated++ };
+    const utf8 = Object.assign(new Error('invalid UTF-8 sequence'), { code: 'WS_ERR_INVALID_UTF8' });
+    onSocketError(utf8, socket, log as never);
+    expect(logged.map(([level]) => level)).toEqual(['warn']);
+    expect(terminated).toBe(0);
+    onSocketError(new Error('something of ours'), socket, log as never);
+    expect(logged.map(([level]) => level)).toEqual(['warn', 'error']);
+    expect(terminated).toBe(1);
   });
 });
