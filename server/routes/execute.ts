@@ -241,7 +241,14 @@ export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
         timeout === undefined ? ctx.config.executeTimeoutMs : timeout * 1000,
         ctx.config.executeTimeoutMs,
       );
-      const kernel = await ctx.kernels.startKernel(spec, req.caller);
+      let kernel: Kernel;
+      try {
+        kernel = await ctx.kernels.startKernel(spec, req.caller);
+      } catch (e) {
+        // Refused before it ran (no such kernel, capacity, the address's kernels): no execution spent.
+        if (req.caller.kind === 'anonymous') ctx.limits.executions.refund(req.caller.ipKey);
+        throw e;
+      }
       let record: ExecutionRecord | undefined;
       const recorder = ctx.store?.records;
       const c = ctx.config;

@@ -89,3 +89,26 @@ describe('POST /api/execute with the rate limits off', () => {
     await healthy(s);
   });
 });
+
+describe('POST /api/execute refused before it runs', () => {
+  const server = withServer({ ipExecutionsPerMinute: 1 });
+
+  it('costs an anonymous caller no execution token when no kernel can be had', async () => {
+    const s = server();
+    const bad = await fetch(`${s.base}/api/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: '1', kernel: 'no-such-kernel' }),
+    });
+    expect(bad.status).toBe(400);
+    // The address's one token is still there.
+    const { body } = await execute(s, 'print(6 * 7)');
+    expect(body).toMatchObject({ status: 'ok', stdout: '42\n' });
+    const over = await fetch(`${s.base}/api/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: '1' }),
+    });
+    expect(over.status).toBe(429);
+  });
+});
