@@ -21,6 +21,7 @@ const UNIT = [
   'test/kernel-manager/sandbox/tail.test.ts',
   'test/server/auth.test.ts',
   'test/server/config.test.ts',
+  'test/server/logger.test.ts',
   'test/server/config/*.test.ts',
   'test/server/errors.test.ts',
   'test/server/error-handler.test.ts',

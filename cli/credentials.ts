@@ -23,6 +23,12 @@ export interface SavedToken {
   /** The token's id on the server (tokens issued by `runcell login`). */
   id?: string;
   name?: string;
+  /**
+   * `login`: issued to this CLI by the browser login, so nothing else holds it and replacing it revokes
+   * it. Absent for a token given with `login --token` (it may be in use elsewhere) and in entries
+   * written before this field existed.
+   */
+  source?: 'login';
   saved_at: string;
 }
 

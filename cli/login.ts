@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { type HttpOptions, RunCellError, request } from '../sdk/http.js';
 import type { CreatedToken, ExchangeBody, WhoAmI } from '../shared/tokens.js';
+import type { SavedToken } from './credentials.js';
 
 export class LoginError extends Error {}
 
@@ -241,4 +242,30 @@ export async function revokeCurrent(o: HttpOptions): Promise<Revocation> {
     if (e instanceof RunCellError && e.code === 'RUNCELL_ERR_TOKEN_NOT_REVOCABLE') return 'configured';
     return { failed: e instanceof Error ? e.message : String(e) };
   }
+}
+
+/** What became of the token a login replaced in the credentials file. */
+export type Replaced =
+  /** It was issued to this CLI by a browser login: revoked (or the server no longer accepted it). */
+  | { token: 'revoked' | 'already-invalid' }
+  /** It was issued by a browser login but the server could not be told: it stays valid. */
+  | { token: 'still-valid'; failed: string }
+  /** It came from `login --token` (or an older runcell): it may be in use elsewhere, so it was left alone. */
+  | { token: 'kept-on-server' };
+
+/**
+ * After a login kept a new token for a server: the token kept before, if another, is revoked when a
+ * browser login issued it (only this CLI ever held it); any other token is left valid and reported.
+ */
+export async function retireReplaced(
+  server: string,
+  old: SavedToken | undefined,
+  token: string,
+): Promise<Replaced | undefined> {
+  if (!old || old.token === token) return undefined;
+  if (old.source !== 'login') return { token: 'kept-on-server' };
+  const r = await revokeCurrent({ url: server, token: old.token });
+  if (r === 'revoked' || r === 'already-invalid') return { token: r };
+  if (r === 'configured') return { token: 'kept-on-server' };
+  return { token: 'still-valid', failed: r.failed };
 }

@@ -34,7 +34,15 @@ import {
   type State,
 } from '../sdk/index.js';
 import { Credentials, CredentialsError, credentialsPath } from './credentials.js';
-import { browserLogin, LoginError, readToken, revokeCurrent, whoami } from './login.js';
+import {
+  browserLogin,
+  LoginError,
+  type Replaced,
+  readToken,
+  retireReplaced,
+  revokeCurrent,
+  whoami,
+} from './login.js';
 import { GraphView, jobTable, Progress, pipelineTable } from './output.js';
 import { runLive } from './run.js';
 
@@ -251,6 +259,24 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const credentials = () => new Credentials(credentialsPath(), (w) => say(`runcell: warning: ${w}`));
 const LOGIN_TIMEOUT_S = 300;
 
+/** Tells what became of the token a login replaced (see retireReplaced). */
+function sayReplaced(url: string, r: Replaced | undefined): void {
+  if (!r) return;
+  const page = new URL('/tokens', url).href;
+  if (r.token === 'revoked') say('The token kept before (from an earlier browser login) was revoked.');
+  else if (r.token === 'already-invalid') say('The token kept before was no longer valid on the server.');
+  else if (r.token === 'still-valid')
+    say(
+      `runcell: warning: could not revoke the token kept before (${r.failed}); it stays valid until it ` +
+        `is revoked at ${page}`,
+    );
+  else
+    say(
+      `The token kept before was not issued by runcell login and may be in use elsewhere: it stays valid ` +
+        `(revoke it at ${page} if nothing needs it).`,
+    );
+}
+
 /** `login`: through the browser, or a token from standard input (`--token` without a value). */
 async function login(url: string, v: Values): Promise<number> {
   const store = credentials();
@@ -258,9 +284,18 @@ async function login(url: string, v: Values): Promise<number> {
     const token = v.token === '-' ? await readToken(say) : v.token;
     if (!token) throw new UsageError('no token on standard input');
     const me = await whoami({ url, token });
-    store.save(url, { token, ...(me.token ? { id: me.token.id, name: me.token.name } : {}) });
-    if (v.json) printJson({ server: url, owner: me.owner, file: store.path });
+    const old = store.get(url);
+    store.save(url, {
+      token,
+      ...(me.token ? { id: me.token.id, name: me.token.name } : {}),
+      // The same token again keeps what it was.
+      ...(old?.token === token && old.source ? { source: old.source } : {}),
+    });
+    const replaced = await retireReplaced(url, old, token);
+    if (v.json)
+      printJson({ server: url, owner: me.owner, file: store.path, ...(replaced ? { replaced } : {}) });
     else say(`Logged in to ${url} as ${me.owner}; the token is kept in ${store.path}`);
+    if (!v.json) sayReplaced(url, replaced);
     return 0;
   }
   const timeoutS = num(v.timeout, 'timeout') ?? LOGIN_TIMEOUT_S;
@@ -271,7 +306,9 @@ async function login(url: string, v: Values): Promise<number> {
     timeoutMs: timeoutS * 1000,
     say,
   });
-  store.save(url, { token: issued.token, id: issued.id, name: issued.name });
+  const old = store.get(url);
+  store.save(url, { token: issued.token, id: issued.id, name: issued.name, source: 'login' });
+  const replaced = await retireReplaced(url, old, issued.token);
   const me = await whoami({ url, token: issued.token });
   if (v.json)
     printJson({
@@ -279,11 +316,14 @@ async function login(url: string, v: Values): Promise<number> {
       owner: me.owner,
       token: { id: issued.id, name: issued.name },
       file: store.path,
+      ...(replaced ? { replaced } : {}),
     });
-  else
+  else {
     say(
       `Logged in to ${url} as ${me.owner} (token “${issued.name}”, ${issued.prefix}…), kept in ${store.path}`,
     );
+    sayReplaced(url, replaced);
+  }
   return 0;
 }
 

@@ -103,8 +103,8 @@ export class KernelManager extends EventEmitter {
   ): Promise<KernelManager> {
     const config = resolveConfig(partial);
     const log = (logger ?? pino({ level: 'warn' })).child({ component: 'kernel-manager' });
+    // The sandbox logs its own start-up report (and each fork-server its own), once.
     const sandbox = await createSandbox(config.sandbox, log);
-    for (const line of sandbox.report) log.info(line);
     const m = new KernelManager(config, sandbox, log);
     try {
       await m.#startForkServers();

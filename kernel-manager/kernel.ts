@@ -180,7 +180,8 @@ export class LocalKernel extends KernelCore {
       await this.#teardown();
       throw await this.#explain(e, proc, exited);
     }
-    this.log.debug({ ms: Date.now() - started, pid: proc.pid, uid: proc.uid }, 'kernel ready');
+    // `pid` is the server's own on every line: the kernel's has its own key.
+    this.log.debug({ ms: Date.now() - started, kernelPid: proc.pid, uid: proc.uid }, 'kernel ready');
     void this.#heartbeat(gen);
   }
 

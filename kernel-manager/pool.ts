@@ -161,6 +161,14 @@ export class Pool {
       },
       (e: unknown) => {
         this.#starting.set(spec, (this.#starting.get(spec) ?? 1) - 1);
+        if (this.#closed) {
+          // Shutdown stopped it while it started: expected, and nothing to retry.
+          this.#deps.log.info(
+            { spec, reason: e instanceof Error ? e.message : String(e) },
+            'a pool kernel still starting was stopped at shutdown',
+          );
+          return;
+        }
         this.#failures++;
         this.#deps.log.error({ err: e, spec }, 'a pool kernel failed to start');
         // Back off so a broken spec does not spin; the next refill retries.

@@ -210,7 +210,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     });
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
-  if (jobs) await app.register(jobRoutes, { jobs });
+  if (jobs) await app.register(jobRoutes, { jobs, streams: metrics.jobStreams });
   if (apiTokens) {
     await app.register(tokenRoutes, {
       tokens: apiTokens,

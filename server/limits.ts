@@ -27,6 +27,12 @@ export class RateLimiter {
     return { ok: false, retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / rate / 1000)) };
   }
 
+  /** Gives back a token taken for something that was refused after all (never above the burst). */
+  refund(key: string): void {
+    const b = this.#buckets.get(key);
+    if (b) b.tokens = Math.min(this.perMinute, b.tokens + 1);
+  }
+
   #prune(t: number, rate: number): void {
     for (const [k, b] of this.#buckets) {
       if (b.tokens + (t - b.at) * rate >= this.perMinute) this.#buckets.delete(k);

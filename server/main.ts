@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = await createLogger(config.logLevel);
   const store = await openStore(storeOptions(config, logger.child({ component: 'store' })));
   logger.info({ backend: store.backend }, config.databaseUrl ? 'store: Postgres' : 'store: embedded PGlite');
   let manager: KernelManager;
@@ -41,14 +41,14 @@ async function main(): Promise<void> {
     await store.close();
     throw e;
   }
-  for (const line of manager.sandboxReport) logger.info({ sandbox: line }, 'sandbox');
   const jobs = await createJobs({
     sql: store.sql,
     events: store.events,
     files: store.files,
     uploads: store.uploads,
     manager,
-    log: logger.child({ component: 'jobs' }),
+    // The jobs service binds its own component: binding it here too would write the key twice.
+    log: logger,
     instance: instanceId(config),
     limits: jobLimits(config),
   });

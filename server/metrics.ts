@@ -39,6 +39,7 @@ export class Metrics {
   readonly lost: Counter;
   readonly sockets: Gauge;
   readonly longpolls: Gauge;
+  readonly jobStreams: Gauge;
   readonly refused: Counter<'reason'>;
   readonly execute: Histogram<'transport'>;
   readonly handOut: Histogram<'result'>;
@@ -82,6 +83,11 @@ export class Metrics {
     this.longpolls = new Gauge({
       name: 'runcell_longpolls',
       help: 'Long-poll GETs being held open',
+      registers,
+    });
+    this.jobStreams = new Gauge({
+      name: 'runcell_job_event_streams',
+      help: 'Open server-sent event streams of the jobs API',
       registers,
     });
     this.refused = new Counter({

@@ -41,6 +41,11 @@ export const ExecuteResult = Type.Object({
   error: Type.Union([ErrorInfo, Type.Null()]),
   execution_count: Type.Union([Type.Number(), Type.Null()]),
   duration_ms: Type.Number(),
+  /**
+   * True when the answer reached the server's cap (RUNCELL_EXECUTE_MAX_OUTPUT_BYTES): what did not fit
+   * was left out, a marker says so in stdout or stderr, and the execution was stopped. Absent otherwise.
+   */
+  truncated: Type.Optional(Type.Boolean()),
   /** Set when the request asked for a permalink. */
   permalink: Type.Optional(Type.Object({ id: Type.String(), url: Type.String() })),
 });

@@ -47,7 +47,8 @@ export class GatewayProvider implements KernelProvider {
 
   constructor(o: GatewayProviderOptions) {
     this.#o = o;
-    this.#log = o.log.child({ component: 'gateways' });
+    // Under the manager's own `component` binding: a second `component` key would repeat it in every line.
+    this.#log = o.log.child({ provider: 'gateways' });
     this.#gateways = o.gateways.map((config) => ({ config, kernels: new Set(), failures: 0, up: true }));
     this.#health = setInterval(() => void this.checkHealth(), o.healthIntervalMs);
     this.#health.unref();

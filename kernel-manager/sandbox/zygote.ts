@@ -329,7 +329,10 @@ export class ForkSandbox implements Sandbox {
             this.#zygote?.kill();
             return;
           }
-          this.#log.info({ spec: this.#spec.name, pid: this.#zygote?.pid }, 'fork-server zygote restarted');
+          this.#log.info(
+            { spec: this.#spec.name, zygotePid: this.#zygote?.pid },
+            'fork-server zygote restarted',
+          );
           this.#restarts = 0;
         },
         (e: unknown) => {
@@ -419,7 +422,7 @@ export class ForkSandbox implements Sandbox {
     void proc.exited.then(() => this.#live.delete(proc));
     if (!this.#zygote?.alive) proc.orphaned();
     this.#log.info(
-      { kernelId: req.kernelId, uid: held.uid, pid: f.pid, ms: Date.now() - started },
+      { kernelId: req.kernelId, uid: held.uid, kernelPid: f.pid, ms: Date.now() - started },
       'kernel forked',
     );
     return proc;

@@ -71,7 +71,9 @@ export type HubConfig = Pick<
 export interface HubDeps {
   config: HubConfig;
   log: Logger;
-  executions: Pick<RateLimiter, 'take'>;
+  /** Executions per anonymous address: a token is taken when the kernel can take the execution, and
+   *  given back when it is refused after all (the send failed, or the kernel died with it queued). */
+  executions: Pick<RateLimiter, 'take' | 'refund'>;
   /** Where execute_requests are recorded (the store); none in tests that do not need it. */
   recorder?: Recorder;
   /** Where files the code writes are kept, and how many/how large. */
@@ -230,6 +232,7 @@ export class Hub<K extends HubKernel = Kernel> {
     const why = refusal(msg, caller, {
       maxCodeBytes: this.#deps.config.maxCodeBytes,
       executions: this.#deps.executions,
+      unavailable: this.#life.refusal(this.kernel.state),
     });
     if (why !== undefined) {
       this.#refuse(sid, msg, why);
@@ -284,9 +287,16 @@ export class Hub<K extends HubKernel = Kernel> {
       this.#deps.onMessage?.('in');
     } catch (e) {
       this.#logger.debug({ err: e }, 'send to kernel failed');
+      this.#refund(msg, caller);
       const busy = e instanceof KernelManagerError && e.code === 'BUSY';
       this.#refuse(session.sid, msg, busy ? e.message : 'the kernel is not running');
     }
+  }
+
+  /** An anonymous execution that took a token and was then refused gets it back. */
+  #refund(msg: WireMessage, caller: Caller): void {
+    if (caller.kind === 'anonymous' && msg.header.msg_type === 'execute_request')
+      this.#deps.executions.refund(caller.ipKey);
   }
 
   #refuse(sid: string, msg: WireMessage, reason: string): void {
@@ -382,7 +392,10 @@ export class Hub<K extends HubKernel = Kernel> {
     this.#logger.info({ reason }, 'kernel dead');
     this.#records.endAll('dead');
     this.#hold.flush();
-    for (const q of died.queued) if (this.#sessions.find(q.sid)) this.#refuse(q.sid, q.msg, died.refusal);
+    for (const q of died.queued) {
+      this.#refund(q.msg, q.caller);
+      if (this.#sessions.find(q.sid)) this.#refuse(q.sid, q.msg, died.refusal);
+    }
     this.#append(synthetic(this.#kernelSession, 'iopub', 'status', { execution_state: 'dead', reason }));
     this.#detach();
     this.#sessions.gone(`kernel dead: ${reason}`, 1000);

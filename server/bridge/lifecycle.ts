@@ -41,11 +41,19 @@ export class Lifecycle {
     return this.#queue.length;
   }
 
+  /** Why a client message would be refused in this state (dead, or the restart queue is full), if so. */
+  refusal(state: ExecutionState): string | undefined {
+    if (this.#dead) return `the kernel is dead: ${this.#dead.reason}`;
+    if (state !== 'restarting' && state !== 'starting') return undefined;
+    if (this.#queue.length >= this.maxQueued) return 'the kernel is restarting';
+    return undefined;
+  }
+
   /** Decides for a client message, given the kernel's state now; a queued message is kept here. */
   admit(state: ExecutionState, q: Queued): Admission {
-    if (this.#dead) return { refuse: `the kernel is dead: ${this.#dead.reason}` };
+    const refuse = this.refusal(state);
+    if (refuse !== undefined) return { refuse };
     if (state !== 'restarting' && state !== 'starting') return { send: true };
-    if (this.#queue.length >= this.maxQueued) return { refuse: 'the kernel is restarting' };
     this.#queue.push(q);
     return { queued: true };
   }

@@ -35,13 +35,15 @@ export interface Rules {
   maxCodeBytes: number;
   /** Executions per anonymous address; a token is taken for each execute_request that passes. */
   executions: Pick<RateLimiter, 'take'>;
+  /** Why the kernel cannot take a message now (dead, or its restart queue is full), if it cannot. */
+  unavailable?: string | undefined;
 }
 
 /**
  * Why this message may not go to the kernel, or undefined when it may: an unknown channel, a type
- * not allowed on its channel, an execute_request without code or with too much of it, or too many
- * executions from an anonymous caller's address (checked last: only a message that passes the rest
- * costs a token).
+ * not allowed on its channel, an execute_request without code or with too much of it, a kernel that
+ * cannot take it now, or too many executions from an anonymous caller's address (checked last: only a
+ * message that passes the rest costs a token).
  */
 export function refusal(msg: WireMessage, caller: Caller, rules: Rules): string | undefined {
   const type = String(msg.header.msg_type);
@@ -52,10 +54,11 @@ export function refusal(msg: WireMessage, caller: Caller, rules: Rules): string 
       ? `${type} is not accepted over this connection: interrupt, restart and shut down through the REST API (/api/kernels/:id/interrupt, /restart, DELETE)`
       : `message type ${type} is not allowed on the ${msg.channel} channel`;
   }
-  if (type !== 'execute_request') return undefined;
+  if (type !== 'execute_request') return rules.unavailable;
   const code = msg.content.code;
   if (typeof code !== 'string') return 'execute_request needs content.code';
   if (Buffer.byteLength(code) > rules.maxCodeBytes) return `code is larger than ${rules.maxCodeBytes} bytes`;
+  if (rules.unavailable !== undefined) return rules.unavailable;
   if (caller.kind === 'anonymous') {
     const t = rules.executions.take(caller.ipKey);
     if (!t.ok) return `too many executions from your address; retry in ${t.retryAfterS} s`;

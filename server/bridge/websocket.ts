@@ -135,7 +135,7 @@ export class SocketSink implements Sink {
         this.#paused = false;
         this.#pump();
       }
-      if (this.#closing && this.#pending === 0) this.ws.close(this.#closeCode, this.#closeReason);
+      if (this.#closing && this.#pending === 0) this.#close(this.#closeCode, this.#closeReason);
     });
   }
 
@@ -147,7 +147,21 @@ export class SocketSink implements Sink {
 
   replaced(): void {
     this.#closing = true;
-    this.ws.close(1000, 'replaced by a newer connection with the same session id');
+    this.#close(1000, 'replaced by a newer connection with the same session id');
+  }
+
+  /**
+   * The close code this server sent, if it closed the socket: what the client received, which the
+   * socket's own 'close' event may not say (1006 when the connection ends before the client's echo).
+   */
+  get closeSent(): number | undefined {
+    return this.#closeSent;
+  }
+
+  #closeSent: number | undefined;
+  #close(code: number, reason: string): void {
+    this.#closeSent ??= code;
+    this.ws.close(code, reason);
   }
 
   #closeCode = 1000;
@@ -161,7 +175,7 @@ export class SocketSink implements Sink {
       .subarray(0, 120)
       .toString('utf8')
       .replace(/\uFFFD$/, '');
-    if (this.#pending === 0) this.ws.close(this.#closeCode, this.#closeReason);
+    if (this.#pending === 0) this.#close(this.#closeCode, this.#closeReason);
   }
 }
 
@@ -253,7 +267,8 @@ function serve(
     release();
     ctx.metrics.sockets.dec();
     hub.detach(session, sink);
-    log.info({ session: sid, code }, 'websocket closed');
+    // The code the client was sent when this side closed it; else the one the client closed with.
+    log.info({ session: sid, code: sink.closeSent ?? code }, 'websocket closed');
   });
 
   // Replay what this session missed (a reconnect), then follow the log.

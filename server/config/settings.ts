@@ -286,6 +286,12 @@ export const SETTINGS = {
     min: 100,
     doc: '/api/execute max',
   }),
+  executeMaxOutputBytes: int({
+    env: 'RUNCELL_EXECUTE_MAX_OUTPUT_BYTES',
+    default: 4 * MiB,
+    min: 16 * KiB,
+    doc: '/api/execute answer cap',
+  }),
   // One cap for code from every door (execute, websocket, long-poll, jobs): the jobs service's.
   maxCodeBytes: int({
     env: 'RUNCELL_MAX_CODE_BYTES',

@@ -142,6 +142,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   // Jobs left waiting while their needs ended (a crash between the two, or the recovery above).
   await settle(pipeline, await repo.waiting());
   await scheduler.start();
+  log.info({ instance, concurrency: limits.concurrency, perOwner: limits.perOwner }, 'jobs service started');
   let closed = false;
 
   const specs = () => new Set(o.manager.specs().map((s) => s.name));

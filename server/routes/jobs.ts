@@ -11,6 +11,7 @@
 //   POST /api/jobs/:id/rerun        a new attempt of a finished job                202
 //   POST /api/jobs/rerun            new attempts of every aborted job (of a batch)  202
 
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
@@ -32,6 +33,8 @@ import {
 
 export interface JobRoutesOptions {
   jobs: Jobs;
+  /** Counts the open server-sent event streams (the app's runcell_job_event_streams gauge). */
+  streams?: { inc(): void; dec(): void };
 }
 
 const access = { access: { auth: 'token' as const } };
@@ -39,7 +42,7 @@ const access = { access: { auth: 'token' as const } };
 /** Media types a browser would render or run are served as plain bytes. */
 const ACTIVE = /html|xml|svg|javascript|ecmascript|pdf/i;
 
-export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, { jobs }) => {
+export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, { jobs, streams: gauge }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   /** Open event streams, ended when the server closes (a hijacked socket would hold close() up). */
   const streams = new Set<AbortController>();
@@ -83,6 +86,7 @@ export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, 
         });
         raw.write('retry: 2000\n\n');
         streams.add(ac);
+        gauge?.inc();
         try {
           for await (const ev of jobs.follow(owner, after, {
             ...filter,
@@ -92,13 +96,16 @@ export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, 
             const text = ev
               ? `id: ${ev.seq}\nevent: state\ndata: ${JSON.stringify(ev)}\n\n`
               : ': keep-alive\n\n';
-            if (!raw.write(text)) await new Promise((r) => raw.once('drain', r));
+            // A client that stops reading fills its buffer; one that then goes away never drains
+            // it: wait for either ('close' aborts the signal).
+            if (!raw.write(text) && !(await drained(raw, ac.signal))) break;
             if (ac.signal.aborted) break;
           }
         } catch (err) {
           req.log.warn({ err }, 'job event stream ended with an error');
         } finally {
           streams.delete(ac);
+          gauge?.dec();
           raw.end();
         }
         return reply;
@@ -149,3 +156,15 @@ export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, 
     async (req, reply) => reply.code(202).send(await jobs.rerun(req.caller.owner, req.params.id)),
   );
 };
+
+/** Resolves true once `stream` drains, false if `signal` aborts first (the client went away). */
+async function drained(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  try {
+    await once(stream, 'drain', { signal });
+    return true;
+  } catch (e) {
+    if (signal.aborted) return false;
+    throw e;
+  }
+}

@@ -251,6 +251,64 @@ describe('runcell login through the browser', () => {
   });
 });
 
+describe('logging in again replaces the kept token', () => {
+  /** A browser login approved in the tab (already signed in there); resolves with the kept token. */
+  async function browserLogin(): Promise<{ token: string; stderr: string }> {
+    const login = cli(['login', '--no-browser', '--timeout', '60']);
+    const url = await loginUrl(login);
+    await page.goto(url.href);
+    await page.locator('#request').waitFor({ state: 'visible' });
+    await page.locator('#approve').click();
+    await expect.poll(() => page.textContent('h1')).toBe('Signed in');
+    expect(await login.exited).toBe(0);
+    return { token: saved()[server.base]?.token as string, stderr: login.stderr };
+  }
+
+  const createToken = async (name: string): Promise<string> => {
+    const res = await fetch(`${server.base}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+    return ((await res.json()) as { token: string }).token;
+  };
+
+  it('revokes a browser-issued token that login --token replaces; leaves a pasted one valid', async () => {
+    const first = await browserLogin();
+    expect((await whoami(first.token)).status).toBe(200);
+
+    // login --token over it: the browser-issued token was only ever this CLI's, so it is revoked.
+    const pasted = await createToken('pasted over a browser login');
+    const over = await done(['login', '--token'], `${pasted}\n`);
+    expect(over.code).toBe(0);
+    expect(saved()[server.base]?.token).toBe(pasted);
+    expect((await whoami(first.token)).status).toBe(401);
+    expect(over.stderr).toMatch(/The token kept before \(from an earlier browser login\) was revoked/);
+
+    // A browser login over a pasted token: that one may be in use elsewhere, so it stays valid.
+    const second = await browserLogin();
+    expect(second.stderr).toMatch(/was not issued by runcell login .* it stays valid/);
+    expect((await whoami(pasted)).status).toBe(200);
+    expect((await whoami(second.token)).status).toBe(200);
+
+    // And a browser login over a browser login revokes the first (--json says so).
+    const again = cli(['login', '--no-browser', '--timeout', '60', '--json']);
+    const url = await loginUrl(again);
+    await page.goto(url.href);
+    await page.locator('#request').waitFor({ state: 'visible' });
+    await page.locator('#approve').click();
+    expect(await again.exited).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ replaced: { token: 'revoked' } });
+    expect((await whoami(second.token)).status).toBe(401);
+
+    expect((await done(['logout'])).code).toBe(0);
+    await fetch(`${server.base}/api/tokens/current`, {
+      method: 'DELETE',
+      headers: { authorization: `token ${pasted}` },
+    });
+  });
+});
+
 describe('the tokens page', () => {
   it('lists, creates (the secret shown once) and revokes tokens', async () => {
     const made = await fetch(`${server.base}/api/tokens`, {

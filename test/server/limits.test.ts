@@ -15,6 +15,17 @@ describe('limits', () => {
     expect(new RateLimiter(0).take('x').ok).toBe(true);
   });
 
+  it('token bucket: a refund gives one token back, never above the burst', () => {
+    const r = new RateLimiter(1, () => 0);
+    r.refund('a');
+    expect(r.take('a').ok).toBe(true);
+    expect(r.take('a').ok).toBe(false);
+    r.refund('a');
+    r.refund('a');
+    expect(r.take('a').ok).toBe(true);
+    expect(r.take('a').ok).toBe(false);
+  });
+
   it('concurrency: acquire up to max, release once', () => {
     const c = new ConcurrencyLimiter(1);
     const rel = c.acquire('a');

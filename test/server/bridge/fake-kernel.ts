@@ -158,7 +158,7 @@ export function fakeHub(
 ): { hub: Hub<FakeKernel>; kernel: FakeKernel } {
   const hub = new Hub(kernel, anonymous.ipKey, {
     log: pino({ level: 'silent' }),
-    executions: { take: () => ({ ok: true }) },
+    executions: { take: () => ({ ok: true }), refund: () => undefined },
     ...over,
     config: { ...config, ...over.config },
   });

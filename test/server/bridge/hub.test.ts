@@ -176,6 +176,44 @@ describe('hub: refusals and their synthetic replies', () => {
     expect(seen(hub, 'a', 0).some((o) => /too many executions/.test(String(o.content.evalue)))).toBe(true);
   });
 
+  it('spends an execution token only on an execution the kernel takes (issue 18, point 9)', () => {
+    // One token for the address, shared by every kernel as on the server. Each refusal below must leave
+    // it unspent, so the last execution, on a live kernel, still runs.
+    const executions = new RateLimiter(1, () => 0);
+    const exec = (code: string) => clientMsg('shell', 'execute_request', { code });
+    const dead = fakeHub({ executions });
+    dead.kernel.die('out of memory');
+    dead.hub.fromClient('a', exec('on a dead kernel'), anonymous);
+    const full = fakeHub({ executions });
+    full.kernel.restarting();
+    for (let i = 0; i < MAX_QUEUED; i++)
+      full.hub.fromClient('a', clientMsg('shell', 'kernel_info_request'), anonymous);
+    full.hub.fromClient('a', exec('past a full restart queue'), anonymous);
+    const dying = fakeHub({ executions });
+    dying.kernel.restarting();
+    dying.hub.fromClient('a', exec('queued, then the kernel died'), anonymous);
+    dying.kernel.die('crashed');
+    const gone = fakeHub({ executions });
+    gone.kernel.failNextSend = new Error('socket closed');
+    gone.hub.fromClient('a', exec('the send failed'), anonymous);
+    const refusals = [dead, full, dying, gone].map(({ hub }) =>
+      seen(hub, 'a')
+        .filter((o) => o.channel === 'shell')
+        .map((o) => o.content.evalue),
+    );
+    expect(refusals).toEqual([
+      ['the kernel is dead: out of memory'],
+      ['the kernel is restarting'],
+      ['the kernel is dead: crashed'],
+      ['the kernel is not running'],
+    ]);
+    const live = fakeHub({ executions });
+    live.hub.fromClient('a', exec('runs'), anonymous);
+    expect(live.kernel.sent.map((s) => s.msg.content.code)).toEqual(['runs']);
+    live.hub.fromClient('a', exec('over the rate'), anonymous);
+    expect(live.kernel.sent).toHaveLength(1);
+  });
+
   it('refuses with the reason when the kernel cannot take the message', () => {
     const { hub, kernel } = fakeHub();
     kernel.failNextSend = new KernelManagerError('BUSY', 'the kernel is not reading its input');

@@ -50,6 +50,18 @@ describe('refusal', () => {
     expect(r.taken).toEqual([anonymous.ipKey]);
   });
 
+  it('refuses for a kernel that cannot take the message before it costs an execution', () => {
+    const r = { ...rules(), unavailable: 'the kernel is dead: crashed' };
+    expect(refusal(clientMsg('shell', 'execute_request', { code: '1' }), anonymous, r)).toBe(
+      'the kernel is dead: crashed',
+    );
+    expect(refusal(clientMsg('shell', 'kernel_info_request'), anonymous, r)).toBe(
+      'the kernel is dead: crashed',
+    );
+    expect(refusal(clientMsg('shell', 'shutdown_request'), anonymous, r)).toMatch(/through the REST API/);
+    expect(r.taken).toEqual([]);
+  });
+
   it('never lets through a type outside the allow-list', () => {
     const channel = fc.oneof(
       fc.constantFrom('shell', 'stdin', 'control', 'iopub', 'toString', '__proto__', 'constructor'),
