@@ -27,13 +27,17 @@ describe('destroy', () => {
     const p = await launchPy(
       t.sb,
       `import os, time
-if os.fork() == 0:
+middle = os.fork()
+if middle == 0:
     os.setsid()
     if os.fork() == 0:
         for fd in (0, 1, 2):
             os.close(fd)
         time.sleep(300)
     os._exit(0)
+# The middle process exits only after it forked the daemon: 'ready' means the daemon exists (printing
+# at once raced the forks on a loaded machine).
+os.waitpid(middle, 0)
 print('ready', flush=True)
 time.sleep(300)`,
     );
