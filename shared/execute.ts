@@ -12,7 +12,8 @@ export const ExecuteBody = Type.Object({
 });
 export type ExecuteBody = Static<typeof ExecuteBody>;
 
-const ErrorInfo = Type.Object({
+/** An error as Jupyter reports it (messaging spec, "Execution errors"): one-shot and job results alike. */
+export const ErrorInfo = Type.Object({
   ename: Type.String(),
   evalue: Type.String(),
   traceback: Type.Array(Type.String()),

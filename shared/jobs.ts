@@ -2,6 +2,7 @@
 // responses with these TypeBox schemas; the SDK, the CLI and the jobs page use the types derived from
 // them (the page as types only, so no schema code reaches the browser).
 import { type Static, type TLiteral, Type } from 'typebox';
+import { ErrorInfo } from './execute.js';
 import { FINAL_STATES, STATES } from './job-states.js';
 
 export * from './job-states.js';
@@ -86,10 +87,7 @@ export const ReplicaResult = Type.Object({
   stdout: Type.String(),
   stderr: Type.String(),
   outputs: Type.Array(Output),
-  error: Type.Union([
-    Type.Object({ ename: Type.String(), evalue: Type.String(), traceback: Type.Array(Type.String()) }),
-    Type.Null(),
-  ]),
+  error: Type.Union([ErrorInfo, Type.Null()]),
   files: Type.Array(OutputFile),
   /** sha256 of the outputs and files: equal digests, equal results. */
   digest: Type.String(),
@@ -101,10 +99,7 @@ export const Result = Type.Object({
   stdout: Type.String(),
   stderr: Type.String(),
   outputs: Type.Array(Output),
-  error: Type.Union([
-    Type.Object({ ename: Type.String(), evalue: Type.String(), traceback: Type.Array(Type.String()) }),
-    Type.Null(),
-  ]),
+  error: Type.Union([ErrorInfo, Type.Null()]),
   execution_count: Type.Union([Type.Number(), Type.Null()]),
   files: Type.Array(OutputFile),
   /** Output past the stored cap was dropped. */
