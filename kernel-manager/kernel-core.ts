@@ -68,6 +68,9 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   #transition: 'restart' | 'shutdown' | undefined;
   /** The restart under way: a restart() asked for meanwhile joins it. */
   #restarting: Promise<void> | undefined;
+  /** The shutdown or kill under way: a second one joins it, so no caller sees the kernel gone before
+   * its sandbox is (manager.close() after a job's own shutdown must wait for that teardown). */
+  #ending: Promise<void> | undefined;
   /** execute_requests sent and not yet replied to, in the order the kernel runs them. */
   readonly #executions: PendingExecution[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -424,25 +427,36 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     }
   }
 
-  async shutdown(reason = 'shut down'): Promise<void> {
-    if (this.#state === 'dead') return;
+  shutdown(reason = 'shut down'): Promise<void> {
+    if (this.#ending) return this.#ending;
+    if (this.#state === 'dead') return Promise.resolve();
     this.#transition = 'shutdown';
-    try {
-      await this.stopKernel();
-    } finally {
-      this.die(reason);
-    }
+    this.#ending = (async () => {
+      try {
+        await this.stopKernel();
+      } finally {
+        this.die(reason);
+      }
+    })();
+    return this.#ending;
   }
 
   /** Ends the kernel at once, with a reason every client is told (and the limit, when one caused it). */
-  protected async kill(reason: string, limit?: 'memory' | 'cpu'): Promise<void> {
-    if (this.#state === 'dead') return;
+  protected kill(reason: string, limit?: 'memory' | 'cpu'): Promise<void> {
+    if (this.#ending) return this.#ending;
+    if (this.#state === 'dead') return Promise.resolve();
     if (limit) this.#emitLimit({ kind: limit, message: reason });
     this.log.info({ reason }, 'kernel killed');
     // Losses of the transport from here on are this kill's doing, not deaths of their own.
     this.#transition = 'shutdown';
-    await this.destroyKernel();
-    this.die(reason);
+    this.#ending = (async () => {
+      try {
+        await this.destroyKernel();
+      } finally {
+        this.die(reason);
+      }
+    })();
+    return this.#ending;
   }
 
   /** The kernel is gone for good: stop every clock and tell the listeners why. */

@@ -46,6 +46,8 @@ export interface BuildOptions {
 export interface App {
   app: FastifyInstance;
   ctx: AppContext;
+  /** First step of a graceful stop: new requests are refused (503), open connections stay. */
+  drain(): void;
   /** Graceful stop: refuse new work, tell clients, close the listener. Kernels are the caller's. */
   close(): Promise<void>;
 }
@@ -236,6 +238,9 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   return {
     app,
     ctx,
+    drain() {
+      ctx.draining = true;
+    },
     async close() {
       ctx.draining = true;
       ctx.kernels.closeAll('the server is shutting down');

@@ -101,6 +101,7 @@ export function jobLimits(c: ServerConfig): JobLimits {
     maxOutputFiles: c.jobsMaxOutputFiles,
     maxOutputFileBytes: c.jobsMaxOutputFileBytes,
     sweepMs: c.jobsSweepMs,
+    leaseMs: c.jobsLeaseMs,
     maxPollWaitMs: c.jobsMaxPollWaitMs,
     maxCodeBytes: c.maxCodeBytes,
   };

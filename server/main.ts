@@ -14,6 +14,7 @@ import {
 import { instanceId } from './instance.js';
 import { createJobs } from './jobs/index.js';
 import { createLogger } from './logger.js';
+import { shutdown } from './shutdown.js';
 import { openStore } from './store/db.js';
 
 async function main(): Promise<void> {
@@ -62,25 +63,21 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: refusing new work, closing connections, stopping kernels');
+    logger.info(
+      { signal },
+      'shutting down: refusing new work, ending jobs, closing connections, stopping kernels',
+    );
     const force = setTimeout(() => {
       logger.error('graceful shutdown took too long; exiting');
       process.exit(1);
     }, config.shutdownGraceMs);
     force.unref();
-    try {
-      await server.close();
-      // Running jobs get a grace period, then end aborted (rerunnable).
-      await jobs.close({ graceMs: config.jobsShutdownGraceMs });
-      await manager.close();
-      // Last: pending execute records are written before the database closes.
-      await store.close();
-      logger.info('shut down cleanly');
-      process.exit(0);
-    } catch (e) {
-      logger.error({ err: e }, 'error during shutdown');
-      process.exit(1);
-    }
+    const ok = await shutdown(
+      { server, jobs, manager, store },
+      { graceMs: config.shutdownGraceMs, jobsGraceMs: config.jobsShutdownGraceMs },
+      logger,
+    );
+    process.exit(ok ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -2,7 +2,7 @@
 // namespace teardown: kill the cgroups and every process of the uid, check nothing is left, then
 // remove the cgroups and runtime dir and give the uid back.
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelCgroup } from './cgroups.js';
 import { killUid, processesOfUid } from './procs.js';
@@ -41,6 +41,18 @@ function firstChild(ppid: number): number | undefined {
     return kids[0] ? Number(kids[0]) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+const BWRAP = '/usr/bin/bwrap';
+
+/** Device and inode of the file at `path` (following links: /proc/<pid>/exe is the running binary). */
+function fileId(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined; // gone, or not yet readable
   }
 }
 
@@ -101,15 +113,25 @@ export class KernelProcess implements SandboxedProcess {
     return info;
   }
 
-  /** Waits for bubblewrap's pid 1 (`init`, from --info-fd) to start the kernel, until the kernel's
-   * start-up deadline (a fixed few seconds failed starts on a loaded machine); records its pid. */
+  /**
+   * Waits for bubblewrap's pid 1 (`init`, from --info-fd) to start the kernel, until the kernel's
+   * start-up deadline (a fixed few seconds failed starts on a loaded machine); records its pid.
+   * The child exists before it is set up: bubblewrap forks it, and only then does the child drop
+   * what is left of its privileges, load the seccomp filter and exec the command. So the pid counts
+   * only once the child has exec'd (its executable is no longer bubblewrap): before that, a host-side
+   * check of it (zygote.ts verifyFork) or a fork entering its sandbox would race that set-up.
+   */
   async attach(init: number, deadline: number): Promise<void> {
+    const bwrap = fileId(BWRAP);
     for (;;) {
       if (this.#hasExited) throw new Error('the sandbox exited during set-up');
       const pid = firstChild(init);
       if (pid !== undefined) {
-        this.#pid = pid;
-        return;
+        const exe = fileId(`/proc/${pid}/exe`);
+        if (exe !== undefined && exe !== bwrap) {
+          this.#pid = pid;
+          return;
+        }
       }
       if (Date.now() > deadline) throw new Error('the kernel process did not appear in the sandbox');
       await sleep(2);

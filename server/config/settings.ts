@@ -521,6 +521,14 @@ export const SETTINGS = {
     min: 100,
     doc: 'scheduler sweep period',
   }),
+  jobsLeaseMs: int({
+    env: 'RUNCELL_JOBS_LEASE_MS',
+    default: JOBS.leaseMs,
+    min: 1000,
+    doc:
+      "a running job's lease, renewed every third of it; a job whose lease lapsed is marked aborted by " +
+      'any instance (docs/jobs.md)',
+  }),
   jobsMaxPollWaitMs: int({
     env: 'RUNCELL_JOBS_MAX_POLL_WAIT_MS',
     default: JOBS.maxPollWaitMs,

@@ -27,6 +27,7 @@ import type { Events } from '../store/events.js';
 import { safeFileName } from '../store/filename.js';
 import { createUploads, type Uploads } from '../store/uploads.js';
 import { JobEvents, type ReadOptions } from './events.js';
+import { Leases } from './lease.js';
 import { defaultJobLimits, type JobLimits } from './limits.js';
 import { downstream, resolveNeeds, settle } from './pipeline.js';
 import { recover } from './recovery.js';
@@ -97,8 +98,12 @@ export interface Jobs {
   ): Promise<{ name: string; mediaType: string; size: number; data: AsyncGenerator<Buffer> } | null>;
   /** Resolves when no job runs on this instance. */
   idle(): Promise<void>;
-  /** Graceful stop: running jobs get `graceMs` to finish, then end aborted; queued ones stay queued. */
-  close(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Graceful stop: running jobs get `graceMs` to finish, then end aborted; queued ones stay queued.
+   * Their writes retry an unreachable database until `deadline` (epoch ms); past it, what is left
+   * unwritten is recovered once its lease lapses (lease.ts).
+   */
+  close(options?: { graceMs?: number; deadline?: number }): Promise<void>;
   /** Stops as a crash would (tests, emergencies): nothing more is written. */
   abandon(): Promise<void>;
 }
@@ -126,8 +131,18 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   };
   const ended = (owner: string, ids: string[]) =>
     settleLater(async () => settle(pipeline, await repo.waitingOn(owner, ids)));
+  const leases = new Leases({
+    repo,
+    events,
+    instance,
+    leaseMs: limits.leaseMs,
+    log,
+    onLost: (ids) => scheduler.lose(ids),
+    onRecovered: (owner, id) => void ended(owner, [id]),
+  });
   const scheduler: Scheduler = new Scheduler({
     onEnded: (owner, id) => void ended(owner, [id]),
+    leases,
     repo,
     events,
     store: o.events,
@@ -142,7 +157,11 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   // Jobs left waiting while their needs ended (a crash between the two, or the recovery above).
   await settle(pipeline, await repo.waiting());
   await scheduler.start();
-  log.info({ instance, concurrency: limits.concurrency, perOwner: limits.perOwner }, 'jobs service started');
+  leases.start();
+  log.info(
+    { instance, concurrency: limits.concurrency, perOwner: limits.perOwner, leaseMs: limits.leaseMs },
+    'jobs service started',
+  );
   let closed = false;
 
   const specs = () => new Set(o.manager.specs().map((s) => s.name));
@@ -367,10 +386,11 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
 
     idle: () => scheduler.idle(),
 
-    async close({ graceMs = 0 } = {}) {
+    async close({ graceMs = 0, deadline } = {}) {
       if (closed) return;
       closed = true;
-      await scheduler.close(graceMs);
+      await scheduler.close(graceMs, deadline);
+      leases.stop();
       await settling;
       await events.close();
     },
@@ -378,6 +398,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     async abandon() {
       if (closed) return;
       closed = true;
+      leases.stop();
       await scheduler.abandon();
       await events.close();
     },

@@ -21,6 +21,7 @@ export function defaultJobLimits(): JobLimits {
     concurrency: 4,
     perOwner: 2,
     sweepMs: 30_000,
+    leaseMs: 30_000,
     maxBatch: 1_000,
     maxCodeBytes: 256 * 1024,
     defaultTimeoutMs: 60_000,

@@ -46,6 +46,8 @@ export interface JobRow {
   state: State;
   reason: string | null;
   cancel_requested: boolean;
+  /** The instance that claimed it (launched or later). */
+  instance?: string | null;
   result: Result | null;
   created_at: Date;
   launched_at: Date | null;
@@ -357,6 +359,39 @@ export function createRepository(sql: Sql) {
       return q<{ id: string; owner: string; state: State }[]>`
         select id, owner, state from jobs
         where state in ('launched', 'running') and instance = ${instance} order by num`;
+    },
+
+    /**
+     * Extends the lease of the jobs `instance` still runs (launched or running, claimed by it) to
+     * `leaseMs` from now, on the database's clock; answers the ids it renewed (a job missing from
+     * the answer was recovered by another instance, or ended).
+     */
+    async renewLeases(instance: string, ids: string[], leaseMs: number): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = await q<{ id: string }[]>`
+        update jobs set lease_until = now() + ${leaseMs} * interval '1 millisecond'
+        where id = any(${ids}::uuid[]) and instance = ${instance} and state in ('launched', 'running')
+        returning id`;
+      return rows.map((r) => r.id);
+    },
+
+    /**
+     * Launched or running jobs whose lease lapsed (no lease yet: `leaseMs` after their last
+     * transition), except those in `held` (this instance runs them and renews as soon as it can).
+     */
+    async lapsed(
+      held: string[],
+      leaseMs: number,
+      limit = 1000,
+    ): Promise<
+      { id: string; owner: string; state: State; instance: string | null; lease_until: Date | null }[]
+    > {
+      return q`
+        select id, owner, state, instance, lease_until from jobs
+        where state in ('launched', 'running')
+          and coalesce(lease_until, updated_at + ${leaseMs} * interval '1 millisecond') < now()
+          and not (id = any(${held}::uuid[]))
+        order by num limit ${limit}`;
     },
 
     async cancelRequested(id: string): Promise<boolean> {

@@ -14,8 +14,10 @@ import type { Files } from '../store/blobs.js';
 import type { Events } from '../store/events.js';
 import type { Uploads } from '../store/uploads.js';
 import type { JobEvents } from './events.js';
+import type { Leases } from './lease.js';
 import { combine, type ReplicaRun } from './replicas.js';
 import type { JobRow, Repository } from './repository.js';
+import { retryStore } from './retry.js';
 import { type InputFile, type RunLimits, runJob } from './runner.js';
 import { isFinal, type OutputFile, type Result, type State } from './schemas.js';
 
@@ -26,6 +28,8 @@ export interface SchedulerLimits extends RunLimits {
   perOwner: number;
   /** How often queued jobs left by other instances are looked for (0: never). */
   sweepMs: number;
+  /** A job's lease (lease.ts): renewed every third of it; lapsed, any instance recovers the job. */
+  leaseMs: number;
 }
 
 export interface SchedulerDeps {
@@ -38,6 +42,8 @@ export interface SchedulerDeps {
   log: Logger;
   instance: string;
   limits: SchedulerLimits;
+  /** The leases of the jobs this scheduler runs. */
+  leases: Leases;
   /** A job this scheduler ran has ended (settles the jobs that need it). */
   onEnded?(owner: string, id: string): void;
 }
@@ -65,6 +71,8 @@ export class Scheduler {
   #closing = false;
   /** Set by abandon(): nothing more is written, as after a crash. */
   #abandoned = false;
+  /** Writes of a job's claim and end retry an unreachable database until then (close() sets it). */
+  #writeDeadline = Number.POSITIVE_INFINITY;
   #sweep: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   readonly #idle = new Set<() => void>();
@@ -116,6 +124,11 @@ export class Scheduler {
     return r.done;
   }
 
+  /** Jobs whose lease this instance lost (lease.ts): stopped here, their end is not written here. */
+  lose(ids: string[]): void {
+    for (const id of ids) this.#running.get(id)?.controller.abort();
+  }
+
   /** Asks whichever instance runs the job to stop it. */
   async abortRemote(id: string): Promise<void> {
     await this.#d.store.publish(CANCEL_CHANNEL, { id });
@@ -155,6 +168,7 @@ export class Scheduler {
     r.done = this.#run(id, r)
       .catch((err: unknown) => this.#d.log.error({ err, job: id }, 'job run failed'))
       .finally(() => {
+        this.#d.leases.release(id);
         this.#running.delete(id);
         this.#known.delete(id);
         const n = (this.#perOwner.get(owner) ?? 1) - 1;
@@ -173,18 +187,39 @@ export class Scheduler {
     extra: { reason?: string | null; result?: Result; instance?: string } = {},
   ): Promise<boolean> {
     if (this.#abandoned) return false;
-    const ev = await this.#d.repo.transition(id, owner, from, to, extra);
-    if (ev) this.#d.events.published(owner);
+    let tries = 0;
+    const ev = await this.#retry(`job ${to}`, () => {
+      tries++;
+      return this.#d.repo.transition(id, owner, from, to, extra);
+    });
+    let moved = ev !== null;
+    if (!ev && tries > 1) {
+      // A retry after a commit whose answer was lost finds the job already moved.
+      const row = await this.#retry('job reread', () => this.#d.repo.load(id));
+      moved = row?.state === to && (to !== 'launched' || row.instance === this.#d.instance);
+    }
+    if (moved) this.#d.events.published(owner);
     // Its dependants may now run, or be skipped.
-    if (ev && isFinal(to)) this.#d.onEnded?.(owner, id);
-    return ev !== null;
+    if (moved && isFinal(to)) this.#d.onEnded?.(owner, id);
+    return moved;
+  }
+
+  /** A job's database work, riding out an unreachable database (retry.ts) until the write deadline. */
+  #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return retryStore(fn, {
+      deadline: () => this.#writeDeadline,
+      stopped: () => this.#abandoned,
+      log: this.#d.log,
+      what,
+    });
   }
 
   async #run(id: string, r: Running): Promise<void> {
     const { repo } = this.#d;
     const owner = r.owner;
     if (!(await this.#move(id, owner, ['queued'], 'launched', { instance: this.#d.instance }))) return;
-    const job = (await repo.load(id)) as JobRow;
+    await this.#d.leases.hold(id);
+    const job = (await this.#retry('job load', () => repo.load(id))) as JobRow;
     // Cancelled between the claim and now (by a client on another instance): honour it.
     if (job.cancel_requested) r.controller.abort();
     const fail = (reason: string) => this.#move(id, owner, ['launched', 'running'], 'failed', { reason });
@@ -192,13 +227,13 @@ export class Scheduler {
     let inputs: InputFile[];
     let handed: InputFile[];
     try {
-      inputs = await this.#inputs(job.files);
+      inputs = await this.#retry('job inputs', () => this.#inputs(job.files));
     } catch (e) {
       await fail(`an input file could not be read: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     try {
-      handed = await this.#handed(job);
+      handed = await this.#retry('job handed files', () => this.#handed(job));
     } catch (e) {
       await fail(
         `a file from a job it needs could not be read: ${e instanceof Error ? e.message : String(e)}`,
@@ -215,8 +250,13 @@ export class Scheduler {
       Array.from({ length: job.replicas }, (_, i) => this.#replica(job, i, r, inputs, handed, onRunning)),
     );
     if (this.#abandoned) return;
-    // Shutting down before any kernel could be had: leave it launched; recovery marks it aborted.
-    if (runs.every((x) => x === 'closed')) return;
+    // Shutting down before any kernel could be had: it ends aborted now, like a job stopped running.
+    if (runs.every((x) => x === 'closed')) {
+      await this.#move(id, owner, ['launched', 'running'], 'aborted', {
+        reason: 'the server shut down before the job had a kernel; rerun it',
+      });
+      return;
+    }
     const done = runs.map((x, index) =>
       x === 'closed'
         ? ({
@@ -301,12 +341,9 @@ export class Scheduler {
       if (this.#abandoned) return ended('aborted', 'abandoned');
       const files: OutputFile[] = [];
       for (const f of outcome.written) {
-        const info = await this.#d.files.put({
-          name: f.name,
-          mediaType: f.mediaType,
-          data: f.data,
-          kernelId: kernel.id,
-        });
+        const info = await this.#retry('job output file', () =>
+          this.#d.files.put({ name: f.name, mediaType: f.mediaType, data: f.data, kernelId: kernel.id }),
+        );
         files.push({
           id: info.id,
           name: info.name,
@@ -381,8 +418,9 @@ export class Scheduler {
    * Graceful stop: claims nothing more, lets running jobs finish for up to graceMs, then ends the
    * rest as aborted (with the reason) so they can be rerun. Queued jobs stay queued in the database.
    */
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs: number, writeDeadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.#closing = true;
+    this.#writeDeadline = writeDeadline;
     this.#stopTimers();
     if (this.#running.size > 0 && graceMs > 0) {
       let t: NodeJS.Timeout | undefined;

@@ -44,7 +44,7 @@ const ACTIVE = /html|xml|svg|javascript|ecmascript|pdf/i;
 
 export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, { jobs, streams: gauge }) => {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  /** Open event streams, ended when the server closes (a hijacked socket would hold close() up). */
+  /** Open event streams and held long-polls, ended when the server closes (either would hold close() up). */
   const streams = new Set<AbortController>();
   app.addHook('preClose', async () => {
     for (const s of streams) s.abort();
@@ -111,7 +111,13 @@ export const jobRoutes: FastifyPluginAsync<JobRoutesOptions> = async (instance, 
         return reply;
       }
       const waitMs = (req.query.timeout ?? 25) * 1000;
-      return jobs.events(owner, req.query.after ?? 0, { ...filter, waitMs, signal: ac.signal });
+      // A held long-poll answers (with what it has) when the server closes, as streams end.
+      streams.add(ac);
+      try {
+        return await jobs.events(owner, req.query.after ?? 0, { ...filter, waitMs, signal: ac.signal });
+      } finally {
+        streams.delete(ac);
+      }
     },
   );
 
