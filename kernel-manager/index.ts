@@ -276,5 +276,7 @@ export class KernelManager extends EventEmitter {
     // so nothing of it runs once close() resolves.
     await Promise.allSettled([...this.#launching]);
     await Promise.allSettled([...this.#forks.values()].map((f) => f.close()));
+    // Nothing of this instance's uid range may outlive it (checked, and reclaimed, when configured).
+    await this.#sandbox.close?.().catch((err: unknown) => this.#log.error({ err }, 'sandbox close failed'));
   }
 }

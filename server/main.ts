@@ -32,10 +32,12 @@ async function main(): Promise<void> {
   const store = await openStore(storeOptions(config, logger.child({ component: 'store' })));
   logger.info({ backend: store.backend }, config.databaseUrl ? 'store: Postgres' : 'store: embedded PGlite');
   let manager: KernelManager;
+  const km = kernelManagerConfig(config);
   try {
+    // This instance owns its uid range and runtime root: it reclaims what a crashed run left there.
     // A failed start's explanation leaves out the data dir (kernel-manager hides its own paths).
     manager = await KernelManager.create(
-      { ...kernelManagerConfig(config), hidePaths: [resolve(config.dataDir)] },
+      { ...km, sandbox: { ...km.sandbox, reclaim: true }, hidePaths: [resolve(config.dataDir)] },
       logger,
     );
   } catch (e) {

@@ -8,6 +8,7 @@ import { systemView } from './bwrap.js';
 import { type CgroupLayout, describeCgroups, detectCgroups, KernelCgroup } from './cgroups.js';
 import { type KernelHandle, teardown } from './kernel-process.js';
 import { spawnSandboxed } from './launcher.js';
+import { isReclaimEmpty, type Reclaimed, reclaim } from './reclaim.js';
 import { MAX_SOCKET_PATH, prepareRuntimeRoot, probeTmpfs, RuntimeDir } from './runtime.js';
 import { compileSeccomp } from './seccomp.js';
 import type { LaunchRequest, Sandbox, SandboxConfig, SandboxedProcess } from './types.js';
@@ -51,12 +52,21 @@ export class BwrapSandbox implements Sandbox {
   readonly #layout: CgroupLayout;
   readonly #tmpfs: boolean;
   readonly #log: SandboxLog;
+  readonly #reserved: ReadonlySet<number>;
 
   private constructor(
     config: SandboxConfig,
     log: SandboxLog,
-    parts: { uids: UidAllocator; seccomp?: Buffer; layout: CgroupLayout; tmpfs: boolean; report: string[] },
+    parts: {
+      uids: UidAllocator;
+      seccomp?: Buffer;
+      layout: CgroupLayout;
+      tmpfs: boolean;
+      report: string[];
+      reserved: ReadonlySet<number>;
+    },
   ) {
+    this.#reserved = parts.reserved;
     this.#config = config;
     this.#log = log;
     this.#uids = parts.uids;
@@ -133,15 +143,40 @@ export class BwrapSandbox implements Sandbox {
     } catch (e) {
       throw fail(`runtime root ${config.runtimeRoot} cannot be used`, e);
     }
+    const layout = await detectCgroups(CGROUP_PARENT);
+    const reservedSet = new Set(reserved);
+    if (config.reclaim) {
+      const found = await reclaim({
+        runtimeRoot: config.runtimeRoot,
+        uidRange: config.uidRange,
+        reserved: reservedSet,
+        layout,
+      });
+      logReclaimed(log, found, 'start');
+    }
     const tmpfs = await probeTmpfs(config.runtimeRoot);
     report.push(
       `runtime dirs under ${config.runtimeRoot}: ${tmpfs ? 'tmpfs of 1 MiB each' : 'plain directories'}`,
     );
-    const layout = await detectCgroups(CGROUP_PARENT);
     report.push(...describeCgroups(layout, config));
     const uids = new UidAllocator(config.uidRange, reserved);
     for (const line of report) log.info({ sandbox: 'bwrap' }, line);
-    return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, report });
+    return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, report, reserved: reservedSet });
+  }
+
+  /**
+   * At close, once every kernel is gone: nothing of the range should be left. Anything found is a
+   * leak (logged at error level) and is reclaimed. Only when `reclaim` is configured.
+   */
+  async close(): Promise<void> {
+    if (!this.#config.reclaim || this.#uids.live > 0) return;
+    const found = await reclaim({
+      runtimeRoot: this.#config.runtimeRoot,
+      uidRange: this.#config.uidRange,
+      reserved: this.#reserved,
+      layout: this.#layout,
+    });
+    logReclaimed(this.#log, found, 'close');
   }
 
   /** The configuration and compiled seccomp filter this sandbox was created with. */
@@ -186,4 +221,21 @@ export class BwrapSandbox implements Sandbox {
       throw e;
     }
   }
+}
+
+function logReclaimed(log: SandboxLog, r: Reclaimed, when: 'start' | 'close'): void {
+  if (isReclaimEmpty(r)) {
+    if (when === 'start') log.info({ sandbox: 'bwrap' }, 'nothing left by a previous run to reclaim');
+    return;
+  }
+  const summary = {
+    processes: Object.values(r.processes).reduce((a, b) => a + b, 0),
+    uids: Object.keys(r.processes).map(Number),
+    cgroups: r.cgroups,
+    mounts: r.mounts,
+    dirs: r.dirs,
+    failed: r.failed,
+  };
+  if (when === 'start') log.warn({ reclaimed: summary }, 'reclaimed sandbox resources a previous run left');
+  else log.error({ reclaimed: summary }, 'sandbox resources outlived their kernels; reclaimed at close');
 }

@@ -4,7 +4,7 @@
 // <hierarchy>/<parent>/u<uid>; the launcher writes its own pid into every cgroup.procs before it execs
 // anything, so nothing of the kernel ever runs outside its cgroups.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killAll } from './procs.js';
 
@@ -160,6 +160,25 @@ export class KernelCgroup {
     }
     if (layout.v1Pids) await set(`${layout.v1Pids}/${name}/pids.max`, limits.pids);
     return cg;
+  }
+
+  /** Kills and removes a cgroup `name` a previous run left in any hierarchy of `layout` (reclaim.ts). */
+  static async removeLeftover(layout: CgroupLayout, name: string): Promise<void> {
+    await new KernelCgroup(layout, name, { memoryBytes: 0, pids: 0 }).destroy();
+  }
+
+  /** Names of the kernel cgroups that exist under `layout`'s parents, in any hierarchy. */
+  static async existing(layout: CgroupLayout): Promise<string[]> {
+    const names = new Set<string>();
+    for (const d of [layout.v2, layout.v1Memory, layout.v1Pids]) {
+      if (!d) continue;
+      try {
+        for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      } catch {
+        // gone
+      }
+    }
+    return [...names];
   }
 
   /** The cgroup.procs files the launcher joins before exec'ing the kernel. */

@@ -34,6 +34,12 @@ export interface SandboxConfig {
   seccomp: boolean;
   /** Host directory under which each kernel gets its runtime dir (keep short: ipc paths <= 107 bytes). */
   runtimeRoot: string;
+  /**
+   * This instance owns runtimeRoot and uidRange alone: at creation, reclaim what a previous run left
+   * there (processes of the range, its kernel cgroups, mounts and dirs under the root), and check
+   * again at close (reclaim.ts). The server turns it on; tests sharing a range leave it off.
+   */
+  reclaim?: boolean;
 }
 
 export interface LaunchRequest {
