@@ -39,7 +39,12 @@ const UNIT = [
   'test/server/bridge/websocket.unit.test.ts',
   'test/server/store/filename.test.ts',
 ];
-const ISOLATED = ['test/security/hostile-code.test.ts', 'test/scale/**/*.test.ts'];
+const ISOLATED = [
+  'test/security/hostile-code.test.ts',
+  'test/scale/**/*.test.ts',
+  // Stops and restarts the machine's Postgres, which every other suite uses.
+  'test/faults/postgres.test.ts',
+];
 
 export default defineConfig({
   test: {

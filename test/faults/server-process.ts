@@ -9,7 +9,9 @@ import { openStore } from '../../server/store/db.js';
 const config = loadConfig();
 const logger = pino({ level: config.logLevel });
 const store = await openStore(storeOptions(config, logger));
-const manager = await KernelManager.create(kernelManagerConfig(config), logger);
+const km = kernelManagerConfig(config);
+// As main.ts: this instance owns its uid block and runtime root, and reclaims what a killed run left.
+const manager = await KernelManager.create({ ...km, sandbox: { ...km.sandbox, reclaim: true } }, logger);
 const server = await buildApp({ config, manager, logger, store });
 await server.app.listen({ host: config.host, port: config.port });
 process.once('SIGTERM', async () => {

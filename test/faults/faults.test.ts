@@ -1,6 +1,8 @@
 // Faults: a kernel killed with SIGKILL mid-execution, Postgres gone for 10 s under load (a TCP proxy in
-// front of the machine's Postgres is stopped, never Postgres itself), the server process killed with
-// SIGKILL and restarted on the same data, and the disk under RUNCELL_DATA_DIR full (a small tmpfs).
+// front of the machine's Postgres is stopped, never Postgres itself: postgres.test.ts stops the real
+// one), the server process killed with SIGKILL and restarted on the same data (permalinks and uploads;
+// sigkill.test.ts has the jobs and the reclaim), and the disk under RUNCELL_DATA_DIR full (a small
+// tmpfs). Each ends with the leak checks of ./helpers.ts. (Uid slots 53-55 of the security band.)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -14,8 +16,6 @@ import { KernelManager } from '../../kernel-manager/index.js';
 import { buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/config.js';
 import { openStore } from '../../server/store/db.js';
-import { postgresBackend } from '../server/store/helpers.js';
-import { TcpProxy } from '../server/store/tcp-proxy.js';
 import {
   api,
   auth,
@@ -26,7 +26,10 @@ import {
   startSecurityServer,
   Tenant,
   TOKEN,
-} from './helpers.js';
+} from '../security/helpers.js';
+import { postgresBackend } from '../server/store/helpers.js';
+import { TcpProxy } from '../server/store/tcp-proxy.js';
+import { blockCgroups, blockMounts, leftovers, NOTHING } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
@@ -74,6 +77,9 @@ describe('a kernel killed with SIGKILL mid-execution', () => {
     expect((await k.client.closed).code).toBe(1000);
     expect((await k.model()).execution_state).toBe('dead');
     await k.destroy();
+    // Its sandbox is gone with it: no runtime mount, no cgroup of its uid.
+    expect(blockMounts(53).filter((m) => m.endsWith(`/${k.uid}`))).toEqual([]);
+    expect(blockCgroups(53).filter((c) => c.endsWith(`/u${k.uid}`))).toEqual([]);
   });
 });
 
@@ -294,6 +300,8 @@ describe('the server killed with SIGKILL and restarted', () => {
     expect(((await fresh.json()) as Json).stdout).toBe('again\n');
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    expect(blockMounts(54)).toEqual([]);
+    expect(blockCgroups(54)).toEqual([]);
   }, 90_000);
 });
 
@@ -375,5 +383,6 @@ describe('the disk under RUNCELL_DATA_DIR full', () => {
     record('faults', { fault: 'disk full', statuses: during });
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    expect(leftovers(55)).toEqual(NOTHING);
   }, 90_000);
 });
