@@ -13,6 +13,7 @@ const stacks: Stack[] = [];
 let db: TestDb;
 let proxy: TcpProxy;
 let proxyUrl: string;
+let proxyDown = false;
 let a: Stack; // the owner, through the proxy
 let b: Stack; // the other instance, direct
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
   stacks.push(b);
 });
 afterAll(async () => {
-  await proxy?.start().catch(() => {});
+  if (proxyDown) await proxy.start();
   for (const s of stacks.reverse()) await s.stop().catch(() => {});
   await proxy?.stop();
   await db?.cleanup();
@@ -68,9 +69,11 @@ describe('job leases between two instances', () => {
     const id = await runningOn(a, 'import time; time.sleep(120)');
     expect(a.manager.stats().live).toBe(1);
     await proxy.stop();
+    proxyDown = true;
     await waitFinal(b.jobs, OWNER, [id], 30_000);
     expect((await b.jobs.get(OWNER, id)).reason).toMatch(/^instance test-152 stopped renewing/);
     await proxy.start();
+    proxyDown = false;
     // The owner's next renewal finds the job gone and shuts its kernel down.
     const deadline = Date.now() + 30_000;
     while (a.manager.stats().live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
