@@ -1,5 +1,5 @@
-// Job leases across two instances sharing one Postgres. A crashed owner's running job is marked
-// aborted by the other instance, with the true reason. An owner cut off from the database (a TCP
+// Job leases across two instances sharing one Postgres (kernel-manager slots 155-157). A crashed
+// owner's running job is marked aborted by the other instance, with the true reason. An owner cut off from the database (a TCP
 // proxy in front of it is stopped; Postgres itself keeps serving the other instance) longer than a
 // lease loses its job to the other instance's recovery, and when it reconnects it stops the job's
 // kernel and writes nothing: no job runs without an owner, no kernel runs a job nobody owns.
@@ -22,7 +22,7 @@ beforeAll(async () => {
   const p = await TcpProxy.toDatabase(db.url);
   proxy = p.proxy;
   proxyUrl = p.url;
-  b = await startStack(151, { db: existingDb(db.url), poolSize: 0, maxKernels: 2, limits: LEASE });
+  b = await startStack(156, { db: existingDb(db.url), poolSize: 0, maxKernels: 2, limits: LEASE });
   stacks.push(b);
 });
 afterAll(async () => {
@@ -45,7 +45,7 @@ async function runningOn(s: Stack, code: string): Promise<string> {
 
 describe('job leases between two instances', () => {
   test('a crashed owner: the other instance aborts its running job with the reason', async () => {
-    const crashed = await startStack(150, {
+    const crashed = await startStack(155, {
       db: existingDb(db.url),
       poolSize: 0,
       maxKernels: 2,
@@ -58,20 +58,20 @@ describe('job leases between two instances', () => {
     const d = await b.jobs.get(OWNER, id);
     expect(d.state).toBe('aborted');
     expect(d.reason).toMatch(
-      /^instance test-150 stopped renewing the job's lease at .* while it was running/,
+      /^instance test-155 stopped renewing the job's lease at .* while it was running/,
     );
     expect(d.history.map((h) => h.state)).toEqual(['queued', 'launched', 'running', 'aborted']);
   }, 60_000);
 
   test('an owner cut off longer than a lease loses the job, then stops its kernel and writes nothing', async () => {
-    a = await startStack(152, { db: existingDb(proxyUrl), poolSize: 0, maxKernels: 2, limits: LEASE });
+    a = await startStack(157, { db: existingDb(proxyUrl), poolSize: 0, maxKernels: 2, limits: LEASE });
     stacks.push(a);
     const id = await runningOn(a, 'import time; time.sleep(120)');
     expect(a.manager.stats().live).toBe(1);
     await proxy.stop();
     proxyDown = true;
     await waitFinal(b.jobs, OWNER, [id], 30_000);
-    expect((await b.jobs.get(OWNER, id)).reason).toMatch(/^instance test-152 stopped renewing/);
+    expect((await b.jobs.get(OWNER, id)).reason).toMatch(/^instance test-157 stopped renewing/);
     await proxy.start();
     proxyDown = false;
     // The owner's next renewal finds the job gone and shuts its kernel down.
