@@ -100,6 +100,7 @@ export function jobLimits(c: ServerConfig): JobLimits {
     maxOutputBytes: c.jobsMaxOutputBytes,
     maxOutputFiles: c.jobsMaxOutputFiles,
     maxOutputFileBytes: c.jobsMaxOutputFileBytes,
+    maxInputBytes: c.jobsMaxInputBytes,
     sweepMs: c.jobsSweepMs,
     maxPollWaitMs: c.jobsMaxPollWaitMs,
     maxCodeBytes: c.maxCodeBytes,

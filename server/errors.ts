@@ -83,6 +83,7 @@ export const JobUnknownKernel = E('RUNCELL_ERR_JOB_UNKNOWN_KERNEL');
 export const JobBadCursor = E('RUNCELL_ERR_JOB_BAD_CURSOR');
 export const JobCodeTooLarge = E('RUNCELL_ERR_JOB_CODE_TOO_LARGE');
 export const JobBatchTooLarge = E('RUNCELL_ERR_JOB_BATCH_TOO_LARGE');
+export const JobInputTooLarge = E('RUNCELL_ERR_JOB_INPUT_TOO_LARGE');
 export const JobQueueFull = E('RUNCELL_ERR_JOB_QUEUE_FULL');
 export const JobsClosed = E('RUNCELL_ERR_JOBS_CLOSED');
 /** `needs` that name no job, name one ambiguously, or form a cycle. */

@@ -199,6 +199,11 @@ export const ERRORS = {
     '%s',
     'more than `RUNCELL_JOBS_MAX_BATCH` jobs in one request',
   ),
+  RUNCELL_ERR_JOB_INPUT_TOO_LARGE: server(
+    413,
+    '%s',
+    "a job's input files over `RUNCELL_JOBS_MAX_INPUT_BYTES` in all",
+  ),
   RUNCELL_ERR_JOB_QUEUE_FULL: server(
     429,
     '%s',

@@ -515,6 +515,14 @@ export const SETTINGS = {
     min: 0,
     doc: 'largest file kept per job',
   }),
+  jobsMaxInputBytes: int({
+    env: 'RUNCELL_JOBS_MAX_INPUT_BYTES',
+    default: JOBS.maxInputBytes,
+    min: 0,
+    doc:
+      "input files (uploads and files from the jobs it needs) per job, in all; placed in the kernel's " +
+      'work-dir tmpfs, which is host memory for as long as the job runs',
+  }),
   jobsSweepMs: int({
     env: 'RUNCELL_JOBS_SWEEP_MS',
     default: JOBS.sweepMs,

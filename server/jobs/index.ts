@@ -14,6 +14,7 @@ import {
   JobBadPipeline,
   JobBatchTooLarge,
   JobCodeTooLarge,
+  JobInputTooLarge,
   JobNotCancellable,
   JobNotFound,
   JobNotRerunnable,
@@ -27,6 +28,7 @@ import type { Events } from '../store/events.js';
 import { safeFileName } from '../store/filename.js';
 import { createUploads, type Uploads } from '../store/uploads.js';
 import { JobEvents, type ReadOptions } from './events.js';
+import { inputLimitMessage } from './inputs.js';
 import { defaultJobLimits, type JobLimits } from './limits.js';
 import { downstream, resolveNeeds, settle } from './pipeline.js';
 import { recover } from './recovery.js';
@@ -149,6 +151,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
 
   async function checkFiles(ids: string[]): Promise<void> {
     const names = new Set<string>();
+    let total = 0;
     for (const id of ids) {
       const info = await uploads.get(id).catch(() => null);
       if (!info) throw new JobBadFile(`no upload ${JSON.stringify(id.slice(0, 64))}`);
@@ -161,7 +164,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       }
       if (names.has(name)) throw new JobBadFile(`two input files are named ${JSON.stringify(name)}`);
       names.add(name);
+      total += info.length;
     }
+    if (total > limits.maxInputBytes)
+      throw new JobInputTooLarge(inputLimitMessage(total, limits.maxInputBytes));
   }
 
   async function insert(owner: string, jobs: NewJob[]): Promise<{ rows: JobRow[]; cursor: number }> {
