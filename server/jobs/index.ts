@@ -252,7 +252,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
         throw new JobBatchTooLarge(`at most ${limits.maxBatch} jobs per request`);
       const known = specs();
       const defaultKernel = o.manager.defaultSpec;
-      const batchId = randomUUID();
+      const into = 'jobs' in body ? body.batch : undefined;
+      if (into && (await repo.list(owner, { batch: into, latest: false, limit: 1 })).length === 0)
+        throw new JobNotFound(`no batch ${into}`);
+      const batchId = into ?? randomUUID();
       const jobs: NewJob[] = [];
       const ids = list.map(() => randomUUID());
       const needs = await resolveNeeds(list, ids, async (id) => (await repo.get(owner, id))?.root_id ?? null);
@@ -286,7 +289,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
         });
       }
       const r = await insert(owner, jobs);
-      return { batch_id: batchId, cursor: r.cursor, jobs: r.rows.map(toSummary) };
+      return { batch_id: batchId, cursor: r.cursor, jobs: r.rows.map(toSummary), per_owner: limits.perOwner };
     },
 
     async list(owner, q) {

@@ -4,11 +4,7 @@
 // queued -> launched transition, so two instances never run the same job, and a job cancelled
 // while queued is simply never claimed. The in-memory queues are only this instance's to-do list.
 import type { Logger } from 'pino';
-import {
-  type Kernel,
-  type KernelManager,
-  KernelManagerError,
-} from '../../kernel-manager/index.js';
+import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
 import type { Files } from '../store/blobs.js';
 import type { Events } from '../store/events.js';
 import type { Uploads } from '../store/uploads.js';
