@@ -27,6 +27,8 @@ const TO_KERNEL_MANAGER: {
   kernelIdPrefix: (v) => ({ idPrefix: v }),
   gateways: (v) => ({ gateways: v }),
   placement: (v) => ({ placement: v }),
+  gatewayHealthIntervalMs: (v) => ({ gatewayHealthIntervalMs: v }),
+  gatewayReadmitMs: (v) => ({ gatewayReadmitMs: v }),
   poolSize: (v) => ({ pool: { size: v } }),
   poolSpecs: (v) => ({ pool: { specs: v } }),
   queueMax: (v) => ({ pool: { queueMax: v } }),

@@ -68,6 +68,11 @@ export const ERRORS = {
     '%s',
     'no kernel free and the wait queue full or timed out; `Retry-After`',
   ),
+  RUNCELL_ERR_NO_KERNEL_HOST: server(
+    503,
+    '%s',
+    'kernels are placed on gateways only and every gateway is purged (down); `Retry-After`',
+  ),
   RUNCELL_ERR_SHUTTING_DOWN: server(503, '%s', 'the server is stopping'),
 
   // API tokens and the browser login (server/tokens, docs/jobs.md "Login")

@@ -200,6 +200,18 @@ export const SETTINGS = {
     shown: '`[]` (remote kernels off)',
     doc: 'remote kernel hosts: JSON list of `{"url", "token", "capacity", "specs"?}` (docs/scaling.md)',
   }),
+  gatewayHealthIntervalMs: int({
+    env: 'RUNCELL_GATEWAY_HEALTH_INTERVAL_MS',
+    default: KM.gatewayHealthIntervalMs,
+    min: 100,
+    doc: 'time between health checks of each gateway; three failures in a row purge it from placement',
+  }),
+  gatewayReadmitMs: int({
+    env: 'RUNCELL_GATEWAY_READMIT_MS',
+    default: KM.gatewayReadmitMs,
+    min: 0,
+    doc: 'a purged gateway takes kernels again only after answering every health check for this long',
+  }),
   placement: oneOf(['local', 'remote', 'remote-first'], {
     env: 'RUNCELL_PLACEMENT',
     default: KM.placement,

@@ -103,6 +103,18 @@ export interface Jobs {
   close(options?: { graceMs?: number }): Promise<void>;
   /** Stops as a crash would (tests, emergencies): nothing more is written. */
   abandon(): Promise<void>;
+  /** Jobs not yet final, by state (every instance's: they share the database). */
+  activeCounts(): Promise<Record<string, number>>;
+  /** Where this instance reports what its jobs did (/metrics); one observer at a time. */
+  observe(o: JobObserver): void;
+}
+
+/** What the scheduler tells /metrics. */
+export interface JobObserver {
+  /** A job this instance ran reached a final state; seconds running (null if it never ran) and queued. */
+  onFinished(state: string, runningS: number | null, queuedS: number | null): void;
+  /** Input files were placed for one run of a job. */
+  onPlaced(bytes: number, seconds: number): void;
 }
 
 export async function createJobs(o: JobsOptions): Promise<Jobs> {
@@ -128,8 +140,11 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   };
   const ended = (owner: string, ids: string[]) =>
     settleLater(async () => settle(pipeline, await repo.waitingOn(owner, ids)));
+  let observer: JobObserver | undefined;
   const scheduler: Scheduler = new Scheduler({
     onEnded: (owner, id) => void ended(owner, [id]),
+    onPlaced: (bytes, seconds) => observer?.onPlaced(bytes, seconds),
+    onFinished: (state, runningS, queuedS) => observer?.onFinished(state, runningS, queuedS),
     repo,
     events,
     store: o.events,
@@ -375,6 +390,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     },
 
     idle: () => scheduler.idle(),
+    activeCounts: () => repo.activeCounts(),
+    observe(o) {
+      observer = o;
+    },
 
     async close({ graceMs = 0 } = {}) {
       if (closed) return;

@@ -40,6 +40,8 @@ export interface SchedulerDeps {
   onEnded?(owner: string, id: string): void;
   /** Input files were placed for a job (metrics). */
   onPlaced?(bytes: number, seconds: number): void;
+  /** A job this scheduler ran ended: its final state, seconds running (null: never ran) and queued. */
+  onFinished?(state: State, runningS: number | null, queuedS: number | null): void;
 }
 
 interface Running {
@@ -207,8 +209,10 @@ export class Scheduler {
     }
     // Every replica waits for the one transition to running before it sends its code.
     let running: Promise<void> | undefined;
+    let runningAt: number | undefined;
     const onRunning = () =>
       (running ??= this.#move(id, owner, ['launched'], 'running').then((ok) => {
+        runningAt = performance.now();
         if (!ok) r.controller.abort();
       }));
     const runs = await Promise.all(
@@ -234,10 +238,21 @@ export class Scheduler {
         state = 'aborted';
         reason = 'the server shut down before the job finished; rerun it';
       }
-      await this.#move(id, owner, ['launched', 'running'], state, {
+      const moved = await this.#move(id, owner, ['launched', 'running'], state, {
         reason,
         ...(result ? { result } : {}),
       });
+      if (moved) {
+        const queued =
+          job.launched_at && job.created_at
+            ? (job.launched_at.getTime() - job.created_at.getTime()) / 1000
+            : null;
+        this.#d.onFinished?.(
+          state,
+          runningAt === undefined ? null : (performance.now() - runningAt) / 1000,
+          queued,
+        );
+      }
     } catch (e) {
       this.#d.log.error({ err: e, job: id }, 'job failed unexpectedly');
       await fail('internal error while running the job').catch(() => {});

@@ -146,4 +146,36 @@ describe('job inputs', () => {
     expect(e.code).toBe('RUNCELL_ERR_JOB_INPUT_TOO_LARGE');
     expect(e.message).toMatch(/RUNCELL_JOBS_MAX_INPUT_BYTES/);
   });
+
+  // The figures operators alert on move when work happens (server/metrics.ts watchJobs, one-shot).
+  it('metrics: jobs by state and outcome, durations, input bytes, one-shot executions by status', async () => {
+    const scrape = async () => {
+      const r = await fetch(`${s.base}/metrics`, { headers: { authorization: `token ${TOKEN}` } });
+      expect(r.status).toBe(200);
+      return r.text();
+    };
+    const value = (text: string, series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : 0;
+    };
+    const before = await scrape();
+    const ran = await fetch(`${s.base}/api/execute`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: '1/0' }),
+    });
+    expect(((await ran.json()) as { status: string }).status).toBe('error');
+    const after = await scrape();
+    expect(value(after, 'runcell_oneshot_executions_total{status="error"}')).toBe(
+      value(before, 'runcell_oneshot_executions_total{status="error"}') + 1,
+    );
+    expect(value(after, 'runcell_oneshot_duration_seconds_count{status="error"}')).toBeGreaterThan(0);
+    // The 256 MiB job above: placed, finished, timed.
+    expect(value(after, 'runcell_job_input_bytes_total')).toBeGreaterThanOrEqual(SIZE);
+    expect(value(after, 'runcell_job_input_seconds_total')).toBeGreaterThan(0);
+    expect(value(after, 'runcell_jobs_finished_total{state="succeeded"}')).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'runcell_job_duration_seconds_count{state="succeeded"}')).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'runcell_job_queue_wait_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(after).toMatch(/^runcell_jobs\{state="queued"\} 0$/m);
+  });
 });
