@@ -187,6 +187,25 @@ export class Metrics {
         }
       },
     });
+    // Operator-only (/metrics needs a configured token): the gateway's URL is the label.
+    new Gauge({
+      name: 'runcell_gateway_up',
+      help: 'Gateways: 1 when kernels are placed there, 0 while purged (three failures in a row)',
+      labelNames: ['gateway'],
+      registers,
+      collect() {
+        for (const g of manager.gateways()) this.set({ gateway: g.url }, g.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'runcell_gateway_failures',
+      help: 'Gateways: failed calls or health checks in a row (0 once it answers)',
+      labelNames: ['gateway'],
+      registers,
+      collect() {
+        for (const g of manager.gateways()) this.set({ gateway: g.url }, g.failures);
+      },
+    });
     if (store) this.#instrumentStore(store);
   }
 
