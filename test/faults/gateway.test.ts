@@ -229,6 +229,11 @@ describe('fault: a gateway dying', () => {
       message: expect.stringMatching(/no kernel host is available/),
     });
     expect(s.manager.gateways()[0]).toMatchObject({ up: false, kernels: 0 });
+    const metrics = await (
+      await fetch(`${s.base}/metrics`, { headers: { authorization: `token ${TOKEN}` } })
+    ).text();
+    expect(metrics).toContain(`runcell_gateway_up{gateway="http://127.0.0.1:${port}"} 0`);
+    expect(metrics).toMatch(/^runcell_jobs_finished_total\{state="failed"\} [1-9]/m);
 
     // Back: re-admitted only after answering health checks for the configured time.
     await launch();
