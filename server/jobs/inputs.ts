@@ -96,13 +96,31 @@ export async function placeInputs(kernel: Kernel, inputs: InputSource[], maxByte
   if (kernel.files.hostSide) {
     await kernel.files.grow(total);
     for (const f of inputs) {
-      const n = await kernel.files.write(f.name, f.open(), f.size);
+      const n = await kernel.files.write(f.name, readAhead(f.open()), f.size);
       if (n !== f.size) throw new Error(`${JSON.stringify(f.name)} changed while it was placed`);
     }
   } else {
     for (const f of inputs) await throughKernel(kernel, f);
   }
   return { bytes: total, ms: performance.now() - t };
+}
+
+/** The next chunk is fetched from the store while this one is written: reading and writing overlap. */
+async function* readAhead(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      yield r.value;
+    }
+  } finally {
+    // Stopped early (a write failed): let the store's cursor go, and leave no rejection unhandled.
+    next.catch(() => undefined);
+    await it.return?.();
+  }
 }
 
 /** Runs runcell's own code (no history); throws with `what` on anything but an ok reply. */
