@@ -14,6 +14,7 @@ const UNIT = [
   'test/docs/**/*.test.ts',
   'test/web/**/*.test.ts',
   'test/cli/credentials.test.ts',
+  'test/cli/output.test.ts',
   'test/kernel-manager/errors.test.ts',
   'test/kernel-manager/kernel-core.test.ts',
   'test/kernel-manager/wire.test.ts',

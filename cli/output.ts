@@ -12,23 +12,64 @@ const seconds = (j: JobSummary) =>
     ? ((Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000).toFixed(2)
     : '';
 
-export function jobTable(jobs: JobSummary[]): string {
+type WithTimings = JobSummary & { result?: { timings?: { files_in_ms?: number } } | null };
+
+/** A job's phases in seconds: queued (created to launched), placing inputs, running (the code). */
+export function phases(j: WithTimings): {
+  queued: number | null;
+  inputs: number | null;
+  running: number | null;
+} {
+  const span = (a: string | null, b: string | null) =>
+    a && b ? Math.round(Date.parse(b) - Date.parse(a)) / 1000 : null;
+  const inputs = j.result?.timings?.files_in_ms;
+  return {
+    queued: span(j.created_at, j.launched_at),
+    inputs: typeof inputs === 'number' ? Math.round(inputs) / 1000 : null,
+    running: span(j.started_at, j.finished_at),
+  };
+}
+
+const REASON_WIDTH = 60;
+
+/** The reason on one line, cut at a word boundary with an ellipsis (`runcell logs ID` has it all). */
+export function elide(text: string | null, width = REASON_WIDTH): string {
+  const flat = (text ?? '').replace(/\s+/g, ' ').trim();
+  if (flat.length <= width) return flat;
+  const cut = flat.slice(0, width - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > width / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:.]+$/, '')}…`;
+}
+
+const fixed = (n: number | null) => (n === null ? '' : n.toFixed(2));
+
+export function jobTable(jobs: WithTimings[]): string {
   return table(
-    jobs.map((j) => [
-      j.id,
-      j.name ?? '',
-      j.state,
-      String(j.attempt),
-      seconds(j),
-      (j.reason ?? '').replace(/\s+/g, ' ').slice(0, 60),
-    ]),
-    ['ID', 'NAME', 'STATE', 'TRY', 'SECONDS', 'REASON'],
+    jobs.map((j) => {
+      const p = phases(j);
+      return [
+        j.id,
+        j.batch_id.slice(0, 8),
+        j.name ?? '',
+        j.state,
+        String(j.attempt),
+        fixed(p.queued),
+        fixed(p.inputs),
+        fixed(p.running),
+        elide(j.reason),
+      ];
+    }),
+    ['ID', 'BATCH', 'NAME', 'STATE', 'TRY', 'QUEUED', 'INPUTS', 'SECONDS', 'REASON'],
   );
 }
 
 /** A one-line progress bar redrawn in place on stderr; silent when stderr is not a terminal. */
 export class Progress {
   readonly #tty = Boolean(process.stderr.isTTY);
+  /** Whether the bar is drawn (stderr is a terminal). */
+  get tty(): boolean {
+    return this.#tty;
+  }
   #last = '';
   draw(done: number, total: number, extra: string): void {
     if (!this.#tty) return;
@@ -127,7 +168,7 @@ export function pipelineTable(
       (j.replicas ?? 1) > 1
         ? `${j.replicas}${j.result?.agree === undefined ? '' : j.result.agree ? ' agree' : ' differ'}`
         : '1',
-      (j.reason ?? '').replace(/\s+/g, ' ').slice(0, 60),
+      elide(j.reason),
     ]),
     ['ID', 'NAME', 'STATE', 'TRY', 'SECONDS', 'NEEDS', 'REPLICAS', 'REASON'],
   );

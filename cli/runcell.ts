@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // runcell: the command line for a runcell server (docs/jobs.md).
 //   runcell run FILE                     run once, output live; exit code from the result
-//   runcell submit FILE… [--parallel N] [--timeout S] [--tag T]   a batch: progress, then a table
+//   runcell submit FILE… [--parallel N] [--timeout S] [--tag T] [--file NAME=PATH_OR_UPLOAD]…
+//                                        one batch (its id printed first): progress, then a table
 //   runcell submit PIPELINE.yaml|.json   a pipeline: its graph live, then a table
 //   runcell jobs [--state S] [--tag T] [--limit N]                history
 //   runcell logs ID                      a job's output (waits for it to finish)
@@ -27,11 +28,13 @@ import {
   isPipelineFile,
   type JobDetail,
   type JobHandle,
+  type JobSpec,
   loadPipeline,
   PipelineError,
   RunCell,
   RunCellError,
   type State,
+  type Uploaded,
 } from '../sdk/index.js';
 import { Credentials, CredentialsError, credentialsPath } from './credentials.js';
 import {
@@ -43,15 +46,15 @@ import {
   revokeCurrent,
   whoami,
 } from './login.js';
-import { GraphView, jobTable, Progress, pipelineTable } from './output.js';
+import { GraphView, jobTable, Progress, phases, pipelineTable } from './output.js';
 import { runLive } from './run.js';
 
 class UsageError extends Error {}
 
 const USAGE = `usage: runcell <command> [options]
   run FILE                         run code once, output live
-  submit FILE... [--parallel N] [--timeout S] [--tag T] [--kernel K]
-  submit PIPELINE.yaml|PIPELINE.json [--timeout S] [--tag T] [--kernel K]
+  submit FILE... [--parallel N] [--timeout S] [--tag T] [--kernel K] [--file NAME=PATH_OR_UPLOAD]...
+  submit PIPELINE.yaml|PIPELINE.json [--timeout S] [--tag T] [--kernel K] [--file NAME=PATH_OR_UPLOAD]...
   jobs [--state S] [--tag T] [--batch B] [--limit N]
   logs ID
   rerun ID | --aborted [--batch B] [--no-wait]
@@ -70,6 +73,7 @@ const options = {
   parallel: { type: 'string' },
   timeout: { type: 'string' },
   tag: { type: 'string', multiple: true },
+  file: { type: 'string', multiple: true },
   kernel: { type: 'string' },
   state: { type: 'string' },
   batch: { type: 'string' },
@@ -103,6 +107,7 @@ const printJson = (v: unknown) => print(`${JSON.stringify(v, null, 2)}\n`);
 
 /** Waits for handles with a live progress bar; returns the finished jobs in order. */
 async function follow(
+  rc: RunCell,
   handles: JobHandle[],
   more: () => JobHandle | undefined,
   total: number,
@@ -110,11 +115,22 @@ async function follow(
   const bar = new Progress();
   const counts = new Map<State, number>();
   let done = 0;
+  let unreachable = false;
   const redraw = () => {
     const running = handles.filter((h) => h.state === 'running' || h.state === 'launched').length;
     const parts = [...counts].map(([s, n]) => `${n} ${s}`);
-    bar.draw(done, total, [`${running} running`, ...parts].join(', '));
+    const line = [`${running} running`, ...parts].join(', ');
+    bar.draw(done, total, unreachable ? `${line}; server unreachable, retrying…` : line);
   };
+  // The event loop retries through an outage; say so at once (on a terminal, in the progress line).
+  const onConnection = (what: string) => {
+    if (what !== 'lost' && what !== 'restored') return;
+    unreachable = what === 'lost';
+    if (!bar.tty)
+      say(unreachable ? 'runcell: server unreachable, retrying…' : 'runcell: server reachable again');
+    redraw();
+  };
+  rc.on('connection', onConnection);
   const watch = (h: JobHandle): Promise<void> => {
     h.on('state', redraw);
     return h.result().then((d) => {
@@ -129,13 +145,17 @@ async function follow(
     });
   };
   redraw();
-  await Promise.all([...handles].map(watch));
-  bar.end();
+  try {
+    await Promise.all([...handles].map(watch));
+  } finally {
+    rc.off('connection', onConnection);
+    bar.end();
+  }
   return Promise.all(handles.map((h) => h.result()));
 }
 
 function report(jobs: JobDetail[], json: boolean): number {
-  if (json) printJson(jobs.map(({ code: _c, ...j }) => j));
+  if (json) printJson(jobs.map(({ code: _c, ...j }) => ({ ...j, seconds: phases(j) })));
   else print(jobTable(jobs));
   return jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
 }
@@ -149,7 +169,10 @@ async function submitPipeline(rc: RunCell, file: string, v: Values): Promise<num
     ...(v.kernel && s.kernel === undefined ? { kernel: v.kernel } : {}),
     ...(v.tag && s.tags === undefined ? { tags: v.tag } : {}),
   }));
+  const inputs = await attach(rc, v.file ?? [], v.json);
+  if (inputs.length > 0) for (const s of specs) s.files = [...(s.files ?? []), ...inputs];
   const batch = await rc.submitPipeline(specs);
+  say(`batch ${batch.id}: ${specs.length} job${specs.length === 1 ? '' : 's'}`);
   const view = v.json
     ? undefined
     : new GraphView(specs.map((s) => ({ name: s.name as string, needs: s.needs ?? [] })));
@@ -160,7 +183,7 @@ async function submitPipeline(rc: RunCell, file: string, v: Values): Promise<num
   view?.draw();
   const results = await batch.results();
   await rc.exit();
-  if (v.json) printJson(results.map(({ code: _c, ...j }) => j));
+  if (v.json) printJson(results.map(({ code: _c, ...j }) => ({ ...j, seconds: phases(j) })));
   else print(pipelineTable(results));
   return results.every((j) => j.state === 'succeeded') ? 0 : 1;
 }
@@ -172,27 +195,57 @@ async function submit(rc: RunCell, files: string[], v: Values): Promise<number> 
     return submitPipeline(rc, files[0] as string, v);
   }
   const timeout = num(v.timeout, 'timeout');
-  const parallel = num(v.parallel, 'parallel') ?? files.length;
+  const parallel = num(v.parallel, 'parallel');
+  const inputs = await attach(rc, v.file ?? [], v.json);
   const specs = files.map((f) => ({
     code: readCode(f),
     name: basename(f),
     ...(timeout ? { timeout } : {}),
     ...(v.kernel ? { kernel: v.kernel } : {}),
     ...(v.tag ? { tags: v.tag } : {}),
+    ...(inputs.length > 0 ? { files: inputs } : {}),
   }));
-  // At most `parallel` of this submission in flight: the first wave as one batch, then one by one.
-  const first: Batch = await rc.submit(specs.slice(0, parallel));
-  let next = parallel;
+  // One submission is one batch. With --parallel below the server's own bound, the first wave
+  // creates the batch and the rest join it one by one as earlier ones end.
+  const wave = parallel === undefined ? specs.length : Math.min(parallel, specs.length);
+  const first: Batch = await rc.submit(specs.slice(0, wave));
+  say(`batch ${first.id}: ${specs.length} job${specs.length === 1 ? '' : 's'}`);
+  const limit = first.perOwner;
+  if (parallel !== undefined && limit !== undefined && parallel > limit)
+    say(`running ${limit} at a time: the server's limit for your token`);
+  let next = wave;
+  const handles = [...first.jobs];
+  // The server runs no more than its own bound anyway: the rest can join the batch at once.
+  if (next < specs.length && limit !== undefined && wave >= limit) {
+    handles.push(...(await submitRetrying(rc, specs.slice(next), first.id)));
+    next = specs.length;
+  }
   const results = await follow(
-    [...first.jobs],
+    rc,
+    handles,
     () => {
       const spec = specs[next++];
-      return spec && lazyHandle(rc.submit(spec).then((b) => b.jobs[0] as JobHandle));
+      return spec && lazyHandle(submitRetrying(rc, [spec], first.id).then((h) => h[0] as JobHandle));
     },
     specs.length,
   );
   await rc.exit();
   return report(results, v.json);
+}
+
+/**
+ * Adds jobs to the batch, retrying while the server cannot be reached (it may be restarting). A
+ * request whose answer was lost after it committed would add the jobs twice: rare, and visible.
+ */
+async function submitRetrying(rc: RunCell, specs: JobSpec[], batch: string): Promise<JobHandle[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await rc.submit(specs, { batch })).jobs;
+    } catch (e) {
+      if (!(e instanceof RunCellError) || (e.status !== 0 && e.status !== 503) || attempt > 60) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+    }
+  }
 }
 
 /** A stand-in handle that forwards to the real one once its submission returns. */
@@ -215,6 +268,38 @@ function lazyHandle(p: Promise<JobHandle>): JobHandle {
 
 async function upload(rc: RunCell, file: string | undefined, v: Values): Promise<number> {
   if (!file) throw new UsageError('upload needs a FILE');
+  const r = await resumableUpload(rc, file, basename(resolve(file)));
+  if (v.json) printJson(r);
+  else print(`${r.id}\n`);
+  return 0;
+}
+
+/**
+ * `--file NAME=PATH_OR_UPLOAD`: a local file is uploaded (resuming an interrupted upload of it) under
+ * NAME; anything else is taken as the id of an earlier upload. Returns the upload ids.
+ */
+async function attach(rc: RunCell, specs: string[], quiet: boolean): Promise<string[]> {
+  const ids: string[] = [];
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1)
+      throw new UsageError(`--file takes NAME=PATH_OR_UPLOAD, not ${JSON.stringify(spec)}`);
+    const name = spec.slice(0, eq);
+    const source = spec.slice(eq + 1);
+    let local = false;
+    try {
+      local = statSync(source).isFile();
+    } catch {}
+    if (local) {
+      if (!quiet) say(`uploading ${source} as ${name}…`);
+      ids.push((await resumableUpload(rc, source, name)).id);
+    } else if (/^[0-9a-zA-Z_-]{8,}$/.test(source)) ids.push(source);
+    else throw new UsageError(`--file ${name}=${source}: no such file, and not an upload id`);
+  }
+  return ids;
+}
+
+async function resumableUpload(rc: RunCell, file: string, name: string): Promise<Uploaded> {
   const path = resolve(file);
   let data: Buffer;
   let mtime: number;
@@ -231,7 +316,9 @@ async function upload(rc: RunCell, file: string | undefined, v: Values): Promise
   try {
     state = JSON.parse(readFileSync(stateFile, 'utf8'));
   } catch {}
-  const key = createHash('sha256').update(`${rc.url}\n${path}\n${data.byteLength}\n${mtime}`).digest('hex');
+  const key = createHash('sha256')
+    .update(`${rc.url}\n${path}\n${data.byteLength}\n${mtime}\n${name}`)
+    .digest('hex');
   const save = () => {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
@@ -239,7 +326,7 @@ async function upload(rc: RunCell, file: string | undefined, v: Values): Promise
   const bar = new Progress();
   const resumeUrl = state[key];
   const r = await rc.upload(data, {
-    name: basename(path),
+    name,
     ...(resumeUrl ? { resumeUrl } : {}),
     onCreated(url) {
       state[key] = url;
@@ -250,9 +337,7 @@ async function upload(rc: RunCell, file: string | undefined, v: Values): Promise
   bar.end();
   delete state[key];
   save();
-  if (v.json) printJson(r);
-  else print(`${r.id}\n`);
-  return 0;
+  return r;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -461,7 +546,7 @@ async function main(argv: string[]): Promise<number> {
         else for (const h of handles) print(`${h.id}\n`);
         return 0;
       }
-      const results = await follow([...handles], () => undefined, handles.length);
+      const results = await follow(rc, [...handles], () => undefined, handles.length);
       await rc.exit();
       return report(results, v.json);
     }

@@ -33,6 +33,7 @@ export function defaultConfig(): KernelManagerConfig {
     gateways: [],
     placement: 'local',
     gatewayHealthIntervalMs: 5_000,
+    gatewayReadmitMs: 30_000,
     hidePaths: [],
   };
 }

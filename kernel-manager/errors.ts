@@ -5,6 +5,7 @@
 export type KernelManagerErrorCode =
   | 'NO_SUCH_SPEC' // the spec is unknown or unavailable
   | 'CAPACITY' // the global cap on live kernels is reached and the wait queue is full; no free uid
+  | 'NO_HOST' // every kernel host (gateway) is purged: kernels can be placed nowhere for now
   | 'QUEUE_TIMEOUT' // waited for a kernel longer than the queue timeout
   | 'START_FAILED' // the kernel did not become ready (sandbox refused, crashed, timed out)
   | 'DEAD' // the kernel is dead: nothing more can be sent to it

@@ -82,6 +82,7 @@ export class KernelManager extends EventEmitter {
             gateways: config.gateways,
             limits: config.limits,
             healthIntervalMs: config.gatewayHealthIntervalMs,
+            readmitMs: config.gatewayReadmitMs,
             idPrefix: config.idPrefix,
             knownSpec: (name) => this.#specs.has(name),
             log,
@@ -259,7 +260,10 @@ export class KernelManager extends EventEmitter {
 
   /** True when a request for the default spec can be served now or by a start. */
   ready(): boolean {
-    if (this.#closed || this.#pool.failures > 0) return false;
+    if (this.#closed) return false;
+    // Kernels can be placed nowhere: every gateway is purged and there is no local fallback.
+    if (this.#gateways && this.config.placement === 'remote') return this.#gateways.available();
+    if (this.#pool.failures > 0) return false;
     return this.#pool.readyCount(this.config.defaultSpec) > 0 || this.#kernels.size < this.config.maxKernels;
   }
 

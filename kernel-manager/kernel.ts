@@ -59,6 +59,7 @@ export class LocalKernel extends KernelCore {
       () => this.#workDir(),
       () => this.#proc?.uid,
       deps.sandboxed,
+      () => this.#proc?.pid,
     );
   }
 

@@ -104,6 +104,11 @@ export interface KernelManagerConfig {
   /** Time between health checks of each gateway. */
   gatewayHealthIntervalMs: number;
   /**
+   * A gateway purged after failing three times in a row is placed on again only after it has
+   * answered every health check for this long.
+   */
+  gatewayReadmitMs: number;
+  /**
    * Host paths removed from what a kernel wrote before it is shown (a start failure's explanation),
    * besides the runtime root and the working directory. [] by default; the server adds its data dir.
    */

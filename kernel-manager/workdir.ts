@@ -15,7 +15,7 @@ import {
   readFileSync,
   readSync,
 } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KernelManagerError } from './errors.js';
 
@@ -26,6 +26,13 @@ export interface FileStat {
 }
 
 export interface KernelFiles {
+  /** True when the server reaches the work dir from the host side (list/read/write/grow work). */
+  readonly hostSide: boolean;
+  /**
+   * Raises the work dir's quota by `bytes` (room for input files about to be written); a no-op where
+   * the work dir has no quota of its own (unsandboxed kernels).
+   */
+  grow(bytes: number): Promise<void>;
   /** Top-level regular files, dot files left out, at most `max` (sorted by name). [] if unavailable. */
   list(max?: number): FileStat[];
   /** A file's bytes; refuses links, non-regular files and files over `maxBytes`. */
@@ -54,16 +61,34 @@ export class WorkDir implements KernelFiles {
   readonly #locate: () => string | undefined;
   readonly #uid: () => number | undefined;
   readonly #asKernelUser: boolean;
+  readonly #pid: () => number | undefined;
+  readonly hostSide = true;
 
   /**
    * `asKernelUser`: create files as the kernel's uid (a sandboxed kernel's work dir is a tmpfs owned by
    * its user namespace, where root cannot create inodes: EOVERFLOW). The writer then runs with no
    * capabilities, so it can do nothing the kernel's own uid could not.
    */
-  constructor(locate: () => string | undefined, uid: () => number | undefined, asKernelUser: boolean) {
+  constructor(
+    locate: () => string | undefined,
+    uid: () => number | undefined,
+    asKernelUser: boolean,
+    pid: () => number | undefined = () => undefined,
+  ) {
     this.#locate = locate;
     this.#uid = uid;
     this.#asKernelUser = asKernelUser;
+    this.#pid = pid;
+  }
+
+  async grow(bytes: number): Promise<void> {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) refuse('not a byte count');
+    if (bytes === 0 || !this.#asKernelUser) return;
+    const dir = this.#dir();
+    const pid = this.#pid();
+    const uid = this.#uid();
+    if (pid === undefined || uid === undefined) refuse('the kernel is not running');
+    await growTmpfs(pid, uid, dir, bytes);
   }
 
   #dir(): string {
@@ -171,6 +196,51 @@ export class WorkDir implements KernelFiles {
       await fh.close().catch(() => undefined);
     }
   }
+}
+
+/** Where the work dir is mounted inside the sandbox (bwrap.ts binds a sized tmpfs there). */
+const INSIDE_HOME = '/home/kernel';
+
+/**
+ * Grows the sandbox's work-dir tmpfs by `bytes`. The remount runs as root in the kernel's own mount
+ * namespace (nsenter), on a path the kernel cannot replace (its root is read-only and the work dir is
+ * a mount point), and repeats the mount's nosuid and nodev flags (a remount resets what it omits).
+ * tmpfs pages are charged to whoever writes them: inputs the server writes never count against the
+ * kernel's memory limit.
+ */
+async function growTmpfs(pid: number, uid: number, dir: string, bytes: number): Promise<void> {
+  let size: number;
+  try {
+    const st = await statfs(dir);
+    size = st.blocks * st.bsize;
+  } catch {
+    refuse('the kernel is not running');
+  }
+  const kib = Math.ceil((size + bytes) / 1024);
+  // Checked right before entering: the pid is still the kernel's (never a recycled one).
+  if (!pidOwnedBy(pid, uid)) refuse('the kernel is not running');
+  const child = spawn(
+    '/usr/bin/nsenter',
+    [
+      `--mount=/proc/${pid}/ns/mnt`,
+      '--',
+      '/usr/bin/mount',
+      '-o',
+      `remount,nosuid,nodev,size=${kib}k`,
+      INSIDE_HOME,
+    ],
+    { env: {}, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 2_000) stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('close', (c) => resolve(c));
+  });
+  if (code !== 0)
+    refuse(`could not make room for the input files in the work dir (${stderr.trim() || code})`);
 }
 
 /** True when /proc/<pid> still belongs to `uid` (guards against a recycled pid). */

@@ -53,8 +53,13 @@ export type JobInput = string | JobSpec;
 export interface ExitReport {
   /** Jobs that reached a final state, with their outputs. */
   finished: JobDetail[];
-  /** Jobs still queued or running when the timeout passed. */
+  /**
+   * Jobs still queued or running when the timeout passed: they go on running on the server; pass
+   * their ids to `resume()` (or `runcell logs`/`rerun`) later.
+   */
   unfinished: JobHandle[];
+  /** execute(job) submissions the server refused (the errors), if any. */
+  rejected?: unknown[];
 }
 
 /**
@@ -148,6 +153,8 @@ export class Batch {
     readonly jobs: JobHandle[],
     /** Event cursor just before this batch's first event. */
     readonly cursor: number,
+    /** How many of this token's jobs the server runs at once (undefined from older servers). */
+    readonly perOwner?: number,
   ) {}
 
   /** Waits for every job (blocking style); in submission order. */
@@ -193,6 +200,10 @@ export class RunCell extends EventEmitter {
   readonly #http: HttpOptions;
   readonly #pollSeconds: number;
   readonly #handles = new Map<string, JobHandle>();
+  /** execute(job) submissions still on their way. */
+  readonly #pending = new Set<Promise<JobHandle>>();
+  /** Every execute(job) and resume() so far, for exit() to report even those that failed to submit. */
+  readonly #submitted: Promise<JobHandle>[] = [];
   /** Events of jobs with no handle yet (a submit's reply can arrive after its first events). */
   readonly #early = new Map<string, JobEvent[]>();
   /** The last seq the loop has seen. */
@@ -218,15 +229,51 @@ export class RunCell extends EventEmitter {
    * Runs code once on a fresh kernel (POST /api/execute) and returns its outputs; with
    * `permalink: true` the server also stores them as a permalink and the result names it.
    */
-  execute(code: string, o: Omit<ExecuteBody, 'code'> = {}): Promise<ExecuteResult> {
-    return this.#req('POST', '/api/execute', { code, ...o });
+  execute(code: string, o?: Omit<ExecuteBody, 'code'>): Promise<ExecuteResult>;
+  /**
+   * The seed's style: submits a job (no need to await it) and watches it; `exit()` waits for every
+   * job submitted this way. Resolves with its handle.
+   */
+  execute(job: JobSpec): Promise<JobHandle>;
+  execute(
+    what: string | JobSpec,
+    o: Omit<ExecuteBody, 'code'> = {},
+  ): Promise<ExecuteResult> | Promise<JobHandle> {
+    if (typeof what === 'string')
+      return this.#req<ExecuteResult>('POST', '/api/execute', { code: what, ...o });
+    const p = this.submit(what).then((b) => b.jobs[0] as JobHandle);
+    this.#pending.add(p);
+    // exit() reports a failed submission; nobody has to handle it here.
+    p.catch(() => undefined).finally(() => this.#pending.delete(p));
+    this.#submitted.push(p);
+    return p;
   }
 
-  /** Submits one job or many (one batch); they run in parallel on the server. */
-  async submit(jobs: JobInput | JobInput[]): Promise<Batch> {
+  /**
+   * Watches jobs submitted earlier (by this process or another: ids from an `exit()` that timed out,
+   * or from `runcell jobs`), so `exit()` waits for them too.
+   */
+  resume(ids: string[]): Promise<JobHandle[]> {
+    const p = Promise.all(ids.map((id) => this.job(id)));
+    for (const [i] of ids.entries()) {
+      const one = p.then((hs) => hs[i] as JobHandle);
+      one.catch(() => undefined);
+      this.#submitted.push(one);
+    }
+    return p;
+  }
+
+  /**
+   * Submits one job or many (one batch); they run in parallel on the server. `batch`: add them to
+   * an earlier batch of yours instead (one submission sent in waves stays one batch).
+   */
+  async submit(jobs: JobInput | JobInput[], o: { batch?: string } = {}): Promise<Batch> {
     const list = (Array.isArray(jobs) ? jobs : [jobs]).map((j) => (typeof j === 'string' ? { code: j } : j));
-    const r = await this.#req<SubmitReply>('POST', '/api/jobs', { jobs: list });
-    return new Batch(r.batch_id, this.#track(r.jobs, r.cursor), r.cursor);
+    const r = await this.#req<SubmitReply>('POST', '/api/jobs', {
+      jobs: list,
+      ...(o.batch ? { batch: o.batch } : {}),
+    });
+    return new Batch(r.batch_id, this.#track(r.jobs, r.cursor), r.cursor, r.per_owner);
   }
 
   /**
@@ -333,19 +380,28 @@ export class RunCell extends EventEmitter {
    * limit), then stops watching. Reports which finished and which did not.
    */
   async exit(o: { timeout?: number } = {}): Promise<ExitReport> {
-    const handles = [...this.#handles.values()];
-    const all = Promise.allSettled(handles.map((h) => h.result()));
-    if (o.timeout === undefined) await all;
-    else {
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise((r) => (t = setTimeout(r, (o.timeout as number) * 1000)))]);
-      clearTimeout(t);
+    const deadline = o.timeout === undefined ? undefined : Date.now() + o.timeout * 1000;
+    let t: NodeJS.Timeout | undefined;
+    const timedOut =
+      deadline === undefined
+        ? new Promise<never>(() => {})
+        : new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), deadline - Date.now())));
+    // Submissions still on their way (execute(job) without await) count: wait for them first.
+    const submitted = Promise.allSettled([...this.#pending]);
+    let failed: unknown[] = [];
+    if ((await Promise.race([submitted, timedOut])) !== 'timeout') {
+      failed = (await submitted).filter((r) => r.status === 'rejected').map((r) => r.reason);
+      const handles = [...this.#handles.values()];
+      await Promise.race([Promise.allSettled(handles.map((h) => h.result())), timedOut]);
     }
+    clearTimeout(t);
     this.#stop?.abort();
     await this.#loop;
+    const handles = [...this.#handles.values()];
     return {
       finished: handles.filter((h) => h.detail).map((h) => h.detail as JobDetail),
       unfinished: handles.filter((h) => !h.detail),
+      ...(failed.length > 0 ? { rejected: failed } : {}),
     };
   }
 

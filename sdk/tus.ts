@@ -84,15 +84,28 @@ export async function tusUpload(o: HttpOptions, data: Uint8Array, u: UploadOptio
     u.onCreated?.(url);
   }
   u.onProgress?.(offset, size);
+  let conflicts = 0;
   while (offset < size) {
     const piece = data.subarray(offset, Math.min(size, offset + chunk));
-    const res = await call(
-      o,
-      'PATCH',
-      url,
-      { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
-      piece,
-    );
+    let res: Response;
+    try {
+      res = await call(
+        o,
+        'PATCH',
+        url,
+        { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+        piece,
+      );
+    } catch (e) {
+      // After a cut connection the server may still be committing what arrived (409: the offset
+      // moved on; 423: that request still holds the upload): ask where it stands and go on from there.
+      if (!(e instanceof RunCellError) || (e.status !== 409 && e.status !== 423) || ++conflicts > 20) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(conflicts, 6))));
+      const head = await call(o, 'HEAD', url, {});
+      offset = Number(head.headers.get('upload-offset') ?? offset);
+      continue;
+    }
+    conflicts = 0;
     offset = Number(res.headers.get('upload-offset') ?? offset + piece.byteLength);
     u.onProgress?.(offset, size);
   }

@@ -212,7 +212,10 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     });
     await app.register(fileRoutes, { store, contentOrigin: config.contentOrigin || undefined });
   }
-  if (jobs) await app.register(jobRoutes, { jobs, streams: metrics.jobStreams });
+  if (jobs) {
+    metrics.watchJobs(jobs);
+    await app.register(jobRoutes, { jobs, streams: metrics.jobStreams });
+  }
   if (apiTokens) {
     await app.register(tokenRoutes, {
       tokens: apiTokens,

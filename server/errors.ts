@@ -42,6 +42,7 @@ export const RateLimited = E('RUNCELL_ERR_RATE_LIMITED');
 export const Internal = E('RUNCELL_ERR_INTERNAL');
 export const KernelStartFailed = E('RUNCELL_ERR_KERNEL_START_FAILED');
 export const AtCapacity = E('RUNCELL_ERR_AT_CAPACITY');
+export const NoKernelHost = E('RUNCELL_ERR_NO_KERNEL_HOST');
 export const ShuttingDown = E('RUNCELL_ERR_SHUTTING_DOWN');
 // API tokens and the browser login
 export const NoSuchToken = E('RUNCELL_ERR_NO_SUCH_TOKEN');
@@ -83,6 +84,7 @@ export const JobUnknownKernel = E('RUNCELL_ERR_JOB_UNKNOWN_KERNEL');
 export const JobBadCursor = E('RUNCELL_ERR_JOB_BAD_CURSOR');
 export const JobCodeTooLarge = E('RUNCELL_ERR_JOB_CODE_TOO_LARGE');
 export const JobBatchTooLarge = E('RUNCELL_ERR_JOB_BATCH_TOO_LARGE');
+export const JobInputTooLarge = E('RUNCELL_ERR_JOB_INPUT_TOO_LARGE');
 export const JobQueueFull = E('RUNCELL_ERR_JOB_QUEUE_FULL');
 export const JobsClosed = E('RUNCELL_ERR_JOBS_CLOSED');
 /** `needs` that name no job, name one ambiguously, or form a cycle. */
@@ -114,6 +116,8 @@ const KERNEL_MANAGER_ANSWERS: Record<KernelManagerErrorCode, (e: Error, specName
   NO_SUCH_SPEC: (e, spec) => new UnknownKernelName(`no kernelspec named "${spec ?? ''}"`, { cause: e }),
   CAPACITY: (e) =>
     withRetryAfter(new AtCapacity('no kernel is free and the wait queue is full', { cause: e }), 5),
+  NO_HOST: (e) =>
+    withRetryAfter(new NoKernelHost('no kernel host is available; try again shortly', { cause: e }), 10),
   QUEUE_TIMEOUT: (e) =>
     withRetryAfter(new AtCapacity('timed out waiting for a free kernel', { cause: e }), 5),
   // The kernel's own last lines (bounded, host paths removed by kernel-manager) explain most failures.

@@ -7,6 +7,7 @@
 // Rates (messages and bytes per second) are PromQL's job: rate(runcell_kernel_messages_total[1m]).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { KernelManager } from '../kernel-manager/index.js';
+import type { Jobs } from './jobs/index.js';
 import type { Store } from './store/db.js';
 
 export type Direction = 'in' | 'out';
@@ -24,6 +25,8 @@ export interface HubHooks {
 
 /** Latency buckets for things a person waits on (seconds). */
 const HUMAN = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Jobs: seconds to an hour. */
+const JOB = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 /** Store calls: mostly milliseconds. */
 const STORE = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
@@ -45,6 +48,8 @@ export class Metrics {
   readonly handOut: Histogram<'result'>;
   readonly store: Histogram<'op' | 'result'>;
   readonly storeErrors: Counter<'op' | 'code'>;
+  readonly oneshot: Counter<'status'>;
+  readonly oneshotDuration: Histogram<'status'>;
 
   constructor(manager: KernelManager, store?: Store) {
     const registers = [this.registry];
@@ -124,6 +129,20 @@ export class Metrics {
       registers,
     });
 
+    this.oneshot = new Counter({
+      name: 'runcell_oneshot_executions_total',
+      help: 'One-shot executions (POST /api/execute) by result status (ok, error, aborted, timeout)',
+      labelNames: ['status'],
+      registers,
+    });
+    this.oneshotDuration = new Histogram({
+      name: 'runcell_oneshot_duration_seconds',
+      help: 'One-shot executions: kernel hand-out, the code and its output, by result status',
+      labelNames: ['status'],
+      buckets: HUMAN,
+      registers,
+    });
+
     const stats = (k: 'live' | 'pooled' | 'queued') =>
       new Gauge({
         name: `runcell_kernels_${k}`,
@@ -168,7 +187,83 @@ export class Metrics {
         }
       },
     });
+    // Operator-only (/metrics needs a configured token): the gateway's URL is the label.
+    new Gauge({
+      name: 'runcell_gateway_up',
+      help: 'Gateways: 1 when kernels are placed there, 0 while purged (three failures in a row)',
+      labelNames: ['gateway'],
+      registers,
+      collect() {
+        for (const g of manager.gateways()) this.set({ gateway: g.url }, g.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'runcell_gateway_failures',
+      help: 'Gateways: failed calls or health checks in a row (0 once it answers)',
+      labelNames: ['gateway'],
+      registers,
+      collect() {
+        for (const g of manager.gateways()) this.set({ gateway: g.url }, g.failures);
+      },
+    });
     if (store) this.#instrumentStore(store);
+  }
+
+  /** The jobs service's figures: jobs by state (from the database), and what this instance's jobs did. */
+  watchJobs(jobs: Jobs): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'runcell_jobs',
+      help: 'Jobs not yet final, by state (all instances: they share the database)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const counts = await jobs.activeCounts().catch(() => undefined);
+        if (!counts) return;
+        for (const state of ['waiting', 'queued', 'launched', 'running'])
+          this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    const finished = new Counter({
+      name: 'runcell_jobs_finished_total',
+      help: 'Jobs this instance ran to a final state, by that state',
+      labelNames: ['state'],
+      registers,
+    });
+    const duration = new Histogram({
+      name: 'runcell_job_duration_seconds',
+      help: 'Jobs this instance ran: running until final, by final state',
+      labelNames: ['state'],
+      buckets: JOB,
+      registers,
+    });
+    const wait = new Histogram({
+      name: 'runcell_job_queue_wait_seconds',
+      help: 'Jobs this instance ran: submitted until claimed',
+      buckets: JOB,
+      registers,
+    });
+    const inBytes = new Counter({
+      name: 'runcell_job_input_bytes_total',
+      help: "Input bytes placed in jobs' working directories",
+      registers,
+    });
+    const inSeconds = new Counter({
+      name: 'runcell_job_input_seconds_total',
+      help: "Seconds spent placing input files in jobs' working directories",
+      registers,
+    });
+    jobs.observe({
+      onFinished(state, runningS, queuedS) {
+        finished.inc({ state });
+        if (runningS !== null) duration.observe({ state }, runningS);
+        if (queuedS !== null) wait.observe(queuedS);
+      },
+      onPlaced(bytes, seconds) {
+        inBytes.inc(bytes);
+        inSeconds.inc(seconds);
+      },
+    });
   }
 
   /** The callbacks for KernelRegistry/Hub deps: `new KernelRegistry(manager, { ..., ...metrics.hubHooks() })`. */

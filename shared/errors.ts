@@ -68,6 +68,11 @@ export const ERRORS = {
     '%s',
     'no kernel free and the wait queue full or timed out; `Retry-After`',
   ),
+  RUNCELL_ERR_NO_KERNEL_HOST: server(
+    503,
+    '%s',
+    'kernels are placed on gateways only and every gateway is purged (down); `Retry-After`',
+  ),
   RUNCELL_ERR_SHUTTING_DOWN: server(503, '%s', 'the server is stopping'),
 
   // API tokens and the browser login (server/tokens, docs/jobs.md "Login")
@@ -198,6 +203,11 @@ export const ERRORS = {
     413,
     '%s',
     'more than `RUNCELL_JOBS_MAX_BATCH` jobs in one request',
+  ),
+  RUNCELL_ERR_JOB_INPUT_TOO_LARGE: server(
+    413,
+    '%s',
+    "a job's input files over `RUNCELL_JOBS_MAX_INPUT_BYTES` in all",
   ),
   RUNCELL_ERR_JOB_QUEUE_FULL: server(
     429,

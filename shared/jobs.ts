@@ -49,7 +49,14 @@ export const JobSpec = Type.Object(
 export type JobSpec = Static<typeof JobSpec>;
 
 export const SubmitBody = Type.Union([
-  Type.Object({ jobs: Type.Array(JobSpec, { minItems: 1 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      jobs: Type.Array(JobSpec, { minItems: 1 }),
+      /** Add these jobs to an earlier batch of yours (a client submitting one batch in waves). */
+      batch: Type.Optional(Uuid),
+    },
+    { additionalProperties: false },
+  ),
   JobSpec,
 ]);
 export type SubmitBody = Static<typeof SubmitBody>;
@@ -166,6 +173,8 @@ export const SubmitReply = Type.Object({
   /** Seq just before this batch's first event: watch with after=cursor to see every transition. */
   cursor: Type.Number(),
   jobs: Type.Array(JobSummary),
+  /** How many of this token's jobs the server runs at once (RUNCELL_JOBS_CONCURRENCY_PER_OWNER). */
+  per_owner: Type.Optional(Type.Integer()),
 });
 export type SubmitReply = Static<typeof SubmitReply>;
 

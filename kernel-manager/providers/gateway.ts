@@ -1,5 +1,6 @@
 // Kernels on Jupyter Server / Kernel Gateway / Enterprise Gateway hosts: placement by free capacity,
-// health checks, and a gateway marked down after three failures in a row until it answers again.
+// health checks, and a gateway purged from placement after three failures in a row (its kernels are
+// lost), re-admitted only after it has answered every health check for `readmitMs`.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { KernelManagerError } from '../errors.js';
@@ -18,6 +19,8 @@ export interface GatewayStatus {
   kernels: number;
   up: boolean;
   failures: number;
+  /** Purged and answering again: re-admitted when this has lasted `readmitMs` (ms so far). */
+  healthyForMs?: number;
 }
 
 interface Gateway {
@@ -25,12 +28,16 @@ interface Gateway {
   kernels: Set<RemoteKernel>;
   failures: number;
   up: boolean;
+  /** While purged: when it started answering health checks again (undefined: it does not). */
+  healthySince: number | undefined;
 }
 
 export interface GatewayProviderOptions {
   gateways: GatewayConfig[];
   limits: Limits;
   healthIntervalMs: number;
+  /** How long a purged gateway must keep answering health checks before kernels go there again. */
+  readmitMs: number;
   idPrefix: string;
   /** Whether a gateway without a `specs` list is asked for this spec (the manager's own kernelspecs). */
   knownSpec(name: string): boolean;
@@ -49,7 +56,13 @@ export class GatewayProvider implements KernelProvider {
     this.#o = o;
     // Under the manager's own `component` binding: a second `component` key would repeat it in every line.
     this.#log = o.log.child({ provider: 'gateways' });
-    this.#gateways = o.gateways.map((config) => ({ config, kernels: new Set(), failures: 0, up: true }));
+    this.#gateways = o.gateways.map((config) => ({
+      config,
+      kernels: new Set(),
+      failures: 0,
+      up: true,
+      healthySince: undefined,
+    }));
     this.#health = setInterval(() => void this.checkHealth(), o.healthIntervalMs);
     this.#health.unref();
   }
@@ -61,7 +74,13 @@ export class GatewayProvider implements KernelProvider {
       kernels: g.kernels.size,
       up: g.up,
       failures: g.failures,
+      ...(!g.up && g.healthySince !== undefined ? { healthyForMs: Date.now() - g.healthySince } : {}),
     }));
+  }
+
+  /** Whether any gateway can take kernels now. */
+  available(): boolean {
+    return !this.#closed && this.#gateways.some((g) => g.up);
   }
 
   /** One health check of every gateway (GET /api, which Jupyter Server, KG and EG all answer). */
@@ -89,15 +108,23 @@ export class GatewayProvider implements KernelProvider {
     if (ok) {
       g.failures = 0;
       if (!g.up) {
-        g.up = true;
-        this.#log.warn({ gateway: g.config.url }, 'gateway answers again: marked up');
+        g.healthySince ??= Date.now();
+        if (Date.now() - g.healthySince >= this.#o.readmitMs) {
+          g.up = true;
+          g.healthySince = undefined;
+          this.#log.warn({ gateway: g.config.url }, 'gateway has answered health checks again: re-admitted');
+        }
       }
       return;
     }
     g.failures++;
+    g.healthySince = undefined;
     if (g.up && g.failures >= DOWN_AFTER) {
       g.up = false;
-      this.#log.warn({ gateway: g.config.url }, `gateway failed ${DOWN_AFTER} times in a row: marked down`);
+      this.#log.warn(
+        { gateway: g.config.url, readmitMs: this.#o.readmitMs },
+        `gateway failed ${DOWN_AFTER} times in a row: purged from placement`,
+      );
       for (const k of g.kernels) k.lost("the kernel's gateway is down");
     }
   }
@@ -154,6 +181,10 @@ export class GatewayProvider implements KernelProvider {
       k.assign(opts.owner);
       return k;
     }
+    if (!this.available())
+      throw new KernelManagerError('NO_HOST', 'no kernel host is available: every gateway is down', {
+        ...(errors.length > 0 ? { cause: errors.length === 1 ? errors[0] : new AggregateError(errors) } : {}),
+      });
     if (errors.length === 0) {
       throw new KernelManagerError('CAPACITY', `no gateway that is up has room for a "${spec}" kernel`);
     }

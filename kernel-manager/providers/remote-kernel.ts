@@ -23,6 +23,10 @@ export interface RemoteKernelDeps {
 
 /** A remote kernel's work dir is on the gateway's host: not reachable from here. */
 class RemoteFiles implements KernelFiles {
+  readonly hostSide = false;
+  async grow(): Promise<void> {
+    throw new KernelManagerError('FILE_REFUSED', 'not available for remote kernels');
+  }
   list(): FileStat[] {
     return [];
   }

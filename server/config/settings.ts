@@ -200,6 +200,18 @@ export const SETTINGS = {
     shown: '`[]` (remote kernels off)',
     doc: 'remote kernel hosts: JSON list of `{"url", "token", "capacity", "specs"?}` (docs/scaling.md)',
   }),
+  gatewayHealthIntervalMs: int({
+    env: 'RUNCELL_GATEWAY_HEALTH_INTERVAL_MS',
+    default: KM.gatewayHealthIntervalMs,
+    min: 100,
+    doc: 'time between health checks of each gateway; three failures in a row purge it from placement',
+  }),
+  gatewayReadmitMs: int({
+    env: 'RUNCELL_GATEWAY_READMIT_MS',
+    default: KM.gatewayReadmitMs,
+    min: 0,
+    doc: 'a purged gateway takes kernels again only after answering every health check for this long',
+  }),
   placement: oneOf(['local', 'remote', 'remote-first'], {
     env: 'RUNCELL_PLACEMENT',
     default: KM.placement,
@@ -514,6 +526,14 @@ export const SETTINGS = {
     default: JOBS.maxOutputFileBytes,
     min: 0,
     doc: 'largest file kept per job',
+  }),
+  jobsMaxInputBytes: int({
+    env: 'RUNCELL_JOBS_MAX_INPUT_BYTES',
+    default: JOBS.maxInputBytes,
+    min: 0,
+    doc:
+      "input files (uploads and files from the jobs it needs) per job, in all; placed in the kernel's " +
+      'work-dir tmpfs, which is host memory for as long as the job runs',
   }),
   jobsSweepMs: int({
     env: 'RUNCELL_JOBS_SWEEP_MS',

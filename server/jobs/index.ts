@@ -14,6 +14,7 @@ import {
   JobBadPipeline,
   JobBatchTooLarge,
   JobCodeTooLarge,
+  JobInputTooLarge,
   JobNotCancellable,
   JobNotFound,
   JobNotRerunnable,
@@ -27,6 +28,7 @@ import type { Events } from '../store/events.js';
 import { safeFileName } from '../store/filename.js';
 import { createUploads, type Uploads } from '../store/uploads.js';
 import { JobEvents, type ReadOptions } from './events.js';
+import { inputLimitMessage } from './inputs.js';
 import { Leases } from './lease.js';
 import { defaultJobLimits, type JobLimits } from './limits.js';
 import { downstream, resolveNeeds, settle } from './pipeline.js';
@@ -106,6 +108,18 @@ export interface Jobs {
   close(options?: { graceMs?: number; deadline?: number }): Promise<void>;
   /** Stops as a crash would (tests, emergencies): nothing more is written. */
   abandon(): Promise<void>;
+  /** Jobs not yet final, by state (every instance's: they share the database). */
+  activeCounts(): Promise<Record<string, number>>;
+  /** Where this instance reports what its jobs did (/metrics); one observer at a time. */
+  observe(o: JobObserver): void;
+}
+
+/** What the scheduler tells /metrics. */
+export interface JobObserver {
+  /** A job this instance ran reached a final state; seconds running (null if it never ran) and queued. */
+  onFinished(state: string, runningS: number | null, queuedS: number | null): void;
+  /** Input files were placed for one run of a job. */
+  onPlaced(bytes: number, seconds: number): void;
 }
 
 export async function createJobs(o: JobsOptions): Promise<Jobs> {
@@ -131,6 +145,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   };
   const ended = (owner: string, ids: string[]) =>
     settleLater(async () => settle(pipeline, await repo.waitingOn(owner, ids)));
+  let observer: JobObserver | undefined;
   const leases = new Leases({
     repo,
     events,
@@ -143,6 +158,8 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
   const scheduler: Scheduler = new Scheduler({
     onEnded: (owner, id) => void ended(owner, [id]),
     leases,
+    onPlaced: (bytes, seconds) => observer?.onPlaced(bytes, seconds),
+    onFinished: (state, runningS, queuedS) => observer?.onFinished(state, runningS, queuedS),
     repo,
     events,
     store: o.events,
@@ -168,6 +185,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
 
   async function checkFiles(ids: string[]): Promise<void> {
     const names = new Set<string>();
+    let total = 0;
     for (const id of ids) {
       const info = await uploads.get(id).catch(() => null);
       if (!info) throw new JobBadFile(`no upload ${JSON.stringify(id.slice(0, 64))}`);
@@ -180,7 +198,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
       }
       if (names.has(name)) throw new JobBadFile(`two input files are named ${JSON.stringify(name)}`);
       names.add(name);
+      total += info.length;
     }
+    if (total > limits.maxInputBytes)
+      throw new JobInputTooLarge(inputLimitMessage(total, limits.maxInputBytes));
   }
 
   async function insert(owner: string, jobs: NewJob[]): Promise<{ rows: JobRow[]; cursor: number }> {
@@ -265,7 +286,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
         throw new JobBatchTooLarge(`at most ${limits.maxBatch} jobs per request`);
       const known = specs();
       const defaultKernel = o.manager.defaultSpec;
-      const batchId = randomUUID();
+      const into = 'jobs' in body ? body.batch : undefined;
+      if (into && (await repo.list(owner, { batch: into, latest: false, limit: 1 })).length === 0)
+        throw new JobNotFound(`no batch ${into}`);
+      const batchId = into ?? randomUUID();
       const jobs: NewJob[] = [];
       const ids = list.map(() => randomUUID());
       const needs = await resolveNeeds(list, ids, async (id) => (await repo.get(owner, id))?.root_id ?? null);
@@ -299,7 +323,7 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
         });
       }
       const r = await insert(owner, jobs);
-      return { batch_id: batchId, cursor: r.cursor, jobs: r.rows.map(toSummary) };
+      return { batch_id: batchId, cursor: r.cursor, jobs: r.rows.map(toSummary), per_owner: limits.perOwner };
     },
 
     async list(owner, q) {
@@ -385,6 +409,10 @@ export async function createJobs(o: JobsOptions): Promise<Jobs> {
     },
 
     idle: () => scheduler.idle(),
+    activeCounts: () => repo.activeCounts(),
+    observe(o) {
+      observer = o;
+    },
 
     async close({ graceMs = 0, deadline } = {}) {
       if (closed) return;

@@ -31,5 +31,7 @@ export function defaultJobLimits(): JobLimits {
     maxOutputBytes: 4 * 1024 * 1024,
     maxOutputFiles: 32,
     maxOutputFileBytes: 16 * 1024 * 1024,
+    // Placed in the kernel's work-dir tmpfs (host memory, not the kernel's), one job at a time.
+    maxInputBytes: 1024 * 1024 * 1024,
   };
 }

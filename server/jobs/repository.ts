@@ -307,6 +307,14 @@ export function createRepository(sql: Sql) {
       return r?.seq ?? 0;
     },
 
+    /** Jobs not yet final, by state, across every owner and instance (for /metrics). */
+    async activeCounts(): Promise<Record<string, number>> {
+      const rows = await q<{ state: string; n: number }[]>`
+        select state, count(*)::int8 as n from jobs
+        where state in ('waiting', 'queued', 'launched', 'running') group by state`;
+      return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    },
+
     async queuedCount(owner: string): Promise<number> {
       const [r] = await q<{ n: number }[]>`
         select count(*)::int8 as n from jobs where owner = ${owner} and state in ('queued', 'waiting')`;

@@ -1,7 +1,8 @@
 // Runs one job on one fresh kernel: places its input files in the working directory, runs the code
 // under the job's timeout and a cancel signal, collects what it printed and displayed, then
-// collects the files it wrote. Files go in and out through the kernel itself (base64 over the
-// messaging protocol), so this works wherever the kernel runs; it needs a Python kernel.
+// collects the files it wrote. Inputs are placed before (server/jobs/inputs.ts); written files come
+// back through the kernel itself (base64 over the messaging protocol), so this works wherever the
+// kernel runs; it needs a Python kernel.
 // Everything coming back from the kernel is untrusted: shapes are checked and sizes capped.
 import {
   type ChannelMessage,
@@ -16,10 +17,10 @@ import {
 } from '../../kernel-manager/index.js';
 import type { FinalState, Output, Result } from './schemas.js';
 
+/** A file placed in the work dir before the run (server/jobs/inputs.ts): not collected unless changed. */
 export interface InputFile {
   name: string;
   sha256: string;
-  data: Buffer;
 }
 
 export interface RunLimits {
@@ -33,14 +34,13 @@ export interface RunLimits {
 export interface RunOptions {
   code: string;
   timeoutMs: number;
+  /** The input files already placed (uploads and files from the jobs it needs). */
   files: InputFile[];
   /** Aborted when the job is cancelled. */
   signal: AbortSignal;
   limits: RunLimits;
   /** Called (and awaited) right before the code is sent: the job becomes `running`. */
   onRunning(): Promise<void>;
-  /** Files already placed in the work dir (from the jobs this one needs): not collected unless changed. */
-  placed?: { name: string; sha256: string }[];
 }
 
 export interface CollectedFile {
@@ -58,21 +58,6 @@ export interface RunOutcome {
 }
 
 const FILES_MIME = 'application/x-runcell-files+json';
-
-/** Python that writes the input files (names are checked by the caller; JSON strings are Python literals). */
-function placeCode(files: InputFile[]): string {
-  const list = files.map((f) => `(${JSON.stringify(f.name)}, ${JSON.stringify(f.data.toString('base64'))})`);
-  return [
-    'def __runcell_place(files):',
-    '    import base64, os',
-    '    for name, b64 in files:',
-    '        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)',
-    '        with os.fdopen(fd, "wb") as f:',
-    '            f.write(base64.b64decode(b64))',
-    `__runcell_place([${list.join(', ')}])`,
-    'del __runcell_place',
-  ].join('\n');
-}
 
 /** Python that lists the files under the working directory (hidden ones and unchanged inputs left out). */
 function collectCode(inputs: { name: string; sha256: string }[], limits: RunLimits): string {
@@ -139,6 +124,12 @@ function check(msgs: ChannelMessage[], what: string): ChannelMessage[] {
 const aborted = (msgs: ChannelMessage[]) =>
   msgs.some((m) => isExecuteReply(m) && m.content.status === 'aborted');
 
+/** Whether runcell's own Python (file collection, remote inputs) can run on this kernel. */
+export function isPython(kernel: Kernel): boolean {
+  const language = String((kernel.info?.language_info as { name?: unknown } | undefined)?.name ?? '');
+  return language === 'python' || kernel.specName.startsWith('python');
+}
+
 export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome> {
   const result: RunOutcome['result'] = {
     status: 'ok',
@@ -151,28 +142,10 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
     timings: { files_in_ms: 0, execute_ms: 0, files_out_ms: 0 },
   };
   const out: RunOutcome = { state: 'succeeded', reason: null, result, written: [] };
-  const language = String((kernel.info?.language_info as { name?: unknown } | undefined)?.name ?? '');
-  const python = language === 'python' || kernel.specName.startsWith('python');
-
-  let t = performance.now();
-  if (o.files.length > 0) {
-    if (!python) {
-      out.state = 'failed';
-      out.reason = 'input files need a Python kernel';
-      return out;
-    }
-    try {
-      check(await internal(kernel, placeCode(o.files)), 'placing the input files failed');
-    } catch (e) {
-      out.state = 'failed';
-      out.reason = e instanceof Error ? e.message : String(e);
-      return out;
-    }
-  }
-  result.timings.files_in_ms = performance.now() - t;
+  const python = isPython(kernel);
 
   await o.onRunning();
-  t = performance.now();
+  let t = performance.now();
   let bytes = 0;
   const keep = (n: number): boolean => {
     if (result.truncated || bytes + n > o.limits.maxOutputBytes) {
@@ -198,9 +171,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
   // The first next() sends the code; the file collector is queued right behind it, which saves a
   // round trip. After an error the kernel aborts queued requests: the collector then runs again.
   const first = it.next();
-  const collecting = python
-    ? internal(kernel, collectCode([...o.files, ...(o.placed ?? [])], o.limits))
-    : undefined;
+  const collecting = python ? internal(kernel, collectCode(o.files, o.limits)) : undefined;
   collecting?.catch(() => undefined);
   let pending: Promise<IteratorResult<ChannelMessage>> | undefined = first;
   let timer: NodeJS.Timeout | undefined;
@@ -281,8 +252,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
     t = performance.now();
     try {
       let msgs = await collecting;
-      if (aborted(msgs))
-        msgs = await internal(kernel, collectCode([...o.files, ...(o.placed ?? [])], o.limits));
+      if (aborted(msgs)) msgs = await internal(kernel, collectCode(o.files, o.limits));
       out.written = parseManifest(check(msgs, 'collecting files failed'), o.limits);
     } catch {
       // The code may have broken the interpreter (or removed IPython): outputs stand without files.

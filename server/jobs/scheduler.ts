@@ -4,24 +4,22 @@
 // queued -> launched transition, so two instances never run the same job, and a job cancelled
 // while queued is simply never claimed. The in-memory queues are only this instance's to-do list.
 import type { Logger } from 'pino';
-import {
-  type Kernel,
-  type KernelManager,
-  KernelManagerError,
-  plainName,
-} from '../../kernel-manager/index.js';
+import { type Kernel, type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
 import type { Files } from '../store/blobs.js';
 import type { Events } from '../store/events.js';
 import type { Uploads } from '../store/uploads.js';
 import type { JobEvents } from './events.js';
+import { handedInputs, type InputSource, placeInputs, privateWorkDir, uploadInputs } from './inputs.js';
 import type { Leases } from './lease.js';
 import { combine, type ReplicaRun } from './replicas.js';
 import type { JobRow, Repository } from './repository.js';
 import { retryStore } from './retry.js';
-import { type InputFile, type RunLimits, runJob } from './runner.js';
+import { isPython, type RunLimits, runJob } from './runner.js';
 import { isFinal, type OutputFile, type Result, type State } from './schemas.js';
 
 export interface SchedulerLimits extends RunLimits {
+  /** Bytes of input files (uploads and handed-along files) one job may have in all. */
+  maxInputBytes: number;
   /** Jobs running at once on this instance. */
   concurrency: number;
   /** Jobs of one owner running at once on this instance. */
@@ -46,6 +44,10 @@ export interface SchedulerDeps {
   leases: Leases;
   /** A job this scheduler ran has ended (settles the jobs that need it). */
   onEnded?(owner: string, id: string): void;
+  /** Input files were placed for a job (metrics). */
+  onPlaced?(bytes: number, seconds: number): void;
+  /** A job this scheduler ran ended: its final state, seconds running (null: never ran) and queued. */
+  onFinished?(state: State, runningS: number | null, queuedS: number | null): void;
 }
 
 interface Running {
@@ -224,16 +226,16 @@ export class Scheduler {
     if (job.cancel_requested) r.controller.abort();
     const fail = (reason: string) => this.#move(id, owner, ['launched', 'running'], 'failed', { reason });
 
-    let inputs: InputFile[];
-    let handed: InputFile[];
+    let inputs: InputSource[];
+    let handed: InputSource[];
     try {
-      inputs = await this.#retry('job inputs', () => this.#inputs(job.files));
+      inputs = await this.#retry('job inputs', () => uploadInputs(this.#d.uploads, job.files));
     } catch (e) {
       await fail(`an input file could not be read: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     try {
-      handed = await this.#retry('job handed files', () => this.#handed(job));
+      handed = await this.#retry('job handed files', () => handedInputs(this.#d.repo, this.#d.files, job));
     } catch (e) {
       await fail(
         `a file from a job it needs could not be read: ${e instanceof Error ? e.message : String(e)}`,
@@ -242,8 +244,10 @@ export class Scheduler {
     }
     // Every replica waits for the one transition to running before it sends its code.
     let running: Promise<void> | undefined;
+    let runningAt: number | undefined;
     const onRunning = () =>
       (running ??= this.#move(id, owner, ['launched'], 'running').then((ok) => {
+        runningAt = performance.now();
         if (!ok) r.controller.abort();
       }));
     const runs = await Promise.all(
@@ -274,10 +278,21 @@ export class Scheduler {
         state = 'aborted';
         reason = 'the server shut down before the job finished; rerun it';
       }
-      await this.#move(id, owner, ['launched', 'running'], state, {
+      const moved = await this.#move(id, owner, ['launched', 'running'], state, {
         reason,
         ...(result ? { result } : {}),
       });
+      if (moved) {
+        const queued =
+          job.launched_at && job.created_at
+            ? (job.launched_at.getTime() - job.created_at.getTime()) / 1000
+            : null;
+        this.#d.onFinished?.(
+          state,
+          runningAt === undefined ? null : (performance.now() - runningAt) / 1000,
+          queued,
+        );
+      }
     } catch (e) {
       this.#d.log.error({ err: e, job: id }, 'job failed unexpectedly');
       await fail('internal error while running the job').catch(() => {});
@@ -289,8 +304,8 @@ export class Scheduler {
     job: JobRow,
     index: number,
     r: Running,
-    inputs: InputFile[],
-    handed: InputFile[],
+    inputs: InputSource[],
+    handed: InputSource[],
     onRunning: () => Promise<void>,
   ): Promise<ReplicaRun | 'closed'> {
     const { manager, limits, log } = this.#d;
@@ -315,29 +330,35 @@ export class Scheduler {
         return ended(this.#closing ? 'aborted' : 'cancelled', 'cancelled by a client');
       }
       const kernelMs = performance.now() - t0;
-      const tp = performance.now();
-      for (const f of handed) {
+      const all = [...inputs, ...handed];
+      let cleanup: (() => Promise<void>) | undefined;
+      let placeMs = 0;
+      if (!kernel.files.hostSide && !isPython(kernel)) {
+        if (all.length > 0) return ended('failed', 'input files on a remote kernel need a Python kernel');
+      } else {
         try {
-          // As the kernel's uid, never following links (kernel-manager/workdir.ts).
-          await kernel.files.write(f.name, f.data, limits.maxOutputFileBytes);
+          // A remote kernel first gets a private directory; a local one has its own work dir.
+          cleanup = await privateWorkDir(kernel);
+          const placed = await placeInputs(kernel, all, limits.maxInputBytes);
+          placeMs = placed.ms;
+          if (placed.bytes > 0) this.#d.onPlaced?.(placed.bytes, placed.ms / 1000);
         } catch (e) {
           return ended(
             'failed',
-            `could not place ${JSON.stringify(f.name)} from a job it needs: ${e instanceof Error ? e.message : String(e)}`,
+            `the input files could not be placed: ${e instanceof Error ? e.message : String(e)}`,
           );
         }
       }
-      const placeMs = performance.now() - tp;
       const outcome = await runJob(kernel, {
         code: job.code,
         timeoutMs: job.timeout_ms,
-        files: inputs,
-        placed: handed,
+        files: all.map((f) => ({ name: f.name, sha256: f.sha256 })),
         signal: r.controller.signal,
         limits,
         onRunning,
       });
       const at = performance.now();
+      if (cleanup && kernel.state !== 'dead') await cleanup().catch(() => undefined);
       if (this.#abandoned) return ended('aborted', 'abandoned');
       const files: OutputFile[] = [];
       for (const f of outcome.written) {
@@ -365,41 +386,6 @@ export class Scheduler {
     } finally {
       void kernel.shutdown('job finished').catch(() => {});
     }
-  }
-
-  /** The top-level files the newest attempts of the jobs this one needs wrote, in `needs` order. */
-  async #handed(job: JobRow): Promise<InputFile[]> {
-    if (job.needs.length === 0) return [];
-    const newest = await this.#d.repo.newest(job.owner, job.needs);
-    const byRoot = new Map(newest.map((n) => [n.root_id, n]));
-    const out = new Map<string, InputFile>();
-    for (const root of job.needs) {
-      for (const f of byRoot.get(root)?.result?.files ?? []) {
-        // The work dir takes plain names only: files in subdirectories are not handed along.
-        if (!plainName(f.name)) continue;
-        if (out.has(f.name) && out.get(f.name)?.sha256 !== f.sha256)
-          throw new Error(`two jobs it needs wrote different files named ${JSON.stringify(f.name)}`);
-        const parts: Buffer[] = [];
-        for await (const p of this.#d.files.read(f.id)) parts.push(p);
-        out.set(f.name, { name: f.name, sha256: f.sha256, data: Buffer.concat(parts) });
-      }
-    }
-    return [...out.values()];
-  }
-
-  async #inputs(ids: string[]): Promise<InputFile[]> {
-    const out: InputFile[] = [];
-    for (const id of ids) {
-      const { info, data } = await this.#d.uploads.read(id);
-      const parts: Buffer[] = [];
-      for await (const p of data) parts.push(p);
-      out.push({
-        name: uploadName(info.metadata, id),
-        sha256: info.sha256 ?? '',
-        data: Buffer.concat(parts),
-      });
-    }
-    return out;
   }
 
   /** Resolves when nothing runs here (or at once). */
@@ -452,10 +438,7 @@ export class Scheduler {
   }
 }
 
-/** The name an upload is placed under: its tus `filename` metadata (checked at submit), else its id. */
-export function uploadName(metadata: Record<string, string>, id: string): string {
-  return metadata.filename ?? metadata.name ?? id;
-}
+export { uploadName } from './inputs.js';
 
 export const roundTimings = (t: Result['timings']): Result['timings'] => ({
   kernel_ms: Math.round(t.kernel_ms * 10) / 10,

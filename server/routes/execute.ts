@@ -274,6 +274,8 @@ export function registerExecute(app: FastifyInstance, ctx: AppContext): void {
           onMessage: (m) => record?.add(m),
         });
         record?.end(result.status);
+        ctx.metrics.oneshot.inc({ status: result.status });
+        ctx.metrics.oneshotDuration.observe({ status: result.status }, result.duration_ms / 1000);
         if (permalink && ctx.store) {
           const p = await ctx.store.permalinks.create({
             code,

@@ -134,7 +134,9 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<UploadRoutesOptions> = asyn
       throw new BadRequest('Upload-Defer-Length is not supported');
     const length = intHeader(request, 'upload-length');
     if (length > limits.maxFileBytes)
-      throw new UploadTooLargeError(`the limit is ${limits.maxFileBytes} bytes`);
+      throw new UploadTooLargeError(
+        `the limit is ${limits.maxFileBytes} bytes (RUNCELL_UPLOAD_MAX_BYTES; the operator can raise it)`,
+      );
     const metadata = parseMetadata(request.headers['upload-metadata'] as string | undefined);
     if (metadata.filename !== undefined) metadata.filename = safeFileName(metadata.filename);
     const info = await store.uploads.create({

@@ -131,9 +131,13 @@ describe('runcell CLI', () => {
     const b = file('b.py', 'import sys; print("B", file=sys.stderr); 1/0\n');
     const r = await cli(['submit', a, b, '--parallel', '1', '--timeout', '20', '--tag', 'cli']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^ID\s+NAME\s+STATE/);
+    expect(r.stdout).toMatch(/^ID\s+BATCH\s+NAME\s+STATE\s+TRY\s+QUEUED\s+INPUTS\s+SECONDS\s+REASON\n/);
     expect(r.stdout).toMatch(/a\.py\s+succeeded/);
-    expect(r.stdout).toMatch(/b\.py\s+failed\s+1\s+[\d.]+\s+ZeroDivisionError/);
+    expect(r.stdout).toMatch(/b\.py\s+failed\s+1\s+([\d.]+\s+)+ZeroDivisionError/);
+    // Two files and --parallel 1: still one batch, its id said first.
+    const batch = /^batch ([0-9a-f-]{36}): 2 jobs$/m.exec(r.stderr)?.[1];
+    expect(batch, r.stderr).toBeDefined();
+    expect(r.stdout.match(new RegExp(`^\\S+\\s+${batch?.slice(0, 8)}\\s`, 'gm'))).toHaveLength(2);
     const list = await cli(['jobs', '--state', 'succeeded', '--tag', 'cli', '--json']);
     const jobs = JSON.parse(list.stdout).jobs as { id: string; name: string }[];
     expect(jobs.map((j) => j.name)).toEqual(['a.py']);
@@ -177,4 +181,80 @@ describe('runcell CLI', () => {
     const latest = await rc.list({ tag: 'kill' });
     expect(latest.jobs.map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
   }, 90_000);
+
+  test('20 files are one batch; the CLI says when the server is unreachable; rerun --batch touches only that batch', async () => {
+    const rc = new RunCell({ url: base, token: TOKENS[0] as string, pollSeconds: 2 });
+    // Another batch of the same token, aborted by the same kill: a rerun of the 20 must leave it be.
+    const [other] = (await rc.submit({ code: 'import time; time.sleep(120)', tags: ['other'] })).jobs;
+    const files = Array.from({ length: 20 }, (_, i) => file(`b${i}.py`, `print(${i})\n`));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'cli/runcell.ts', 'submit', ...files, '--parallel', '5', '--json'],
+      {
+        env: {
+          ...process.env,
+          RUNCELL_SERVER: base,
+          RUNCELL_TOKEN: TOKENS[0] as string,
+          XDG_CACHE_HOME: dir,
+        },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+    const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`${what}; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // Two lines, which may reach us in separate chunks: wait for both.
+    await until(
+      'no batch id, or no notice of the server limit',
+      () =>
+        /^batch [0-9a-f-]{36}: 20 jobs$/m.test(stderr) &&
+        /^running 2 at a time: the server's limit for your token$/m.test(stderr),
+    );
+    const batch = /^batch ([0-9a-f-]{36})/m.exec(stderr)?.[1] as string;
+    // The batch id comes first.
+    expect(stderr.indexOf('batch ')).toBe(0);
+    await until('three jobs of the batch never succeeded', async () => {
+      const r = await rc.list({ batch, state: 'succeeded', limit: 500 });
+      return r.jobs.length >= 3;
+    });
+    await stopServer('SIGKILL');
+    await until('the CLI never said the server was unreachable', () =>
+      stderr.includes('runcell: server unreachable, retrying…'),
+    );
+    await startServer();
+    const code = await exited;
+    expect(stderr).toMatch(/server reachable again/);
+    const jobs = JSON.parse(stdout) as {
+      batch_id: string;
+      state: string;
+      attempt: number;
+      seconds: { queued: number | null; running: number | null };
+    }[];
+    expect(jobs).toHaveLength(20);
+    expect(new Set(jobs.map((j) => j.batch_id))).toEqual(new Set([batch]));
+    const aborted = jobs.filter((j) => j.state === 'aborted').length;
+    expect(code).toBe(aborted > 0 ? 1 : 0);
+    for (const j of jobs) expect(['succeeded', 'aborted']).toContain(j.state);
+    for (const j of jobs.filter((x) => x.state === 'succeeded')) expect(j.seconds.running).not.toBeNull();
+
+    const rerun = await cli(['rerun', '--batch', batch, '--aborted', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const again = JSON.parse(rerun.stdout) as { batch_id: string; state: string; attempt: number }[];
+    expect(again).toHaveLength(aborted);
+    for (const j of again) expect(j).toMatchObject({ batch_id: batch, state: 'succeeded', attempt: 2 });
+    const latest = await rc.list({ batch, limit: 500 });
+    expect(latest.jobs.filter((j) => j.state === 'succeeded')).toHaveLength(20);
+    // The other batch's job was aborted by the same kill and is left as it was.
+    const o = await rc.get(other?.id as string);
+    expect(o).toMatchObject({ state: 'aborted', superseded_by: null });
+    await rc.exit({ timeout: 0 });
+  }, 120_000);
 });

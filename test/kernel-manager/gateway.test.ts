@@ -136,6 +136,7 @@ describe('remote kernels on two jupyter-servers', () => {
       pool: { size: 0 },
       placement: 'remote',
       gatewayHealthIntervalMs: 300,
+      gatewayReadmitMs: 3_000,
       gateways: [
         { url: a.url, token: TOKEN, capacity: 3 },
         { url: b.url, token: TOKEN, capacity: 2 },
@@ -252,6 +253,9 @@ describe('remote kernels on two jupyter-servers', () => {
 
   it('a gateway that answers again is marked up and used', async () => {
     await launch(b);
+    // Answering once is not enough: it must keep answering for gatewayReadmitMs to be re-admitted.
+    await until(() => gw()[1]?.healthyForMs !== undefined, 10_000, 'gateway b answering');
+    expect(gw()[1]?.up).toBe(false);
     await until(() => gw()[1]?.up === true, 10_000, 'gateway b marked up');
     const k = await m.start();
     expect((k as RemoteKernel).gateway).toBe(b.url);

@@ -26,6 +26,8 @@ const LIMITS: Limits = {
 };
 
 const noFiles: KernelFiles = {
+  hostSide: false,
+  grow: async () => undefined,
   list: () => [],
   read: () => Buffer.alloc(0),
   write: async () => 0,

@@ -40,6 +40,8 @@ export class FakeKernel extends EventEmitter implements HubKernel {
   failNextSend: Error | undefined;
 
   readonly files = {
+    hostSide: true,
+    grow: async (): Promise<void> => undefined,
     list: (): FileStat[] =>
       [...this.dir].map(([name, f]) => ({ name, size: f.data.length, mtimeMs: f.mtimeMs }) as FileStat),
     read: (name: string): Buffer => {

@@ -65,8 +65,10 @@ async function load(more = false): Promise<void> {
   const q = new URLSearchParams({ limit: '50' });
   const state = $<HTMLSelectElement>('state').value;
   const tag = $<HTMLInputElement>('tag').value.trim();
+  const batch = $<HTMLInputElement>('batch').value.trim();
   if (state) q.set('state', state);
   if (tag) q.set('tag', tag);
+  if (batch) q.set('batch', batch);
   if (more && next) q.set('cursor', next);
   const r = await api<ListReply>('GET', `/api/jobs?${q}`);
   if (!more) {
@@ -227,6 +229,8 @@ $('forget').addEventListener('click', () => {
   session.forget();
   signedOut('Token forgotten.');
 });
+// /jobs?batch=ID opens the board on one batch (the CLI prints the id first).
+$<HTMLInputElement>('batch').value = new URLSearchParams(location.search).get('batch') ?? '';
 $('filters').addEventListener('submit', (e) => {
   e.preventDefault();
   act(() => load())();
@@ -238,7 +242,12 @@ $('more').addEventListener(
 $('rerun-aborted').addEventListener(
   'click',
   act(async () => {
-    const r = await api<RerunReply>('POST', '/api/jobs/rerun', { states: ['aborted'] });
+    // With a batch filter, only that batch's aborted jobs (as `runcell rerun --batch ID --aborted`).
+    const batch = $<HTMLInputElement>('batch').value.trim();
+    const r = await api<RerunReply>('POST', '/api/jobs/rerun', {
+      states: ['aborted'],
+      ...(batch ? { batch } : {}),
+    });
     statusLine.textContent = `${r.jobs.length} aborted job(s) rerun.`;
     await load();
   }),
