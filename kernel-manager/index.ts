@@ -7,7 +7,8 @@ import { type Logger, pino } from 'pino';
 import { type DeepPartial, resolveConfig } from './config.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
-import { Pool } from './pool.js';
+import { type HandOut, Pool } from './pool.js';
+import { preludeCode } from './prelude.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -33,6 +34,12 @@ export interface ManagerStats {
   starting: number;
   queued: number;
   maxKernels: number;
+  /** Warm kernels the default spec's pool aims for now (sized from demand). */
+  poolTarget: number;
+  /** The default spec's measured start time, launch to ready with its prelude (ms). */
+  startMs: number | undefined;
+  /** Requests served so far: from the pool, by a start in progress, by a start of their own, queued. */
+  served: Readonly<Record<HandOut, number>>;
 }
 
 /**
@@ -48,7 +55,7 @@ export class KernelManager extends EventEmitter {
   readonly #unavailable: UnavailableSpec[];
   /** Every live kernel: starting, pooled, or handed out. */
   readonly #kernels = new Map<string, LocalKernel>();
-  readonly #pool: Pool;
+  readonly #pool: Pool<LocalKernel>;
   /** Kernels handed out to an owner; pooled ones stay invisible to get() and list(). */
   readonly #assigned = new WeakSet<LocalKernel>();
   /** Kernels on gateways (always handed out: remote kernels are not pooled). */
@@ -56,6 +63,8 @@ export class KernelManager extends EventEmitter {
   readonly #gateways: GatewayProvider | undefined;
   /** Launches in progress (pool refills and cold starts). */
   readonly #launching = new Set<Promise<void>>();
+  /** Each spec's prelude, as the code run silently before hand-out. */
+  readonly #preludes: Map<string, string>;
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -94,6 +103,7 @@ export class KernelManager extends EventEmitter {
       launch: (spec) => this.#launch(spec),
       log,
     });
+    this.#preludes = new Map([...this.#specs.values()].map((s) => [s.name, preludeCode(s, config.prelude)]));
   }
 
   /** Detects the sandbox, scans kernelspecs and starts filling the warm pool. */
@@ -112,7 +122,7 @@ export class KernelManager extends EventEmitter {
       await m.close();
       throw e;
     }
-    m.#pool.refill();
+    m.#pool.pump();
     return m;
   }
 
@@ -166,15 +176,7 @@ export class KernelManager extends EventEmitter {
       }
     }
     if (!this.#specs.has(name)) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`);
-    let k = this.#pool.take(name);
-    if (!k) {
-      if (this.#kernels.size >= this.config.maxKernels) {
-        const spare = this.#pool.evictOther(name);
-        if (spare) await spare.shutdown('retired from the pool to make room');
-      }
-      k =
-        this.#kernels.size < this.config.maxKernels ? await this.#launch(name) : await this.#pool.wait(name);
-    }
+    const k = await this.#pool.acquire(name);
     k.assign(opts.owner);
     this.#assigned.add(k);
     this.emit('kernel', k);
@@ -213,17 +215,18 @@ export class KernelManager extends EventEmitter {
     k.once('dead', (reason: string) => {
       this.#kernels.delete(id);
       this.emit('dead', k, reason);
-      if (!this.#closed) this.#pool.serveWaiters();
+      if (!this.#closed) this.#pool.pump();
     });
-    // Launch, then one silent execute: a fresh ipykernel's first execute is 30-90 ms slower than the
-    // rest (lazy imports), and that belongs to the pool's refill, not to a visitor's first Run.
-    const launching = k.launch().then(() => k.warmUp());
+    // Launch, then the spec's prelude as one silent execute: a fresh ipykernel's first execute is
+    // 30-90 ms slower than the rest (lazy imports), and a first plot pays for matplotlib's imports and
+    // first draw; that belongs to the pool's refill, not to a visitor's first Run.
+    const launching = k.launch().then(() => k.warmUp(this.#preludes.get(spec) ?? 'pass'));
     this.#launching.add(launching);
     try {
       await launching;
     } catch (e) {
       this.#kernels.delete(id);
-      if (!this.#closed) queueMicrotask(() => this.#pool.serveWaiters());
+      if (!this.#closed) queueMicrotask(() => this.#pool.pump());
       throw e;
     } finally {
       this.#launching.delete(launching);
@@ -254,6 +257,9 @@ export class KernelManager extends EventEmitter {
       starting: this.#pool.starting,
       queued: this.#pool.queued,
       maxKernels: this.config.maxKernels,
+      poolTarget: this.#pool.target(this.config.defaultSpec),
+      startMs: this.#pool.startMs(this.config.defaultSpec),
+      served: this.#pool.served,
     };
   }
 

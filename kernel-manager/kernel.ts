@@ -245,9 +245,12 @@ export class LocalKernel extends KernelCore {
     this.receive(msg, bytes);
   }
 
-  /** Runs one silent, history-less execute so the kernel's first real one is as fast as the rest. */
-  async warmUp(): Promise<void> {
-    for await (const _ of this.execute('pass', { silent: true, storeHistory: false })) void _;
+  /**
+   * Runs one silent, history-less execute (the spec's prelude, or `pass`) so the kernel's first real
+   * one is as fast as the rest.
+   */
+  async warmUp(code = 'pass'): Promise<void> {
+    for await (const _ of this.execute(code, { silent: true, storeHistory: false })) void _;
   }
 
   protected transmit(channel: SendChannel, msg: Message): void {

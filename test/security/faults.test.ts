@@ -16,6 +16,7 @@ import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/conf
 import { openStore } from '../../server/store/db.js';
 import { postgresBackend } from '../server/store/helpers.js';
 import { TcpProxy } from '../server/store/tcp-proxy.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 import {
   api,
   auth,
@@ -91,6 +92,7 @@ describe('Postgres stopped for 10 s under load', () => {
         logLevel: 'silent',
         poolSize: 0,
         maxKernels: 1,
+        ...SUITE_KERNELS,
         tokens: [TOKEN],
         sandboxUidRange: [70_300, 70_399],
         sandboxRuntimeRoot: '/run/rc-s53b',
