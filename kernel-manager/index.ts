@@ -28,6 +28,14 @@ export type { SandboxConfig } from './sandbox/types.js';
 export type * from './types.js';
 export { plainName } from './workdir.js';
 
+/** One kernel start, in ms: sandbox set-up, the kernel's own start to ready, the prelude. */
+export interface StartTiming {
+  spec: string;
+  sandboxMs: number;
+  readyMs: number;
+  preludeMs: number;
+}
+
 export interface ManagerStats {
   live: number;
   pooled: number;
@@ -63,6 +71,8 @@ export class KernelManager extends EventEmitter {
   readonly #gateways: GatewayProvider | undefined;
   /** Launches in progress (pool refills and cold starts). */
   readonly #launching = new Set<Promise<void>>();
+  /** The latest local starts' timings, newest last (startTimings()). */
+  readonly #starts: StartTiming[] = [];
   /** Each spec's prelude, as the code run silently before hand-out. */
   readonly #preludes: Map<string, string>;
   #closed = false;
@@ -220,7 +230,12 @@ export class KernelManager extends EventEmitter {
     // Launch, then the spec's prelude as one silent execute: a fresh ipykernel's first execute is
     // 30-90 ms slower than the rest (lazy imports), and a first plot pays for matplotlib's imports and
     // first draw; that belongs to the pool's refill, not to a visitor's first Run.
-    const launching = k.launch().then(() => k.warmUp(this.#preludes.get(spec) ?? 'pass'));
+    const launching = k.launch().then(async () => {
+      const t0 = Date.now();
+      await k.warmUp(this.#preludes.get(spec) ?? 'pass');
+      const t = k.startTimings;
+      if (t) this.#recordStart({ spec, ...t, preludeMs: Date.now() - t0 });
+    });
     this.#launching.add(launching);
     try {
       await launching;
@@ -232,6 +247,16 @@ export class KernelManager extends EventEmitter {
       this.#launching.delete(launching);
     }
     return k;
+  }
+
+  #recordStart(t: StartTiming): void {
+    this.#starts.push(t);
+    if (this.#starts.length > 200) this.#starts.shift();
+  }
+
+  /** Where the latest local kernel starts' time went (diagnostics and bench/arrival.ts). */
+  startTimings(): StartTiming[] {
+    return [...this.#starts];
   }
 
   /** A kernel that has been handed out (pooled kernels are not visible). */
