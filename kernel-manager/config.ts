@@ -14,8 +14,8 @@ export function defaultConfig(): KernelManagerConfig {
     defaultSpec: 'python3',
     // About 60 MB resident per idle ipykernel: 50 fit comfortably in a small machine's memory.
     maxKernels: 50,
-    // Sized from demand between 2 and 8 warm kernels (docs/performance.md, "Audiences"); starts run
-    // as many at once as there are cores (parallel 0).
+    // Sized from demand between 2 and 8 warm kernels (docs/performance.md, "Audiences"); up to two
+    // starts per core run at once (parallel 0).
     pool: {
       size: 2,
       max: 8,

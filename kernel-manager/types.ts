@@ -57,7 +57,10 @@ export interface PoolConfig {
   headroom: number;
   /** How long a peak in demand keeps the pool grown. */
   memoryMs: number;
-  /** Kernel starts in progress at once (refills and requests together); 0: one per core. */
+  /**
+   * Kernel starts in progress at once (refills and requests together); 0: two per core (a start
+   * spends much of its time waiting for processes to be set up, not computing).
+   */
   parallel: number;
   /** Specs to keep warm (default: the default spec). */
   specs: string[];

@@ -114,8 +114,8 @@ export const SETTINGS = {
     env: 'RUNCELL_POOL_PARALLEL_STARTS',
     default: KM.pool.parallel,
     min: 0,
-    shown: '0 (one per core)',
-    doc: 'kernel starts in progress at once, pool refills and requests together (0: one per core)',
+    shown: '0 (two per core)',
+    doc: 'kernel starts in progress at once, pool refills and requests together (0: two per core)',
   }),
   kernelPrelude: list({
     env: 'RUNCELL_KERNEL_PRELUDE',
