@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { jupyterAvailable } from './lib/jupyter.js';
 import { sleep, startJupyterTarget, startRuncell, type Target } from './lib/perf.js';
+import { poissonSchedule } from './lib/schedule.js';
 import { oneShot, visit } from './lib/visitor.js';
 import { quantile, report } from './stats.js';
 
@@ -49,30 +50,6 @@ const CELLS = {
     expect: 'display_data' as const,
   },
 };
-
-/** mulberry32: a small seeded PRNG, so every server and every run gets the same arrivals. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Arrival offsets (ms) of a Poisson process at `rate`/s over `seconds`, at least `min` of them. */
-export function poissonSchedule(rate: number, seconds: number, min: number, seed: number): number[] {
-  const r = rng(seed);
-  const out: number[] = [];
-  let t = 0;
-  for (;;) {
-    t += (-Math.log(1 - r()) / rate) * 1000;
-    if (t > seconds * 1000 && out.length >= min) return out;
-    out.push(t);
-  }
-}
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 

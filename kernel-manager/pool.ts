@@ -60,7 +60,8 @@ export class Pool<K extends Poolable> {
   constructor(specs: readonly string[], deps: PoolDeps<K>) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
-    this.#parallel = deps.config.parallel > 0 ? deps.config.parallel : 2 * Math.max(1, availableParallelism());
+    this.#parallel =
+      deps.config.parallel > 0 ? deps.config.parallel : 2 * Math.max(1, availableParallelism());
     const { size, max, headroom, memoryMs } = deps.config;
     for (const s of specs) {
       this.#ready.set(s, []);
