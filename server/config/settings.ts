@@ -139,7 +139,7 @@ export const SETTINGS = {
   forkSpecs: list({
     env: 'RUNCELL_FORK_SPECS',
     default: KM.fork.specs === 'auto' ? ['auto'] : KM.fork.specs,
-    shown: '(empty: off)',
+    shown: 'auto (empty: off)',
     doc:
       'specs whose kernels are forks of a preloaded zygote (fork-server, see docs/SECURITY.md "Fork-server"); ' +
       '`auto`: the default spec if the host passes the fork-server probe, else plain starts with a warning; ' +
