@@ -63,6 +63,7 @@ interface RateFigure {
   max_ms: number;
   parts_p50_ms?: Record<string, number>;
   first_error?: string;
+  arrived_per_s?: number;
   /** runcell: how requests got their kernel during this rate. */
   served?: Record<string, number>;
   skipped?: string;
@@ -145,6 +146,8 @@ async function driveRate(
   await Promise.all(deletes);
   const after = await runcellStats(t);
   const f = figureOf(rate, ms, errors, parts);
+  // A Poisson draw: what arrived, per second of the schedule (the nominal rate is its mean).
+  f.arrived_per_s = r1((schedule.length / (schedule.at(-1) ?? 1)) * 1000);
   if (before && after) {
     f.served = Object.fromEntries(
       Object.entries(after.served).map(([k, v]) => [k, v - (before.served[k] ?? 0)]),
