@@ -120,7 +120,8 @@ export const SETTINGS = {
   kernelPrelude: list({
     env: 'RUNCELL_KERNEL_PRELUDE',
     default: KM.prelude.python,
-    shown: KM.prelude.python.join(','),
+    shown: `${KM.prelude.python.join(',')} (empty: none)`,
+    emptyIsNone: true,
     doc:
       'Python modules a pooled kernel imports (where installed) before it is handed out, silently; with ' +
       "matplotlib.pyplot it also draws one figure off-screen. A kernelspec's `metadata.runcell.prelude` " +
@@ -140,6 +141,7 @@ export const SETTINGS = {
     env: 'RUNCELL_FORK_SPECS',
     default: KM.fork.specs === 'auto' ? ['auto'] : KM.fork.specs,
     shown: 'auto (empty: off)',
+    emptyIsNone: true,
     doc:
       'specs whose kernels are forks of a preloaded zygote (fork-server, see docs/SECURITY.md "Fork-server"); ' +
       '`auto`: the default spec if the host passes the fork-server probe, else plain starts with a warning; ' +

@@ -172,6 +172,10 @@ async function spawnServer(dataDir: string, slot: number): Promise<{ base: strin
       RUNCELL_LOG_LEVEL: 'info',
       RUNCELL_TOKENS: TOKEN,
       RUNCELL_POOL_SIZE: '1',
+      // The suite's kernel budget (test/suite-kernels.ts), through the environment.
+      RUNCELL_FORK_SPECS: '',
+      RUNCELL_KERNEL_PRELUDE: '',
+      RUNCELL_POOL_MAX: '0',
       RUNCELL_DATA_DIR: dataDir,
       RUNCELL_SANDBOX_UID_RANGE: `${65_000 + slot * 100}-${65_000 + slot * 100 + 99}`,
       RUNCELL_SANDBOX_RUNTIME_ROOT: `/run/rc-s${slot}`,
