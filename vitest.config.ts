@@ -19,6 +19,8 @@ const UNIT = [
   'test/kernel-manager/kernel-core.test.ts',
   'test/kernel-manager/wire.test.ts',
   'test/kernel-manager/specs.test.ts',
+  'test/kernel-manager/pool-sizing.test.ts',
+  'test/kernel-manager/pool.unit.test.ts',
   'test/kernel-manager/sandbox/tail.test.ts',
   'test/server/auth.test.ts',
   'test/server/config.test.ts',

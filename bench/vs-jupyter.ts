@@ -389,7 +389,12 @@ try {
     await startRuncell(
       'runcell',
       {
+        // Plain starts and a fixed pool, as before issue 16 made forks, the prelude and a demand-sized
+        // pool the defaults (bench/arrival.ts measures those); runcell-fork below is the fork-server.
         poolSize: POOL,
+        poolMax: 0,
+        forkSpecs: [],
+        kernelPrelude: [],
         sandboxUidRange: [68_000, 68_499],
         sandboxRuntimeRoot: '/run/rc-perf/plain',
       },
@@ -401,6 +406,8 @@ try {
       'runcell-fork',
       {
         poolSize: POOL,
+        poolMax: 0,
+        kernelPrelude: [],
         forkSpecs: ['python3'],
         sandboxUidRange: [68_500, 68_999],
         sandboxRuntimeRoot: '/run/rc-perf/fork',

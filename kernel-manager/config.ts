@@ -14,7 +14,18 @@ export function defaultConfig(): KernelManagerConfig {
     defaultSpec: 'python3',
     // About 60 MB resident per idle ipykernel: 50 fit comfortably in a small machine's memory.
     maxKernels: 50,
-    pool: { size: 2, specs: [], queueMax: 100, queueTimeoutMs: 30_000 },
+    // Sized from demand between 2 and 8 warm kernels (docs/performance.md, "Audiences"); up to two
+    // starts per core run at once (parallel 0).
+    pool: {
+      size: 2,
+      max: 8,
+      headroom: 1.5,
+      memoryMs: 60_000,
+      parallel: 0,
+      specs: [],
+      queueMax: 100,
+      queueTimeoutMs: 30_000,
+    },
     limits: {
       // A loaded 2-core machine can take several seconds to start Python.
       startupTimeoutMs: 30_000,
@@ -28,7 +39,10 @@ export function defaultConfig(): KernelManagerConfig {
       shutdownGraceMs: 2_000,
     },
     sandbox: defaultSandboxConfig(),
-    fork: { specs: [], preload: ['numpy', 'matplotlib.pyplot'] },
+    // Forked kernels where the host passes the fork-server's probe: the only way 2 cores keep up with
+    // an audience (docs/performance.md; the trade-off: docs/SECURITY.md "Fork-server").
+    fork: { specs: 'auto', preload: ['numpy', 'matplotlib.pyplot'] },
+    prelude: { python: ['numpy', 'matplotlib.pyplot'] },
     idPrefix: '',
     gateways: [],
     placement: 'local',

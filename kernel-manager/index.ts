@@ -7,7 +7,8 @@ import { type Logger, pino } from 'pino';
 import { type DeepPartial, resolveConfig } from './config.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
-import { Pool } from './pool.js';
+import { type HandOut, Pool } from './pool.js';
+import { preludeCode } from './prelude.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
@@ -27,12 +28,26 @@ export type { SandboxConfig } from './sandbox/types.js';
 export type * from './types.js';
 export { plainName } from './workdir.js';
 
+/** One kernel start, in ms: sandbox set-up, the kernel's own start to ready, the prelude. */
+export interface StartTiming {
+  spec: string;
+  sandboxMs: number;
+  readyMs: number;
+  preludeMs: number;
+}
+
 export interface ManagerStats {
   live: number;
   pooled: number;
   starting: number;
   queued: number;
   maxKernels: number;
+  /** Warm kernels the default spec's pool aims for now (sized from demand). */
+  poolTarget: number;
+  /** The default spec's measured start time, launch to ready with its prelude (ms). */
+  startMs: number | undefined;
+  /** Requests served so far: from the pool, by a start in progress, by a start of their own, queued. */
+  served: Readonly<Record<HandOut, number>>;
 }
 
 /**
@@ -48,7 +63,7 @@ export class KernelManager extends EventEmitter {
   readonly #unavailable: UnavailableSpec[];
   /** Every live kernel: starting, pooled, or handed out. */
   readonly #kernels = new Map<string, LocalKernel>();
-  readonly #pool: Pool;
+  readonly #pool: Pool<LocalKernel>;
   /** Kernels handed out to an owner; pooled ones stay invisible to get() and list(). */
   readonly #assigned = new WeakSet<LocalKernel>();
   /** Kernels on gateways (always handed out: remote kernels are not pooled). */
@@ -56,6 +71,10 @@ export class KernelManager extends EventEmitter {
   readonly #gateways: GatewayProvider | undefined;
   /** Launches in progress (pool refills and cold starts). */
   readonly #launching = new Set<Promise<void>>();
+  /** The latest local starts' timings, newest last (startTimings()). */
+  readonly #starts: StartTiming[] = [];
+  /** Each spec's prelude, as the code run silently before hand-out. */
+  readonly #preludes: Map<string, string>;
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -95,6 +114,7 @@ export class KernelManager extends EventEmitter {
       launch: (spec) => this.#launch(spec),
       log,
     });
+    this.#preludes = new Map([...this.#specs.values()].map((s) => [s.name, preludeCode(s, config.prelude)]));
   }
 
   /** Detects the sandbox, scans kernelspecs and starts filling the warm pool. */
@@ -113,7 +133,7 @@ export class KernelManager extends EventEmitter {
       await m.close();
       throw e;
     }
-    m.#pool.refill();
+    m.#pool.pump();
     return m;
   }
 
@@ -167,15 +187,7 @@ export class KernelManager extends EventEmitter {
       }
     }
     if (!this.#specs.has(name)) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`);
-    let k = this.#pool.take(name);
-    if (!k) {
-      if (this.#kernels.size >= this.config.maxKernels) {
-        const spare = this.#pool.evictOther(name);
-        if (spare) await spare.shutdown('retired from the pool to make room');
-      }
-      k =
-        this.#kernels.size < this.config.maxKernels ? await this.#launch(name) : await this.#pool.wait(name);
-    }
+    const k = await this.#pool.acquire(name);
     k.assign(opts.owner);
     this.#assigned.add(k);
     this.emit('kernel', k);
@@ -214,22 +226,38 @@ export class KernelManager extends EventEmitter {
     k.once('dead', (reason: string) => {
       this.#kernels.delete(id);
       this.emit('dead', k, reason);
-      if (!this.#closed) this.#pool.serveWaiters();
+      if (!this.#closed) this.#pool.pump();
     });
-    // Launch, then one silent execute: a fresh ipykernel's first execute is 30-90 ms slower than the
-    // rest (lazy imports), and that belongs to the pool's refill, not to a visitor's first Run.
-    const launching = k.launch().then(() => k.warmUp());
+    // Launch, then the spec's prelude as one silent execute: a fresh ipykernel's first execute is
+    // 30-90 ms slower than the rest (lazy imports), and a first plot pays for matplotlib's imports and
+    // first draw; that belongs to the pool's refill, not to a visitor's first Run.
+    const launching = k.launch().then(async () => {
+      const t0 = Date.now();
+      await k.warmUp(this.#preludes.get(spec) ?? 'pass');
+      const t = k.startTimings;
+      if (t) this.#recordStart({ spec, ...t, preludeMs: Date.now() - t0 });
+    });
     this.#launching.add(launching);
     try {
       await launching;
     } catch (e) {
       this.#kernels.delete(id);
-      if (!this.#closed) queueMicrotask(() => this.#pool.serveWaiters());
+      if (!this.#closed) queueMicrotask(() => this.#pool.pump());
       throw e;
     } finally {
       this.#launching.delete(launching);
     }
     return k;
+  }
+
+  #recordStart(t: StartTiming): void {
+    this.#starts.push(t);
+    if (this.#starts.length > 200) this.#starts.shift();
+  }
+
+  /** Where the latest local kernel starts' time went (diagnostics and bench/arrival.ts). */
+  startTimings(): StartTiming[] {
+    return [...this.#starts];
   }
 
   /** A kernel that has been handed out (pooled kernels are not visible). */
@@ -255,6 +283,9 @@ export class KernelManager extends EventEmitter {
       starting: this.#pool.starting,
       queued: this.#pool.queued,
       maxKernels: this.config.maxKernels,
+      poolTarget: this.#pool.target(this.config.defaultSpec),
+      startMs: this.#pool.startMs(this.config.defaultSpec),
+      served: this.#pool.served,
     };
   }
 

@@ -96,6 +96,13 @@ export class LocalKernel extends KernelCore {
     this.log.info({ nice }, on ? 'kernel throttled (output flood)' : 'kernel throttle lifted');
   }
 
+  /**
+   * Where the last launch's time went (ms): the sandbox's set-up (uid, runtime dir, cgroups, bubblewrap
+   * or the fork, until the process runs) and the kernel's own start (interpreter and ipykernel imports,
+   * then the kernel_info handshake on shell and iopub).
+   */
+  startTimings: { sandboxMs: number; readyMs: number } | undefined;
+
   /** Messages from the kernel dropped for bad or replayed signatures. */
   get rejectedMessages(): number {
     return this.#signer?.rejected ?? 0;
@@ -145,6 +152,7 @@ export class LocalKernel extends KernelCore {
       throw new KernelManagerError('START_FAILED', 'the kernel sandbox could not be set up', { cause: e });
     }
     const proc = this.#proc;
+    const spawned = Date.now();
     if (this.isDead()) {
       // Shut down while the sandbox was being set up: do not leave the new process behind.
       await this.#teardown();
@@ -181,6 +189,7 @@ export class LocalKernel extends KernelCore {
       await this.#teardown();
       throw await this.#explain(e, proc, exited);
     }
+    this.startTimings = { sandboxMs: spawned - started, readyMs: Date.now() - spawned };
     // `pid` is the server's own on every line: the kernel's has its own key.
     this.log.debug({ ms: Date.now() - started, kernelPid: proc.pid, uid: proc.uid }, 'kernel ready');
     void this.#heartbeat(gen);
@@ -246,9 +255,12 @@ export class LocalKernel extends KernelCore {
     this.receive(msg, bytes);
   }
 
-  /** Runs one silent, history-less execute so the kernel's first real one is as fast as the rest. */
-  async warmUp(): Promise<void> {
-    for await (const _ of this.execute('pass', { silent: true, storeHistory: false })) void _;
+  /**
+   * Runs one silent, history-less execute (the spec's prelude, or `pass`) so the kernel's first real
+   * one is as fast as the rest.
+   */
+  async warmUp(code = 'pass'): Promise<void> {
+    for await (const _ of this.execute(code, { silent: true, storeHistory: false })) void _;
   }
 
   protected transmit(channel: SendChannel, msg: Message): void {

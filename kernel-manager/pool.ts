@@ -1,41 +1,72 @@
-// Warm pool: ready kernels per spec handed out in O(1), refilled in the background, under a global
-// cap on live kernels; when nothing is free, requests wait in a bounded queue with a timeout.
+// Warm pool: ready kernels per spec handed out in O(1), sized from demand (pool-sizing.ts), refilled by
+// several starts in parallel, under a global cap on live kernels. A request is served from the pool,
+// else by a kernel already starting, else by a start begun for it, else it waits in arrival order
+// (bounded queue, timeout) until the cap leaves room. Shutdowns never stand in a request's way: a
+// retired kernel is shut down in the background.
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { KernelManagerError } from './errors.js';
-import type { LocalKernel } from './kernel.js';
+import { Demand, startsAllowed } from './pool-sizing.js';
 import type { PoolConfig } from './types.js';
 
-interface Waiter {
-  spec: string;
-  resolve: (k: LocalKernel) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+/** What the pool needs of a kernel. */
+export interface Poolable {
+  once(event: 'dead', fn: () => void): unknown;
+  shutdown(reason?: string): Promise<void>;
 }
 
-export interface PoolDeps {
+/** How a request got its kernel. */
+export type HandOut = 'pool' | 'starting' | 'cold' | 'queued';
+
+interface Waiter<K> {
+  spec: string;
+  source: HandOut | undefined;
+  resolve: (k: K) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface PoolDeps<K> {
   config: PoolConfig;
   maxKernels: number;
   /** Number of live kernels (pooled, starting and handed out). */
   live(): number;
   /** Creates and launches a kernel of this spec; it already counts as live while starting. */
-  launch(spec: string): Promise<LocalKernel>;
+  launch(spec: string): Promise<K>;
   log: Logger;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
-export class Pool {
-  readonly #ready = new Map<string, LocalKernel[]>();
+/** How often surplus warm kernels are looked for once demand may have fallen. */
+const RETIRE_EVERY_MS = 5_000;
+
+export class Pool<K extends Poolable> {
+  readonly #ready = new Map<string, K[]>();
   readonly #starting = new Map<string, number>();
-  readonly #waiters: Waiter[] = [];
-  readonly #deps: PoolDeps;
-  readonly #specs: readonly string[];
+  readonly #demand = new Map<string, Demand>();
+  readonly #waiters: Waiter<K>[] = [];
+  readonly #deps: PoolDeps<K>;
+  readonly #now: () => number;
+  readonly #served: Record<HandOut, number> = { pool: 0, starting: 0, cold: 0, queued: 0 };
   #closed = false;
   #failures = 0;
+  /** Pool refills are backing off after a failed start (requests still start kernels). */
   #retry: NodeJS.Timeout | undefined;
+  #retireTimer: NodeJS.Timeout | undefined;
+  #evicting = 0;
+  readonly #parallel: number;
 
-  constructor(specs: readonly string[], deps: PoolDeps) {
-    this.#specs = specs;
+  constructor(specs: readonly string[], deps: PoolDeps<K>) {
     this.#deps = deps;
-    for (const s of specs) this.#ready.set(s, []);
+    this.#now = deps.now ?? Date.now;
+    this.#parallel =
+      deps.config.parallel > 0 ? deps.config.parallel : 2 * Math.max(1, availableParallelism());
+    const { size, max, headroom, memoryMs } = deps.config;
+    for (const s of specs) {
+      this.#ready.set(s, []);
+      this.#demand.set(s, new Demand({ min: size, max: Math.max(size, max), headroom, memoryMs }));
+    }
   }
 
   get pooled(): number {
@@ -48,119 +79,214 @@ export class Pool {
     for (const c of this.#starting.values()) n += c;
     return n;
   }
+  /** Requests waiting that no start in progress will serve. */
   get queued(): number {
-    return this.#waiters.length;
+    let n = 0;
+    const covered = new Map(this.#starting);
+    for (const w of this.#waiters) {
+      const c = covered.get(w.spec) ?? 0;
+      if (c > 0) covered.set(w.spec, c - 1);
+      else n++;
+    }
+    return n;
   }
   /** Consecutive failed pool starts (0 when the last one succeeded). */
   get failures(): number {
     return this.#failures;
   }
+  /** Requests served so far, by how. */
+  get served(): Readonly<Record<HandOut, number>> {
+    return { ...this.#served };
+  }
   readyCount(spec: string): number {
     return this.#ready.get(spec)?.length ?? 0;
   }
-
-  /** A ready kernel of this spec, or undefined. O(1). */
-  take(spec: string): LocalKernel | undefined {
-    const k = this.#ready.get(spec)?.pop();
-    if (k) queueMicrotask(() => this.refill());
-    return k;
+  /** Warm kernels this spec's pool aims for now (0 for a spec that is not pooled). */
+  target(spec: string): number {
+    return this.#demand.get(spec)?.target(this.#now()) ?? 0;
+  }
+  /** The measured start time of this spec's kernels (ms; an initial guess until one started). */
+  startMs(spec: string): number | undefined {
+    return this.#demand.get(spec)?.startMs;
   }
 
-  /** Makes room under the global cap by retiring a warm kernel of another spec. */
-  evictOther(spec: string): LocalKernel | undefined {
-    for (const [name, list] of this.#ready) if (name !== spec && list.length > 0) return list.pop();
-    return undefined;
+  #startingOf(spec: string): number {
+    return this.#starting.get(spec) ?? 0;
+  }
+  #waitingOf(spec: string): number {
+    let n = 0;
+    for (const w of this.#waiters) if (w.spec === spec) n++;
+    return n;
   }
 
-  /** Waits in the bounded queue for a kernel of this spec. */
-  wait(spec: string): Promise<LocalKernel> {
-    const { queueMax, queueTimeoutMs } = this.#deps.config;
+  /** A kernel of this spec: from the pool, a start in progress, a new start, or the queue. */
+  acquire(spec: string): Promise<K> {
     if (this.#closed)
       return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
-    if (this.#waiters.length >= queueMax) {
+    this.#demand.get(spec)?.request(this.#now());
+    const k = this.#ready.get(spec)?.shift();
+    if (k) {
+      this.#served.pool++;
+      queueMicrotask(() => this.pump());
+      return Promise.resolve(k);
+    }
+    const covered = this.#startingOf(spec) > this.#waitingOf(spec);
+    if (!covered && this.queued >= this.#deps.config.queueMax && !this.#canStart()) {
       return Promise.reject(
         new KernelManagerError('CAPACITY', 'all kernels are busy and the wait queue is full'),
       );
     }
     return new Promise((resolve, reject) => {
-      const w: Waiter = {
+      const w: Waiter<K> = {
         spec,
+        source: covered ? 'starting' : undefined,
         resolve,
         reject,
-        timer: setTimeout(() => {
-          this.#remove(w);
-          reject(
-            new KernelManagerError(
-              'QUEUE_TIMEOUT',
-              `no kernel became free within ${queueTimeoutMs / 1000} s`,
-            ),
-          );
-        }, queueTimeoutMs),
+        timer: undefined,
       };
+      this.#arm(w);
       this.#waiters.push(w);
-      this.serveWaiters();
+      this.pump();
+      w.source ??= this.#startingOf(spec) >= this.#waitingOf(spec) ? 'cold' : 'queued';
     });
   }
 
-  #remove(w: Waiter): void {
+  #canStart(): boolean {
+    return this.starting < this.#parallel && this.#deps.live() < this.#deps.maxKernels;
+  }
+
+  /** The queue timeout counts time waiting for a start to begin: a waiter a start will serve waits on. */
+  #arm(w: Waiter<K>): void {
+    const { queueTimeoutMs } = this.#deps.config;
+    w.timer = setTimeout(() => {
+      const ahead = this.#waiters.filter((x) => x.spec === w.spec).indexOf(w);
+      if (ahead >= 0 && ahead < this.#startingOf(w.spec)) return this.#arm(w);
+      this.#remove(w);
+      w.reject(
+        new KernelManagerError('QUEUE_TIMEOUT', `no kernel became free within ${queueTimeoutMs / 1000} s`),
+      );
+      this.pump();
+    }, queueTimeoutMs);
+  }
+
+  #remove(w: Waiter<K>): void {
     const i = this.#waiters.indexOf(w);
     if (i >= 0) this.#waiters.splice(i, 1);
     clearTimeout(w.timer);
   }
 
-  /** Called when capacity frees up or a kernel becomes ready. */
-  serveWaiters(): void {
-    for (const w of [...this.#waiters]) {
-      const k = this.#ready.get(w.spec)?.pop();
-      if (k) {
-        this.#remove(w);
-        w.resolve(k);
-        continue;
-      }
-      if (this.#deps.live() < this.#deps.maxKernels) {
-        this.#remove(w);
-        this.#deps.launch(w.spec).then(w.resolve, w.reject);
-      }
-    }
-    this.refill();
+  #serve(w: Waiter<K>, k: K): void {
+    this.#remove(w);
+    this.#served[w.source ?? 'queued']++;
+    w.resolve(k);
   }
 
-  /** Starts kernels in the background until every pooled spec has `size` ready or starting. */
-  refill(): void {
-    if (this.#closed || this.#retry) return;
-    for (const spec of this.#specs) {
-      const want = this.#deps.config.size - this.readyCount(spec) - (this.#starting.get(spec) ?? 0);
-      for (let i = 0; i < want && this.#deps.live() < this.#deps.maxKernels; i++) this.#startOne(spec);
+  /**
+   * Serves waiters from ready kernels, starts kernels for the waiters no start covers (oldest first),
+   * then refills every pooled spec towards its target, as many starts at once as `parallel` allows.
+   * Called when a request arrives, a kernel becomes ready or dies, and capacity frees up.
+   */
+  pump(): void {
+    if (this.#closed) return;
+    for (const w of [...this.#waiters]) {
+      const k = this.#ready.get(w.spec)?.shift();
+      if (k) this.#serve(w, k);
+    }
+    // Starts for waiters, in arrival order.
+    const covered = new Map(this.#starting);
+    for (const w of this.#waiters) {
+      const c = covered.get(w.spec) ?? 0;
+      if (c > 0) {
+        covered.set(w.spec, c - 1);
+        continue;
+      }
+      if (this.#deps.live() >= this.#deps.maxKernels) this.#evictFor(w.spec);
+      if (!this.#canStart()) break;
+      this.#startOne(w.spec);
+    }
+    if (this.#retry) return;
+    // Refills towards each pooled spec's target.
+    const now = this.#now();
+    for (const [spec, demand] of this.#demand) {
+      const surplusStarting = Math.max(0, this.#startingOf(spec) - this.#waitingOf(spec));
+      const wanted = demand.target(now) - this.readyCount(spec) - surplusStarting;
+      const n = startsAllowed({
+        wanted,
+        starting: this.starting,
+        parallel: this.#parallel,
+        live: this.#deps.live(),
+        // Refills leave room under the cap for requests waiting on it.
+        maxKernels: this.#deps.maxKernels - this.queued,
+      });
+      for (let i = 0; i < n; i++) this.#startOne(spec);
+    }
+    this.#scheduleRetire();
+  }
+
+  /** Makes room under the global cap by retiring a warm kernel of another spec. */
+  #evictFor(spec: string): void {
+    // One eviction per waiter at a time: the cap counts an evicted kernel until it is dead.
+    if (this.#evicting >= this.queued) return;
+    for (const [name, list] of this.#ready) {
+      if (name === spec || list.length === 0) continue;
+      const k = list.pop() as K;
+      this.#evicting++;
+      void k.shutdown('retired from the pool to make room').finally(() => {
+        this.#evicting--;
+        this.pump();
+      });
+      return;
+    }
+  }
+
+  #scheduleRetire(): void {
+    if (this.#retireTimer || this.#closed) return;
+    // Only a pool grown past its floor can shrink.
+    if (![...this.#ready.values()].some((list) => list.length > this.#deps.config.size)) return;
+    this.#retireTimer = setTimeout(() => {
+      this.#retireTimer = undefined;
+      this.retireSurplus();
+      this.pump();
+    }, RETIRE_EVERY_MS);
+    this.#retireTimer.unref();
+  }
+
+  /** Shuts down one warm kernel per spec that holds more than its target (demand fell). */
+  retireSurplus(): void {
+    const now = this.#now();
+    for (const [spec, d] of this.#demand) {
+      const list = this.#ready.get(spec) ?? [];
+      if (list.length > d.target(now)) void (list.pop() as K).shutdown('retired from the pool: demand fell');
     }
   }
 
   #startOne(spec: string): void {
-    this.#starting.set(spec, (this.#starting.get(spec) ?? 0) + 1);
+    this.#starting.set(spec, this.#startingOf(spec) + 1);
+    const t0 = this.#now();
     this.#deps.launch(spec).then(
       (k) => {
-        this.#starting.set(spec, (this.#starting.get(spec) ?? 1) - 1);
+        this.#starting.set(spec, this.#startingOf(spec) - 1);
         this.#failures = 0;
+        this.#demand.get(spec)?.started(this.#now() - t0);
         if (this.#closed) {
           void k.shutdown('the kernel manager is shutting down');
           return;
         }
         const waiter = this.#waiters.find((w) => w.spec === spec);
-        if (waiter) {
-          this.#remove(waiter);
-          waiter.resolve(k);
-        } else {
-          this.#ready.get(spec)?.push(k);
+        if (waiter) this.#serve(waiter, k);
+        else if (this.#ready.has(spec)) {
+          const list = this.#ready.get(spec) as K[];
+          list.push(k);
           // A warm kernel that dies while waiting in the pool is dropped and replaced.
           k.once('dead', () => {
-            const list = this.#ready.get(spec);
-            const i = list?.indexOf(k) ?? -1;
-            if (list && i >= 0) list.splice(i, 1);
+            const i = list.indexOf(k);
+            if (i >= 0) list.splice(i, 1);
           });
-        }
-        this.refill();
+        } else void k.shutdown('no longer wanted');
+        this.pump();
       },
       (e: unknown) => {
-        this.#starting.set(spec, (this.#starting.get(spec) ?? 1) - 1);
+        this.#starting.set(spec, this.#startingOf(spec) - 1);
         if (this.#closed) {
           // Shutdown stopped it while it started: expected, and nothing to retry.
           this.#deps.log.info(
@@ -169,23 +295,33 @@ export class Pool {
           );
           return;
         }
-        this.#failures++;
-        this.#deps.log.error({ err: e, spec }, 'a pool kernel failed to start');
-        // Back off so a broken spec does not spin; the next refill retries.
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#failures, 6));
-        this.#retry = setTimeout(() => {
-          this.#retry = undefined;
-          this.refill();
-        }, delay);
-        this.#retry.unref();
+        // The oldest request for this spec learns why (a broken spec fails its requests, not a timeout).
+        const waiter = this.#waiters.find((w) => w.spec === spec);
+        if (waiter) {
+          this.#remove(waiter);
+          waiter.reject(e instanceof Error ? e : new Error(String(e)));
+        } else {
+          this.#failures++;
+          this.#deps.log.error({ err: e, spec }, 'a pool kernel failed to start');
+          // Back off so a broken spec does not spin; requests still start kernels meanwhile.
+          const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#failures, 6));
+          clearTimeout(this.#retry);
+          this.#retry = setTimeout(() => {
+            this.#retry = undefined;
+            this.pump();
+          }, delay);
+          this.#retry.unref();
+        }
+        this.pump();
       },
     );
   }
 
   /** Stops refilling, fails waiters, and returns the warm kernels for the caller to shut down. */
-  close(): LocalKernel[] {
+  close(): K[] {
     this.#closed = true;
-    if (this.#retry) clearTimeout(this.#retry);
+    clearTimeout(this.#retry);
+    clearTimeout(this.#retireTimer);
     for (const w of [...this.#waiters]) {
       this.#remove(w);
       w.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));

@@ -4,6 +4,7 @@ import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSyn
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { JsonObject } from './messages.js';
+import { specPrelude } from './prelude.js';
 import type { KernelSpecInfo, UnavailableSpec } from './types.js';
 
 /** Debian's interpreter with python3-ipykernel; the `python3` on PATH may be another one. */
@@ -66,6 +67,10 @@ function readSpec(
   }
   const env = j.env ?? {};
   if (!strRecord(env)) return { reason: 'env must map names to strings' };
+  const prelude = specPrelude(
+    typeof j.metadata === 'object' && j.metadata !== null ? (j.metadata as JsonObject) : {},
+  );
+  if ('reason' in prelude) return prelude;
   const resources: Record<string, string> = {};
   for (const f of readdirSync(dir)) {
     if (/^logo-(32x32|64x64|svg)\.(png|svg)$/.test(f) || f === 'kernel.js')

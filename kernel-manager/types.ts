@@ -47,8 +47,21 @@ export interface Limits {
 }
 
 export interface PoolConfig {
-  /** Warm kernels kept ready per spec. */
+  /** Warm kernels kept ready per pooled spec at least (the floor; 0 turns the pool off). */
   size: number;
+  /**
+   * Warm kernels per pooled spec at most (the ceiling). Between the two, the pool keeps the most
+   * requests seen within one start time (over the last `memoryMs`) times `headroom`.
+   */
+  max: number;
+  headroom: number;
+  /** How long a peak in demand keeps the pool grown. */
+  memoryMs: number;
+  /**
+   * Kernel starts in progress at once (refills and requests together); 0: two per core (a start
+   * spends much of its time waiting for processes to be set up, not computing).
+   */
+  parallel: number;
   /** Specs to keep warm (default: the default spec). */
   specs: string[];
   /** Requests waiting for a kernel when none is free, at most. */
@@ -67,6 +80,16 @@ export interface ForkConfig {
   specs: 'auto' | string[];
   /** Modules each zygote imports besides ipykernel. */
   preload: string[];
+}
+
+/**
+ * What a pooled kernel has done before it is handed out: modules imported (and, for matplotlib.pyplot,
+ * one figure drawn and encoded and closed), silently, leaving nothing in the user's namespace or
+ * history. Per spec `metadata.runcell.prelude` (a list of module names) overrides it; [] for none.
+ */
+export interface PreludeConfig {
+  /** For Python specs without their own: modules to import where installed. */
+  python: string[];
 }
 
 /** One Jupyter Server / Kernel Gateway / Enterprise Gateway host. */
@@ -92,6 +115,7 @@ export interface KernelManagerConfig {
   limits: Limits;
   sandbox: SandboxConfig;
   fork: ForkConfig;
+  prelude: PreludeConfig;
   /** Prefix every kernel id starts with (lets a load balancer route by id). Empty by default. */
   idPrefix: string;
   /** Jupyter Server / Kernel Gateway / Enterprise Gateway hosts for remote kernels. [] by default. */

@@ -157,10 +157,10 @@ export class Metrics {
     stats('queued');
     new Gauge({
       name: 'runcell_pool_target',
-      help: 'Warm kernels the pool keeps per pooled kernelspec (RUNCELL_POOL_SIZE)',
+      help: "Warm kernels the default kernelspec's pool aims for now, sized from demand (RUNCELL_POOL_SIZE to RUNCELL_POOL_MAX)",
       registers,
       collect() {
-        this.set(manager.config.pool.size);
+        this.set(manager.stats().poolTarget);
       },
     });
     new Gauge({

@@ -119,7 +119,7 @@ export async function startRuncell(
   name: string,
   over: Partial<ServerConfig>,
   nodeArgs: string[] = [],
-): Promise<Target> {
+): Promise<Target & { ask<T>(cmd: string): Promise<T> }> {
   const child: ChildProcess = fork(join(here, 'runcell-child.ts'), [], {
     execArgv: ['--import', 'tsx', ...nodeArgs],
     env: { ...process.env, BENCH_RC_CONFIG: JSON.stringify(runcellSettings(over)) },
@@ -202,6 +202,8 @@ export async function startRuncell(
       const m = /zygote pid (\d+)/.exec(report.join(' '));
       return m ? [Number(m[1])] : [];
     },
+    /** A request to the child (runcell-child.ts handlers: stats, starts, report, …). */
+    ask,
     lag: {
       start: () => ask<boolean>('lagStart').then(() => {}),
       stop: () => ask<LagFigure>('lagStop'),

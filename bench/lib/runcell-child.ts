@@ -40,6 +40,7 @@ type Req = { id: number; cmd: string };
 const handlers: Record<string, () => unknown> = {
   stats: () => manager.stats(),
   report: () => manager.sandboxReport,
+  starts: () => manager.startTimings(),
   /** pid and uid of every handed-out kernel. */
   kernels: () =>
     manager.list().map((k) => ({ id: k.id, pid: (k as LocalKernel).pid, uid: (k as LocalKernel).uid })),

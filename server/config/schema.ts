@@ -86,9 +86,13 @@ export function text(o: Options<string> & { nonEmpty?: boolean }): Setting<strin
   return { ...s, emptyIsUnset: false };
 }
 
-/** Comma-separated in the environment, an array of strings in the file; blanks dropped. */
-export function list(o: Options<string[]>): Setting<string[]> {
-  return setting(o, {
+/**
+ * Comma-separated in the environment, an array of strings in the file; blanks dropped. An empty
+ * environment variable is unset, unless `emptyIsNone`: then it is the empty list (a way to turn off a
+ * list whose default is not empty).
+ */
+export function list(o: Options<string[]> & { emptyIsNone?: boolean }): Setting<string[]> {
+  const s = setting(o, {
     expected: 'a comma-separated list (or an array of strings in the file)',
     accepts: 'list',
     parse(raw) {
@@ -98,6 +102,7 @@ export function list(o: Options<string[]>): Setting<string[]> {
     },
     format: (v) => v.join(',') || '(empty)',
   });
+  return { ...s, emptyIsUnset: !o.emptyIsNone };
 }
 
 export function oneOf<const V extends string>(values: readonly V[], o: Options<V>): Setting<V> {

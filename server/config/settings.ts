@@ -100,7 +100,36 @@ export const SETTINGS = {
     env: 'RUNCELL_POOL_SIZE',
     default: KM.pool.size,
     min: 0,
-    doc: 'warm kernels per pooled spec',
+    doc: 'warm kernels per pooled spec at least; the pool grows from demand up to RUNCELL_POOL_MAX (0: no pool)',
+  }),
+  poolMax: int({
+    env: 'RUNCELL_POOL_MAX',
+    default: KM.pool.max,
+    min: 0,
+    doc:
+      'warm kernels per pooled spec at most: the pool keeps the most requests seen within one kernel start ' +
+      'time (over the last minute) times 1.5, between RUNCELL_POOL_SIZE and this (below the size: no growth)',
+  }),
+  poolParallelStarts: int({
+    env: 'RUNCELL_POOL_PARALLEL_STARTS',
+    default: KM.pool.parallel,
+    min: 0,
+    shown: '0 (two per core)',
+    doc: 'kernel starts in progress at once, pool refills and requests together (0: two per core)',
+  }),
+  kernelPrelude: list({
+    env: 'RUNCELL_KERNEL_PRELUDE',
+    default: KM.prelude.python,
+    shown: `${KM.prelude.python.join(',')} (empty: none)`,
+    emptyIsNone: true,
+    doc:
+      'Python modules a pooled kernel imports (where installed) before it is handed out, silently; with ' +
+      "matplotlib.pyplot it also draws one figure off-screen. A kernelspec's `metadata.runcell.prelude` " +
+      '(a list of module names, [] for none) overrides it for that spec (docs/performance.md)',
+    check: (v) =>
+      v.every((m) => /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(m))
+        ? undefined
+        : 'every entry must be a Python module name',
   }),
   poolSpecs: list({
     env: 'RUNCELL_POOL_SPECS',
@@ -111,7 +140,8 @@ export const SETTINGS = {
   forkSpecs: list({
     env: 'RUNCELL_FORK_SPECS',
     default: KM.fork.specs === 'auto' ? ['auto'] : KM.fork.specs,
-    shown: '(empty: off)',
+    shown: 'auto (empty: off)',
+    emptyIsNone: true,
     doc:
       'specs whose kernels are forks of a preloaded zygote (fork-server, see docs/SECURITY.md "Fork-server"); ' +
       '`auto`: the default spec if the host passes the fork-server probe, else plain starts with a warning; ' +

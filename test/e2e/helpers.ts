@@ -14,6 +14,7 @@ import { type App, buildApp } from '../../server/app.js';
 import { jobLimits, kernelManagerConfig, loadConfig, type ServerConfig } from '../../server/config.js';
 import { createJobs, type JobLimits, type Jobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const SHOTS = join(ROOT, 'test-output', 'screenshots');
@@ -73,6 +74,7 @@ export async function startWebServer(slot: number, opts: WebServerOptions = {}):
       maxKernels: 12,
       ipMaxKernels: 12,
       ipKernelCreatesPerMinute: 100,
+      ...SUITE_KERNELS,
       sandboxUidRange: [65_000 + slot * 100, 65_000 + slot * 100 + 99],
       sandboxRuntimeRoot: `/run/rc-s${slot}`,
       executionTimeoutMs: 30_000,

@@ -16,6 +16,9 @@ import { KernelManager } from '../../kernel-manager/index.js';
 import { buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/config.js';
 import { openStore } from '../../server/store/db.js';
+import { postgresBackend } from '../server/store/helpers.js';
+import { TcpProxy } from '../server/store/tcp-proxy.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 import {
   api,
   auth,
@@ -27,8 +30,6 @@ import {
   Tenant,
   TOKEN,
 } from '../security/helpers.js';
-import { postgresBackend } from '../server/store/helpers.js';
-import { TcpProxy } from '../server/store/tcp-proxy.js';
 import { blockCgroups, blockMounts, leftovers, NOTHING } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -97,6 +98,7 @@ describe('Postgres stopped for 10 s under load', () => {
         logLevel: 'silent',
         poolSize: 0,
         maxKernels: 1,
+        ...SUITE_KERNELS,
         tokens: [TOKEN],
         sandboxUidRange: [70_300, 70_399],
         sandboxRuntimeRoot: '/run/rc-s53b',
@@ -176,6 +178,10 @@ async function spawnServer(dataDir: string, slot: number): Promise<{ base: strin
       RUNCELL_LOG_LEVEL: 'info',
       RUNCELL_TOKENS: TOKEN,
       RUNCELL_POOL_SIZE: '1',
+      // The suite's kernel budget (test/suite-kernels.ts), through the environment.
+      RUNCELL_FORK_SPECS: '',
+      RUNCELL_KERNEL_PRELUDE: '',
+      RUNCELL_POOL_MAX: '0',
       RUNCELL_DATA_DIR: dataDir,
       RUNCELL_SANDBOX_UID_RANGE: `${65_000 + slot * 100}-${65_000 + slot * 100 + 99}`,
       RUNCELL_SANDBOX_RUNTIME_ROOT: `/run/rc-s${slot}`,

@@ -13,7 +13,11 @@ export function testConfig(
   const base = 61_000 + slot * 100;
   return {
     ...over,
-    pool: { size: 1, ...over.pool },
+    // The suite's budget: plain starts, no prelude, a pool that stays at its size (the audience
+    // defaults run in pool-burst.test.ts).
+    fork: { specs: [], ...over.fork },
+    prelude: { python: [], ...over.prelude },
+    pool: { size: 1, max: 0, ...over.pool },
     sandbox: {
       uidRange: [base, base + 99],
       runtimeRoot: `/run/rc-t${slot}`,

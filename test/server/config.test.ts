@@ -205,6 +205,25 @@ describe('kernel-manager receives only what the operator set', () => {
     );
   });
 
+  it('turns the fork-server and the prelude off with an empty variable, and passes the pool bounds on', () => {
+    const c = loadConfig({
+      RUNCELL_FORK_SPECS: '',
+      RUNCELL_KERNEL_PRELUDE: '',
+      RUNCELL_POOL_MAX: '3',
+      RUNCELL_POOL_PARALLEL_STARTS: '1',
+    });
+    expect(kernelManagerConfig(c)).toEqual({
+      fork: { specs: [] },
+      prelude: { python: [] },
+      pool: { max: 3, parallel: 1 },
+    });
+    // Unset, they are kernel-manager's defaults: forks where the host allows, the Python prelude.
+    const d = resolveConfig(kernelManagerConfig(loadConfig({})));
+    expect(d.fork.specs).toBe('auto');
+    expect(d.prelude.python).toEqual(['numpy', 'matplotlib.pyplot']);
+    expect(() => loadConfig({ RUNCELL_KERNEL_PRELUDE: 'numpy,os;rm' })).toThrow(/RUNCELL_KERNEL_PRELUDE/);
+  });
+
   it("leaves out '' and 0 where they stand for kernel-manager's default", () => {
     const c = loadConfig({ RUNCELL_SANDBOX_RUNTIME_ROOT: '', RUNCELL_SANDBOX_MEMORY_BYTES: '0' });
     expect(kernelManagerConfig(c)).toEqual({});

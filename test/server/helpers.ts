@@ -22,6 +22,7 @@ import {
 import { createJobs } from '../../server/jobs/index.js';
 import { openStore, type Store } from '../../server/store/db.js';
 import { executeRequest } from '../../shared/jupyter.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: messages and bodies in tests are free-form JSON
 export type Json = any;
@@ -51,6 +52,7 @@ export async function startServer(
       logLevel: 'silent',
       poolSize: 1,
       maxKernels: 8,
+      ...SUITE_KERNELS,
       tokens: [TOKEN],
       sandboxUidRange: [65_000 + slot * 100, 65_000 + slot * 100 + 99],
       sandboxRuntimeRoot: `/run/rc-s${slot}`,

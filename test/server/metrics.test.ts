@@ -10,6 +10,7 @@ import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/conf
 import { INSTANCE_HEADER, instanceName, registerInstanceHeader } from '../../server/instance.js';
 import { Metrics } from '../../server/metrics.js';
 import { openStore, type Store } from '../../server/store/db.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 
 const log = pino({ level: 'silent' });
 let manager: KernelManager;
@@ -20,7 +21,12 @@ beforeAll(async () => {
   // No pool: nothing here needs a kernel process.
   const config = loadConfig(
     {},
-    { poolSize: 0, sandboxUidRange: [67_990, 67_999], sandboxRuntimeRoot: '/run/rc-metrics' },
+    {
+      ...SUITE_KERNELS,
+      poolSize: 0,
+      sandboxUidRange: [67_990, 67_999],
+      sandboxRuntimeRoot: '/run/rc-metrics',
+    },
   );
   manager = await KernelManager.create(kernelManagerConfig(config), log);
   dataDir = mkdtempSync(join(tmpdir(), 'runcell-metrics-'));

@@ -19,6 +19,7 @@ import type { Database } from '../../../server/store/db.js';
 import { openStore, type Store } from '../../../server/store/db.js';
 import { migrate } from '../../../server/store/migrate.js';
 import { connectPostgres } from '../../../server/store/postgres.js';
+import { SUITE_KERNELS } from '../../suite-kernels.js';
 
 export const log = pino({ level: process.env.RUNCELL_TEST_LOG ?? 'silent' });
 export const adminUrl = process.env.RUNCELL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -117,6 +118,7 @@ export async function startStack(slot: number, o: StackOptions = {}): Promise<St
       logLevel: 'silent',
       poolSize: o.poolSize ?? 2,
       maxKernels: o.maxKernels ?? 6,
+      ...SUITE_KERNELS,
       tokens: TOKENS,
       anonymous: false,
       sandboxUidRange: [61_000 + slot * 100, 61_000 + slot * 100 + 99],

@@ -11,6 +11,7 @@ import { KernelManager } from '../../../kernel-manager/index.js';
 import { type App, buildApp } from '../../../server/app.js';
 import { kernelManagerConfig, loadConfig, type ServerConfig } from '../../../server/config.js';
 import type { Store } from '../../../server/store/db.js';
+import { SUITE_KERNELS } from '../../suite-kernels.js';
 import { type Backend, backends, postgresBackend, type TestDb } from '../store/helpers.js';
 import { TcpProxy } from '../store/tcp-proxy.js';
 
@@ -38,6 +39,7 @@ async function start(db: TestDb, over: Partial<ServerConfig> = {}, databaseUrl?:
       logLevel: 'silent',
       poolSize: 0,
       maxKernels: 1,
+      ...SUITE_KERNELS,
       tokens: [A, B, C],
       sandboxUidRange: [65_000 + SLOT * 100, 65_000 + SLOT * 100 + 99],
       sandboxRuntimeRoot: `/run/rc-s${SLOT}`,

@@ -1,0 +1,63 @@
+// A spec's prelude: what a pooled kernel imports before it is handed out, so a visitor's first cell
+// (a plot, most often) does not pay for it. Run as one silent, history-less execute (no
+// execution_count, no In/Out, no `_`), inside exec() with a private globals dict, so the user's
+// namespace gains nothing: only sys.modules (and matplotlib's inline backend, Jupyter's default anyway)
+// remember it.
+import type { JsonObject } from './messages.js';
+import type { KernelSpecInfo, PreludeConfig } from './types.js';
+
+const MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** The spec's own `metadata.runcell.prelude`, or why it is not a list of module names. */
+export function specPrelude(metadata: JsonObject): { modules: string[] | undefined } | { reason: string } {
+  const rc = metadata.runcell;
+  if (typeof rc !== 'object' || rc === null || Array.isArray(rc) || !('prelude' in rc)) {
+    return { modules: undefined };
+  }
+  const p = (rc as JsonObject).prelude;
+  if (!Array.isArray(p) || !p.every((m) => typeof m === 'string' && MODULE.test(m))) {
+    return { reason: 'metadata.runcell.prelude must be a list of Python module names' };
+  }
+  return { modules: p as string[] };
+}
+
+/** The modules a spec's kernels import before hand-out. */
+export function preludeModules(spec: KernelSpecInfo, cfg: PreludeConfig): string[] {
+  const own = specPrelude(spec.metadata);
+  if ('modules' in own && own.modules) return own.modules;
+  return spec.language.toLowerCase() === 'python' ? cfg.python.filter((m) => MODULE.test(m)) : [];
+}
+
+/**
+ * The code of the silent warm-up execute: 'pass' without a prelude (a fresh ipykernel's first execute
+ * is slower than the rest). Modules that are not installed are skipped; with matplotlib.pyplot, one
+ * small figure is drawn and encoded as PNG (fonts, the Agg renderer, the inline backend's set-up) and
+ * closed, so nothing is shown.
+ */
+export function preludeCode(spec: KernelSpecInfo, cfg: PreludeConfig): string {
+  const modules = preludeModules(spec, cfg);
+  if (modules.length === 0 || spec.language.toLowerCase() !== 'python') return 'pass';
+  const body = [
+    'import importlib, sys',
+    `for m in ${JSON.stringify(modules)}:`,
+    '    try:',
+    '        importlib.import_module(m)',
+    '    except Exception:',
+    '        pass',
+    "plt = sys.modules.get('matplotlib.pyplot')",
+    'if plt is not None:',
+    '    try:',
+    '        from IPython.core.pylabtools import print_figure',
+    '        fig = plt.figure(figsize=(2, 1.5))',
+    '        ax = fig.add_subplot()',
+    "        ax.plot([0, 1], [0, 1], label='x')",
+    "        ax.set_title('x')",
+    '        ax.legend()',
+    "        print_figure(fig, 'png')",
+    '    except Exception:',
+    '        pass',
+    '    finally:',
+    "        plt.close('all')",
+  ].join('\n');
+  return `exec(compile(${JSON.stringify(body)}, '<runcell-prelude>', 'exec'), {'__name__': '__runcell_prelude__'})`;
+}

@@ -1,0 +1,240 @@
+// The pool's hand-out order, parallel refills, growth with demand and retirement, with fake kernels
+// whose starts the test finishes by hand (no processes; the real ones: pool.test.ts, pool-burst.test.ts).
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KernelManagerError } from '../../kernel-manager/errors.js';
+import { Pool, type PoolDeps } from '../../kernel-manager/pool.js';
+import type { PoolConfig } from '../../kernel-manager/types.js';
+
+class FakeKernel extends EventEmitter {
+  static next = 0;
+  readonly id = ++FakeKernel.next;
+  dead = false;
+  constructor(readonly spec: string) {
+    super();
+  }
+  async shutdown(): Promise<void> {
+    if (this.dead) return;
+    this.dead = true;
+    this.emit('dead');
+  }
+}
+
+interface Start {
+  spec: string;
+  finish(): FakeKernel;
+  fail(e: Error): void;
+}
+
+function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']) {
+  const config: PoolConfig = {
+    size: 2,
+    max: 8,
+    headroom: 1.5,
+    memoryMs: 60_000,
+    parallel: 2,
+    specs,
+    queueMax: 100,
+    queueTimeoutMs: 30_000,
+    ...over,
+  };
+  const live = new Set<FakeKernel>();
+  const starts: Start[] = [];
+  let clock = 0;
+  let liveStarting = 0;
+  const deps: PoolDeps<FakeKernel> = {
+    config,
+    maxKernels,
+    live: () => live.size + liveStarting,
+    now: () => clock,
+    log: pino({ level: 'silent' }),
+    launch: (spec) =>
+      new Promise((resolve, reject) => {
+        liveStarting++;
+        starts.push({
+          spec,
+          finish() {
+            liveStarting--;
+            const k = new FakeKernel(spec);
+            live.add(k);
+            k.once('dead', () => {
+              live.delete(k);
+              pool.pump();
+            });
+            resolve(k);
+            return k;
+          },
+          fail(e) {
+            liveStarting--;
+            reject(e);
+          },
+        });
+      }),
+  };
+  const pool = new Pool<FakeKernel>(specs, deps);
+  const flush = () => new Promise((r) => setTimeout(r, 0));
+  /** Finishes the oldest start in progress. */
+  const finishOne = async () => {
+    const s = starts.shift();
+    if (!s) throw new Error('no start in progress');
+    const k = s.finish();
+    await flush();
+    return k;
+  };
+  const fill = async () => {
+    while (starts.length > 0) await finishOne();
+  };
+  return {
+    pool,
+    starts,
+    live,
+    flush,
+    finishOne,
+    fill,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+  };
+}
+
+let pools: Pool<FakeKernel>[] = [];
+afterEach(() => {
+  for (const p of pools) p.close();
+  pools = [];
+});
+const track = <T extends { pool: Pool<FakeKernel> }>(h: T) => {
+  pools.push(h.pool);
+  return h;
+};
+
+describe('pool refill', () => {
+  it('fills to its floor with at most `parallel` starts at once', async () => {
+    const h = track(harness({ size: 5, parallel: 2 }));
+    h.pool.pump();
+    expect(h.starts.length).toBe(2);
+    expect(h.pool.starting).toBe(2);
+    await h.finishOne();
+    expect(h.pool.pooled).toBe(1);
+    expect(h.starts.length).toBe(2);
+    await h.fill();
+    expect(h.pool.pooled).toBe(5);
+    expect(h.pool.starting).toBe(0);
+  });
+
+  it('hands out from the pool, then from starts in progress, then from new starts, in arrival order', async () => {
+    const h = track(harness({ size: 2, max: 2, parallel: 2 }));
+    h.pool.pump();
+    await h.fill();
+    const got: number[] = [];
+    const reqs = Array.from({ length: 6 }, (_, i) =>
+      h.pool.acquire('py').then((k) => {
+        got.push(i);
+        return k;
+      }),
+    );
+    await h.flush();
+    // Two from the pool at once; the refill's two starts serve the next two.
+    expect(got).toEqual([0, 1]);
+    expect(h.starts.length).toBe(2);
+    await h.finishOne();
+    await h.finishOne();
+    expect(got).toEqual([0, 1, 2, 3]);
+    await h.fill();
+    await h.fill();
+    await Promise.all(reqs);
+    expect(got).toEqual([0, 1, 2, 3, 4, 5]);
+    const s = h.pool.served;
+    expect(s.pool).toBe(2);
+    expect(s.pool + s.starting + s.cold + s.queued).toBe(6);
+    // Refilled to its size afterwards.
+    await h.fill();
+    expect(h.pool.pooled).toBe(2);
+  });
+
+  it('grows with a burst, serves the next burst from the pool, and retires the surplus when demand falls', async () => {
+    const h = track(harness({ size: 2, max: 8, parallel: 2, memoryMs: 10_000 }));
+    h.pool.pump();
+    await h.fill();
+    const first = Array.from({ length: 6 }, () => h.pool.acquire('py'));
+    await h.flush();
+    while (h.starts.length > 0) await h.finishOne();
+    const kernels = await Promise.all(first);
+    expect(new Set(kernels.map((k) => k.id)).size).toBe(6);
+    // Six requests within one start time: 6 × 1.5 = 9, capped at 8.
+    expect(h.pool.target('py')).toBe(8);
+    await h.fill();
+    expect(h.pool.pooled).toBe(8);
+    for (const k of kernels) await k.shutdown();
+    const before = h.pool.served;
+    const second = await Promise.all(Array.from({ length: 6 }, () => h.pool.acquire('py')));
+    expect(h.pool.served.pool - before.pool).toBe(6);
+    for (const k of second) await k.shutdown();
+    await h.fill();
+    // Demand is forgotten after memoryMs: surplus warm kernels are shut down, one per spec per round.
+    h.advance(11_000);
+    expect(h.pool.target('py')).toBe(2);
+    const pooled = h.pool.pooled;
+    h.pool.retireSurplus();
+    expect(h.pool.pooled).toBe(pooled - 1);
+    while (h.pool.pooled > 2) h.pool.retireSurplus();
+    h.pool.retireSurplus();
+    expect(h.pool.pooled).toBe(2);
+  });
+
+  it('keeps under the global cap, queues beyond it, and serves the queue when a kernel dies', async () => {
+    const h = track(harness({ size: 0, queueMax: 1, parallel: 4 }, 1));
+    const a = h.pool.acquire('py');
+    await h.flush();
+    expect(h.starts.length).toBe(1);
+    const ka = await h.finishOne();
+    expect(await a).toBe(ka);
+    const b = h.pool.acquire('py');
+    const c = await h.pool.acquire('py').catch((e: unknown) => e);
+    expect((c as KernelManagerError).code).toBe('CAPACITY');
+    expect(h.pool.queued).toBe(1);
+    expect(h.starts.length).toBe(0);
+    await ka.shutdown();
+    expect(h.starts.length).toBe(1);
+    const kb = await h.finishOne();
+    expect(await b).toBe(kb);
+  });
+
+  it('gives a failed start to the oldest request of that spec, and backs off refills otherwise', async () => {
+    const h = track(harness({ size: 1, parallel: 1 }));
+    const r = h.pool.acquire('py');
+    await h.flush();
+    h.starts.shift()?.fail(new KernelManagerError('START_FAILED', 'no python here'));
+    const e = await r.catch((x: unknown) => x);
+    expect((e as Error).message).toBe('no python here');
+    // The pool's own refill failing counts as a failure and is retried later, not at once.
+    await h.flush();
+    const n = h.starts.length;
+    h.starts.shift()?.fail(new Error('still broken'));
+    await h.flush();
+    expect(h.pool.failures).toBe(n > 0 ? 1 : 0);
+    expect(h.starts.length).toBe(0);
+  });
+
+  it('retires a warm kernel of another spec to make room under the cap', async () => {
+    const h = track(harness({ size: 1, parallel: 1 }, 1));
+    h.pool.pump();
+    const warm = await h.finishOne();
+    const other = h.pool.acquire('other');
+    await h.flush();
+    expect(warm.dead).toBe(true);
+    expect(h.starts.map((s) => s.spec)).toEqual(['other']);
+    const k = await h.finishOne();
+    expect(await other).toBe(k);
+  });
+
+  it('fails waiters and returns warm kernels on close', async () => {
+    const h = harness({ size: 1, parallel: 1 }, 2);
+    h.pool.pump();
+    await h.fill();
+    const waiting = h.pool.acquire('other').catch((e: unknown) => e);
+    const closed = h.pool.close();
+    expect(closed.length).toBe(1);
+    expect(((await waiting) as KernelManagerError).code).toBe('CLOSED');
+  });
+});
