@@ -63,7 +63,16 @@ export class KernelManager extends EventEmitter {
     this.config = config;
     this.#log = log;
     this.#sandbox = sandbox;
-    const scan = discoverSpecs(config.specDirs, config.sandbox.mode !== 'none');
+    const scan = discoverSpecs(
+      config.specDirs,
+      config.sandbox.mode === 'none'
+        ? undefined
+        : {
+            uidRange: config.sandbox.uidRange,
+            // runcell's own trees: a spec path that holds or sits in one is refused.
+            protect: [config.sandbox.runtimeRoot, INSTALL_DIR, ...config.hidePaths],
+          },
+    );
     this.#specs = scan.specs;
     this.#unavailable = scan.unavailable;
     for (const u of scan.unavailable) log.warn({ spec: u.name, reason: u.reason }, 'kernelspec not offered');

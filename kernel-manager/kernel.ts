@@ -124,6 +124,7 @@ export class LocalKernel extends KernelCore {
         deadline,
         argv: spec.argv,
         env: { ...spec.env, JPY_PARENT_PID: '1' },
+        binds: spec.binds,
         connectionFile: (ip) =>
           Buffer.from(
             JSON.stringify({

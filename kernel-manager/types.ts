@@ -17,6 +17,11 @@ export interface KernelSpecInfo {
   resources: Record<string, string>;
   /** Directory the spec came from. */
   dir: string;
+  /**
+   * Host paths the sandbox shows this spec's kernels read-only, besides its minimal /usr: the
+   * interpreter's prefix, the spec's directory, `metadata.runcell.paths` (checked: env-paths.ts).
+   */
+  binds: string[];
 }
 
 export interface UnavailableSpec {
