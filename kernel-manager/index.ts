@@ -4,12 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import { type Logger, pino } from 'pino';
+import type { EnvironmentSummary } from '../shared/environments.js';
 import { type DeepPartial, resolveConfig } from './config.js';
+import { probeEnvironment } from './env-probe.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { Pool } from './pool.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
+import { startOutput } from './sandbox/tail.js';
 import type { Sandbox } from './sandbox/types.js';
 import { discoverSpecs } from './specs.js';
 import type { Kernel, KernelManagerConfig, KernelSpecInfo, StartOptions, UnavailableSpec } from './types.js';
@@ -56,6 +59,9 @@ export class KernelManager extends EventEmitter {
   readonly #gateways: GatewayProvider | undefined;
   /** Launches in progress (pool refills and cold starts). */
   readonly #launching = new Set<Promise<void>>();
+  /** Each spec's environment summary, probed once (env-probe.ts). */
+  readonly #environments = new Map<string, Promise<EnvironmentSummary>>();
+  #probing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -122,7 +128,38 @@ export class KernelManager extends EventEmitter {
       throw e;
     }
     m.#pool.refill();
+    // One spec after another, in the background: the summaries are ready soon after start-up.
+    m.#probing = (async () => {
+      for (const s of m.#specs.keys()) {
+        if (m.#closed) break;
+        await m.environment(s);
+      }
+    })();
     return m;
+  }
+
+  /**
+   * What the spec's environment holds: probed once in its own sandbox, then cached. Resolves with a
+   * summary whose `error` says why when the probe failed; rejects only for an unknown spec.
+   */
+  environment(name: string): Promise<EnvironmentSummary> {
+    if (this.#closed)
+      return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
+    const spec = this.#specs.get(name);
+    if (!spec) return Promise.reject(new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`));
+    let p = this.#environments.get(name);
+    if (!p) {
+      p = probeEnvironment(this.#sandbox, spec, {
+        timeoutMs: this.config.limits.startupTimeoutMs,
+        hide: (text) => startOutput(text, this.#hidePaths()),
+      });
+      this.#environments.set(name, p);
+    }
+    return p;
+  }
+
+  #hidePaths(): string[] {
+    return [this.config.sandbox.runtimeRoot, process.cwd(), INSTALL_DIR, ...this.config.hidePaths];
   }
 
   /** One fork-server per configured spec; fails closed for explicitly listed specs. */
@@ -216,7 +253,7 @@ export class KernelManager extends EventEmitter {
       limits: this.config.limits,
       log: this.#log,
       // What a failed start shows its client leaves out where runcell lives and runs.
-      hidePaths: [this.config.sandbox.runtimeRoot, process.cwd(), INSTALL_DIR, ...this.config.hidePaths],
+      hidePaths: this.#hidePaths(),
     });
     this.#kernels.set(id, k);
     k.once('dead', (reason: string) => {
@@ -283,7 +320,7 @@ export class KernelManager extends EventEmitter {
     );
     // A kernel shut down while it was starting cleans up when its launch returns: wait for that too,
     // so nothing of it runs once close() resolves.
-    await Promise.allSettled([...this.#launching]);
+    await Promise.allSettled([...this.#launching, this.#probing, ...this.#environments.values()]);
     await Promise.allSettled([...this.#forks.values()].map((f) => f.close()));
   }
 }
