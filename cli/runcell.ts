@@ -34,6 +34,7 @@ import {
   type State,
 } from '../sdk/index.js';
 import { Credentials, CredentialsError, credentialsPath } from './credentials.js';
+import { envCommand } from './env.js';
 import {
   browserLogin,
   LoginError,
@@ -61,6 +62,7 @@ const USAGE = `usage: runcell <command> [options]
   login --token                        keep a token read from standard input
   logout                               revoke the kept token and forget it
   whoami
+  env add NAME --python PATH [--display-name T] [--paths P,...]   (on the server, as root: cli/env.ts)
 options: --server URL (RUNCELL_SERVER)  --token T (RUNCELL_TOKEN; default: the one login kept)  --json`;
 
 const options = {
@@ -367,6 +369,7 @@ function bareToken(argv: string[]): string[] {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'env') return envCommand(argv.slice(1)); // on the server's machine (cli/env.ts)
   const { values: v, positionals } = parseArgs({
     args: bareToken(argv),
     options,

@@ -42,6 +42,16 @@ const strRecord = (v: unknown): v is Record<string, string> =>
   !Array.isArray(v) &&
   Object.values(v).every((x) => typeof x === 'string');
 
+/** IRkernel beats only between executions; `metadata.runcell.heartbeat` ("idle" | "always") overrides. */
+function heartbeatWhileBusy(metadata: JsonObject, language: string): boolean {
+  const rc = metadata.runcell;
+  const hb =
+    typeof rc === 'object' && rc !== null && !Array.isArray(rc) ? (rc as JsonObject).heartbeat : undefined;
+  if (hb === 'idle') return false;
+  if (hb === 'always') return true;
+  return language.toLowerCase() !== 'r';
+}
+
 /** `{resource_dir}` in argv and env is the spec's own directory, as in jupyter_client. */
 const withResourceDir = (s: string, dir: string) => s.replaceAll('{resource_dir}', dir);
 
@@ -76,6 +86,7 @@ function readSpec(
     if ('reason' in r) return r;
     binds = r.binds;
   }
+  const language = typeof j.language === 'string' ? j.language : 'unknown';
   const resources: Record<string, string> = {};
   for (const f of readdirSync(dir)) {
     if (/^logo-(32x32|64x64|svg)\.(png|svg)$/.test(f) || f === 'kernel.js')
@@ -85,7 +96,7 @@ function readSpec(
     spec: {
       name,
       display_name: typeof j.display_name === 'string' ? j.display_name : name,
-      language: typeof j.language === 'string' ? j.language : 'unknown',
+      language,
       argv: args,
       env,
       interrupt_mode: j.interrupt_mode === 'message' ? 'message' : 'signal',
@@ -93,6 +104,7 @@ function readSpec(
       resources,
       dir,
       binds,
+      heartbeatWhileBusy: heartbeatWhileBusy(metadata, language),
     },
   };
 }
@@ -110,6 +122,7 @@ export function builtinPythonSpec(): KernelSpecInfo {
     resources: {},
     dir: '',
     binds: [],
+    heartbeatWhileBusy: true,
   };
 }
 

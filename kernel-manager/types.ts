@@ -22,6 +22,11 @@ export interface KernelSpecInfo {
    * interpreter's prefix, the spec's directory, `metadata.runcell.paths` (checked: env-paths.ts).
    */
   binds: string[];
+  /**
+   * Whether the kernel answers its heartbeat while it computes (ipykernel: a thread of its own). When
+   * false (IRkernel, or `metadata.runcell.heartbeat: "idle"`), only an idle kernel's silence is a death.
+   */
+  heartbeatWhileBusy: boolean;
 }
 
 export interface UnavailableSpec {
