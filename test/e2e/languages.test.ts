@@ -4,6 +4,7 @@
 // endpoint with a permalink, a batch job, and the environments API and SDK.
 import type { Browser, BrowserContext, Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NETWORK_NOTE, PIP_NOTE } from '../../kernel-manager/sandbox/hooks.js';
 import { RunCell } from '../../sdk/index.js';
 import type { EnvironmentInfo } from '../../shared/environments.js';
 import type { ExecuteResult } from '../../shared/execute.js';
@@ -122,6 +123,15 @@ describe('R and environments end to end', () => {
     });
     expect(bad.status).toBe('error');
     expect(bad.error?.evalue).toMatch(/broken on purpose/);
+  });
+
+  it("explains the sandbox in the server's default Python kernels too (forked or not)", async () => {
+    const pip = await post<ExecuteResult>('/api/execute', { code: '%pip install pandas' });
+    expect(pip.stdout).toBe(`${PIP_NOTE}\n`);
+    const web = await post<ExecuteResult>('/api/execute', {
+      code: 'import urllib.request\nurllib.request.urlopen("http://example.com/", timeout=5)',
+    });
+    expect(web.error?.traceback.at(-1)).toBe(NETWORK_NOTE);
   });
 
   it('runs R as a batch job', async () => {
