@@ -243,6 +243,11 @@ export class LocalKernel extends KernelCore {
       );
       return;
     }
+    // IRkernel answers an interrupted execution with status 'abort': the spec's word is 'aborted'
+    // (messaging spec, "Request-Reply"); clients and the execution's bookkeeping expect that.
+    if (channel === 'shell' && msg.header.msg_type === 'execute_reply' && msg.content.status === 'abort') {
+      msg.content.status = 'aborted';
+    }
     let bytes = 0;
     for (const f of frames) bytes += f.length;
     this.receive(msg, bytes);
