@@ -99,7 +99,9 @@ describe('R and environments end to end', () => {
     await screenshot(page, 'packages-panel');
     // The front door lists each environment, with how to use it.
     const ir = page.locator('#environments [data-kernel="ir"]');
-    await expect.poll(() => ir.textContent()).toMatch(/^\s*R\s*R 4\.\d+\.\d+ · \d+ packages · data-kernel="ir"Packages/);
+    await expect
+      .poll(() => ir.textContent())
+      .toMatch(/^\s*R\s*R 4\.\d+\.\d+ · \d+ packages · data-kernel="ir"Packages/);
     expect(await page.locator('#environments [data-kernel]').count()).toBeGreaterThanOrEqual(2);
     await cell.locator('.rc-packages').click();
     expect(await panel.count()).toBe(0);
