@@ -104,7 +104,7 @@ describe('R and environments end to end', () => {
       .toMatch(/^\s*R\s*R 4\.\d+\.\d+ · \d+ packages · data-kernel="ir"Packages/);
     expect(await page.locator('#environments [data-kernel]').count()).toBeGreaterThanOrEqual(2);
     await cell.locator('.rc-packages').click();
-    expect(await panel.count()).toBe(0);
+    await expect.poll(() => panel.count()).toBe(0);
     await page.close();
   });
 
