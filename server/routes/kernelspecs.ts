@@ -37,7 +37,9 @@ function resourceFile(s: KernelSpecInfo | undefined, file: string): string | und
   return Object.values(s.resources).find((path) => basename(path) === file);
 }
 
-/** How long a request waits for a probe still running (they start with the server and take ~0.3 s). */
+/** How long a request waits for a probe still running (they start with the server and take ~0.3 s):
+ * the list, which Jupyter clients fetch as they connect, only briefly; one spec's model longer. */
+const LIST_WAIT_MS = 2_000;
 const PROBE_WAIT_MS = 10_000;
 
 /** The spec's environment summary, or null if its probe has not finished within `waitMs`. */
@@ -88,7 +90,7 @@ export function registerKernelspecs(app: FastifyInstance, ctx: AppContext): void
   const find = (name: string) => ctx.manager.specs().find((s) => s.name === name);
 
   const environments = (specs: KernelSpecInfo[]) =>
-    Promise.all(specs.map((s) => environmentOf(ctx.manager, s.name, PROBE_WAIT_MS)));
+    Promise.all(specs.map((s) => environmentOf(ctx.manager, s.name, LIST_WAIT_MS)));
 
   app.get('/api/kernelspecs', { config }, async () => {
     const specs = ctx.manager.specs();
