@@ -18,6 +18,7 @@ const UNIT = [
   'test/kernel-manager/kernel-core.test.ts',
   'test/kernel-manager/wire.test.ts',
   'test/kernel-manager/specs.test.ts',
+  'test/kernel-manager/env-paths.test.ts',
   'test/kernel-manager/sandbox/tail.test.ts',
   'test/server/auth.test.ts',
   'test/server/config.test.ts',
