@@ -81,8 +81,8 @@ describe('R and environments end to end', () => {
       .poll(() => picker.locator('option').allInnerTexts())
       .toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^R · R 4\.\d+\.\d+$/),
-          expect.stringMatching(/· Python 3\.\d+\.\d+$/),
+          expect.stringMatching(/^R · 4\.\d+\.\d+$/),
+          expect.stringMatching(/^Python 3 \(ipykernel\) · 3\.\d+\.\d+$/),
         ]),
       );
     await picker.selectOption('ir');

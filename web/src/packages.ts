@@ -36,9 +36,15 @@ export function specsOf(api: Api): Promise<Specs> {
   return p;
 }
 
-/** "Python 3.11.2", "R 4.2.2", or the language alone. */
-export const languageLabel = (s: SpecModel): string =>
-  `${s.spec.language === 'python' ? 'Python' : s.spec.language}${s.environment?.version ? ` ${s.environment.version}` : ''}`;
+/** A picker entry: "R · 4.2.2", "Python 3 (ipykernel) · 3.11.2", "Echo · text" (the language only
+ * when the display name does not already say it). */
+export function entryLabel(s: SpecModel): string {
+  const lang = s.spec.language === 'python' ? 'Python' : s.spec.language;
+  const version = s.environment?.version ?? '';
+  const named = s.spec.display_name.toLowerCase().includes(s.spec.language.toLowerCase());
+  const detail = named ? version : `${lang} ${version}`.trim();
+  return detail ? `${s.spec.display_name} · ${detail}` : s.spec.display_name;
+}
 
 /**
  * Adds the Packages button after `lang` in the cell's bar, and decorates the picker's entries (filled
@@ -69,7 +75,7 @@ export function packagesControl(
       const s = specs.kernelspecs[o.value];
       if (s && !o.dataset.env) {
         o.dataset.env = '1';
-        o.textContent = `${s.spec.display_name} · ${languageLabel(s)}`;
+        o.textContent = entryLabel(s);
       }
     }
     const s = specs.kernelspecs[lang.value];
