@@ -25,10 +25,12 @@ async function check(name: string): Promise<EnvCheck> {
     {
       ...kernelManagerConfig(config),
       hidePaths: [resolve(config.dataDir)],
-      // Only this spec, only once: no pool, no fork-server.
+      // Only this spec, only once, here: no pool, no fork-server, no gateways.
       defaultSpec: 'python3',
       pool: { size: 0, specs: [] },
       fork: { specs: [] },
+      gateways: [],
+      placement: 'local',
     },
     logger,
   );
