@@ -21,6 +21,7 @@ const UNIT = [
   'test/kernel-manager/specs.test.ts',
   'test/kernel-manager/pool-sizing.test.ts',
   'test/kernel-manager/pool.unit.test.ts',
+  'test/kernel-manager/env-paths.test.ts',
   'test/kernel-manager/sandbox/tail.test.ts',
   'test/server/auth.test.ts',
   'test/server/config.test.ts',

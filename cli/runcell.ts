@@ -37,6 +37,7 @@ import {
   type Uploaded,
 } from '../sdk/index.js';
 import { Credentials, CredentialsError, credentialsPath } from './credentials.js';
+import { envCommand } from './env.js';
 import {
   browserLogin,
   LoginError,
@@ -64,6 +65,7 @@ const USAGE = `usage: runcell <command> [options]
   login --token                        keep a token read from standard input
   logout                               revoke the kept token and forget it
   whoami
+  env add NAME --python PATH [--display-name T] [--paths P,...]   (on the server, as root: cli/env.ts)
 options: --server URL (RUNCELL_SERVER)  --token T (RUNCELL_TOKEN; default: the one login kept)  --json`;
 
 const options = {
@@ -452,6 +454,7 @@ function bareToken(argv: string[]): string[] {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'env') return envCommand(argv.slice(1)); // on the server's machine (cli/env.ts)
   const { values: v, positionals } = parseArgs({
     args: bareToken(argv),
     options,

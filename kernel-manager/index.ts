@@ -4,13 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import { type Logger, pino } from 'pino';
+import type { EnvironmentSummary } from '../shared/environments.js';
 import { type DeepPartial, resolveConfig } from './config.js';
+import { probeEnvironment } from './env-probe.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { type HandOut, Pool } from './pool.js';
 import { preludeCode } from './prelude.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
+import { startOutput } from './sandbox/tail.js';
 import type { Sandbox } from './sandbox/types.js';
 import { discoverSpecs } from './specs.js';
 import type { Kernel, KernelManagerConfig, KernelSpecInfo, StartOptions, UnavailableSpec } from './types.js';
@@ -75,6 +78,9 @@ export class KernelManager extends EventEmitter {
   readonly #starts: StartTiming[] = [];
   /** Each spec's prelude, as the code run silently before hand-out. */
   readonly #preludes: Map<string, string>;
+  /** Each spec's environment summary, probed once (env-probe.ts). */
+  readonly #environments = new Map<string, Promise<EnvironmentSummary>>();
+  #probing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(config: KernelManagerConfig, sandbox: Sandbox, log: Logger) {
@@ -82,7 +88,16 @@ export class KernelManager extends EventEmitter {
     this.config = config;
     this.#log = log;
     this.#sandbox = sandbox;
-    const scan = discoverSpecs(config.specDirs, config.sandbox.mode !== 'none');
+    const scan = discoverSpecs(
+      config.specDirs,
+      config.sandbox.mode === 'none'
+        ? undefined
+        : {
+            uidRange: config.sandbox.uidRange,
+            // runcell's own trees: a spec path that holds or sits in one is refused.
+            protect: [config.sandbox.runtimeRoot, INSTALL_DIR, ...config.hidePaths],
+          },
+    );
     this.#specs = scan.specs;
     this.#unavailable = scan.unavailable;
     for (const u of scan.unavailable) log.warn({ spec: u.name, reason: u.reason }, 'kernelspec not offered');
@@ -134,7 +149,38 @@ export class KernelManager extends EventEmitter {
       throw e;
     }
     m.#pool.pump();
+    // One spec after another, in the background: the summaries are ready soon after start-up.
+    m.#probing = (async () => {
+      for (const s of m.#specs.keys()) {
+        if (m.#closed) break;
+        await m.environment(s);
+      }
+    })();
     return m;
+  }
+
+  /**
+   * What the spec's environment holds: probed once in its own sandbox, then cached. Resolves with a
+   * summary whose `error` says why when the probe failed; rejects only for an unknown spec.
+   */
+  environment(name: string): Promise<EnvironmentSummary> {
+    if (this.#closed)
+      return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
+    const spec = this.#specs.get(name);
+    if (!spec) return Promise.reject(new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`));
+    let p = this.#environments.get(name);
+    if (!p) {
+      p = probeEnvironment(this.#sandbox, spec, {
+        timeoutMs: this.config.limits.startupTimeoutMs,
+        hide: (text) => startOutput(text, this.#hidePaths()),
+      });
+      this.#environments.set(name, p);
+    }
+    return p;
+  }
+
+  #hidePaths(): string[] {
+    return [this.config.sandbox.runtimeRoot, process.cwd(), INSTALL_DIR, ...this.config.hidePaths];
   }
 
   /** One fork-server per configured spec; fails closed for explicitly listed specs. */
@@ -220,7 +266,7 @@ export class KernelManager extends EventEmitter {
       limits: this.config.limits,
       log: this.#log,
       // What a failed start shows its client leaves out where runcell lives and runs.
-      hidePaths: [this.config.sandbox.runtimeRoot, process.cwd(), INSTALL_DIR, ...this.config.hidePaths],
+      hidePaths: this.#hidePaths(),
     });
     this.#kernels.set(id, k);
     k.once('dead', (reason: string) => {
@@ -309,7 +355,7 @@ export class KernelManager extends EventEmitter {
     );
     // A kernel shut down while it was starting cleans up when its launch returns: wait for that too,
     // so nothing of it runs once close() resolves.
-    await Promise.allSettled([...this.#launching]);
+    await Promise.allSettled([...this.#launching, this.#probing, ...this.#environments.values()]);
     await Promise.allSettled([...this.#forks.values()].map((f) => f.close()));
     // Nothing of this instance's uid range may outlive it (checked, and reclaimed, when configured).
     await this.#sandbox.close?.().catch((err: unknown) => this.#log.error({ err }, 'sandbox close failed'));

@@ -132,6 +132,7 @@ export class LocalKernel extends KernelCore {
         deadline,
         argv: spec.argv,
         env: { ...spec.env, JPY_PARENT_PID: '1' },
+        binds: spec.binds,
         connectionFile: (ip) =>
           Buffer.from(
             JSON.stringify({
@@ -216,7 +217,9 @@ export class LocalKernel extends KernelCore {
       const t0 = Date.now();
       const ok = await this.#channels?.ping(interval);
       if (gen !== this.#generation || this.isDead() || this.transitioning) return;
-      if (ok) lastBeat = Date.now();
+      // IRkernel answers its heartbeat from R's only thread: silent while it computes, which is no
+      // death (the execution's wall limit bounds it); ipykernel's beats from a thread of its own.
+      if (ok || (this.state === 'busy' && !this.#spec.heartbeatWhileBusy)) lastBeat = Date.now();
       else if (Date.now() - lastBeat >= 3 * interval) {
         await this.kill('the kernel stopped answering its heartbeat (frozen or dead)');
         return;
@@ -250,6 +253,11 @@ export class LocalKernel extends KernelCore {
       );
       return;
     }
+    // IRkernel answers an interrupted execution with status 'abort': the spec's word is 'aborted'
+    // (messaging spec, "Request-Reply"); clients and the execution's bookkeeping expect that.
+    if (channel === 'shell' && msg.header.msg_type === 'execute_reply' && msg.content.status === 'abort') {
+      msg.content.status = 'aborted';
+    }
     let bytes = 0;
     for (const f of frames) bytes += f.length;
     this.receive(msg, bytes);
@@ -270,9 +278,10 @@ export class LocalKernel extends KernelCore {
   }
 
   protected async interruptKernel(): Promise<void> {
-    // Sandboxed kernels are interrupted by message (the kernel signals itself); a spec that asks for
-    // signal mode gets SIGINT when the kernel runs unsandboxed.
-    if (this.#spec.interrupt_mode === 'signal' && !this.#deps.sandboxed && this.#proc?.pid) {
+    // ipykernel in the sandbox is interrupted by message (it signals itself); another kernel whose spec
+    // asks for signal mode (IRkernel knows no interrupt_request) gets SIGINT, as it does unsandboxed.
+    const ipykernel = this.info?.implementation === 'ipython';
+    if (this.#spec.interrupt_mode === 'signal' && (!this.#deps.sandboxed || !ipykernel) && this.#proc?.pid) {
       this.#proc.signal('SIGINT');
     } else {
       this.sendRaw('control', { header: { msg_type: 'interrupt_request' }, content: {} });

@@ -1,8 +1,9 @@
 // Kernelspec discovery on the standard Jupyter data paths.
 // https://jupyter-client.readthedocs.io/en/latest/kernels.html#kernel-specs
-import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { type PathPolicy, specBinds } from './env-paths.js';
 import type { JsonObject } from './messages.js';
 import { specPrelude } from './prelude.js';
 import type { KernelSpecInfo, UnavailableSpec } from './types.js';
@@ -42,10 +43,23 @@ const strRecord = (v: unknown): v is Record<string, string> =>
   !Array.isArray(v) &&
   Object.values(v).every((x) => typeof x === 'string');
 
+/** IRkernel beats only between executions; `metadata.runcell.heartbeat` ("idle" | "always") overrides. */
+function heartbeatWhileBusy(metadata: JsonObject, language: string): boolean {
+  const rc = metadata.runcell;
+  const hb =
+    typeof rc === 'object' && rc !== null && !Array.isArray(rc) ? (rc as JsonObject).heartbeat : undefined;
+  if (hb === 'idle') return false;
+  if (hb === 'always') return true;
+  return language.toLowerCase() !== 'r';
+}
+
+/** `{resource_dir}` in argv and env is the spec's own directory, as in jupyter_client. */
+const withResourceDir = (s: string, dir: string) => s.replaceAll('{resource_dir}', dir);
+
 function readSpec(
   name: string,
   dir: string,
-  sandboxed: boolean,
+  policy: PathPolicy | undefined,
 ): { spec: KernelSpecInfo } | { reason: string } {
   let raw: unknown;
   try {
@@ -60,17 +74,22 @@ function readSpec(
     return { reason: 'argv must be a non-empty list of strings' };
   }
   if (!argv.includes('{connection_file}')) return { reason: 'argv does not take {connection_file}' };
-  const interpreter = resolveInterpreter(argv[0] as string);
+  const args = (argv as string[]).map((a) => withResourceDir(a, dir));
+  const interpreter = resolveInterpreter(args[0] as string);
   if (!interpreter) return { reason: `interpreter ${argv[0]} not found` };
-  if (sandboxed && !realpathSync(interpreter).startsWith('/usr/')) {
-    return { reason: `interpreter ${argv[0]} is outside /usr, which is all a sandboxed kernel sees` };
+  const rawEnv = j.env ?? {};
+  if (!strRecord(rawEnv)) return { reason: 'env must map names to strings' };
+  const env = Object.fromEntries(Object.entries(rawEnv).map(([k, v]) => [k, withResourceDir(v, dir)]));
+  const metadata = typeof j.metadata === 'object' && j.metadata !== null ? (j.metadata as JsonObject) : {};
+  let binds: string[] = [];
+  if (policy) {
+    const r = specBinds(interpreter, dir, metadata, env, policy);
+    if ('reason' in r) return r;
+    binds = r.binds;
   }
-  const env = j.env ?? {};
-  if (!strRecord(env)) return { reason: 'env must map names to strings' };
-  const prelude = specPrelude(
-    typeof j.metadata === 'object' && j.metadata !== null ? (j.metadata as JsonObject) : {},
-  );
+  const prelude = specPrelude(metadata);
   if ('reason' in prelude) return prelude;
+  const language = typeof j.language === 'string' ? j.language : 'unknown';
   const resources: Record<string, string> = {};
   for (const f of readdirSync(dir)) {
     if (/^logo-(32x32|64x64|svg)\.(png|svg)$/.test(f) || f === 'kernel.js')
@@ -80,13 +99,15 @@ function readSpec(
     spec: {
       name,
       display_name: typeof j.display_name === 'string' ? j.display_name : name,
-      language: typeof j.language === 'string' ? j.language : 'unknown',
-      argv: argv as string[],
+      language,
+      argv: args,
       env,
       interrupt_mode: j.interrupt_mode === 'message' ? 'message' : 'signal',
-      metadata: typeof j.metadata === 'object' && j.metadata !== null ? (j.metadata as JsonObject) : {},
+      metadata,
       resources,
       dir,
+      binds,
+      heartbeatWhileBusy: heartbeatWhileBusy(metadata, language),
     },
   };
 }
@@ -103,6 +124,8 @@ export function builtinPythonSpec(): KernelSpecInfo {
     metadata: {},
     resources: {},
     dir: '',
+    binds: [],
+    heartbeatWhileBusy: true,
   };
 }
 
@@ -111,8 +134,15 @@ export interface SpecScan {
   unavailable: UnavailableSpec[];
 }
 
-/** Finds kernelspecs; the first directory that has a name wins, as in jupyter_client. */
-export function discoverSpecs(extraDirs: readonly string[], sandboxed: boolean, env = process.env): SpecScan {
+/**
+ * Finds kernelspecs; the first directory that has a name wins, as in jupyter_client. With a policy
+ * (sandboxed kernels), each spec's binds are derived and checked (env-paths.ts).
+ */
+export function discoverSpecs(
+  extraDirs: readonly string[],
+  policy: PathPolicy | undefined,
+  env = process.env,
+): SpecScan {
   const specs = new Map<string, KernelSpecInfo>();
   const unavailable: UnavailableSpec[] = [];
   const seen = new Set<string>();
@@ -128,7 +158,7 @@ export function discoverSpecs(extraDirs: readonly string[], sandboxed: boolean, 
       if (!NAME.test(name) || seen.has(name)) continue;
       seen.add(name);
       const dir = join(kernels, name);
-      const r = readSpec(name, dir, sandboxed);
+      const r = readSpec(name, dir, policy);
       if ('spec' in r) specs.set(name, r.spec);
       else unavailable.push({ name, dir, reason: r.reason });
     }

@@ -17,6 +17,16 @@ export interface KernelSpecInfo {
   resources: Record<string, string>;
   /** Directory the spec came from. */
   dir: string;
+  /**
+   * Host paths the sandbox shows this spec's kernels read-only, besides its minimal /usr: the
+   * interpreter's prefix, the spec's directory, `metadata.runcell.paths` (checked: env-paths.ts).
+   */
+  binds: string[];
+  /**
+   * Whether the kernel answers its heartbeat while it computes (ipykernel: a thread of its own). When
+   * false (IRkernel, or `metadata.runcell.heartbeat: "idle"`), only an idle kernel's silence is a death.
+   */
+  heartbeatWhileBusy: boolean;
 }
 
 export interface UnavailableSpec {

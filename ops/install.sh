@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages runcell uses at run time and in its tests.
 PACKAGES=(
   python3-ipykernel python3-matplotlib python3-numpy python3-seccomp
+  # R kernels (Debian's IRkernel ships its kernelspec as /usr/share/jupyter/kernels/ir); venvs for
+  # `runcell env add` and its tests.
+  r-cran-irkernel python3-venv
   bubblewrap util-linux procps coreutils
   # Tests and benchmarks: a real browser, real proxies, Jupyter Server to compare against.
   chromium haproxy nginx-light jupyter-server
@@ -32,6 +35,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi
+fi
+
+# The R kernelspec: Debian's package installs it; if a rebuild of it did not, IRkernel writes it.
+if [ ! -f /usr/share/jupyter/kernels/ir/kernel.json ] && [ ! -f /usr/local/share/jupyter/kernels/ir/kernel.json ]; then
+  if [ "$(id -u)" -eq 0 ]; then R --slave -e 'IRkernel::installspec(user = FALSE)'
+  else echo "runcell: no R kernelspec; as root: R -e 'IRkernel::installspec(user = FALSE)'" >&2; fi
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -5,6 +5,7 @@
 //   const batch = await rc.submit(['print(1)', 'print(2)']);
 //   for (const job of await batch.results()) console.log(job.state, job.result?.stdout);
 import { EventEmitter } from 'node:events';
+import type { EnvironmentInfo, EnvironmentSummary } from '../shared/environments.js';
 import type { ExecuteBody, ExecuteResult } from '../shared/execute.js';
 import { FINAL_STATES, type FinalState, isFinal } from '../shared/job-states.js';
 import type {
@@ -23,7 +24,18 @@ import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.
 import { isPipelineFile, loadPipeline, PipelineError, parsePipeline } from './pipeline.js';
 import { tusUpload, type Uploaded, type UploadOptions } from './tus.js';
 
-export type { ExecuteResult, FinalState, JobDetail, JobEvent, JobSpec, JobSummary, ListQuery, State };
+export type {
+  EnvironmentInfo,
+  EnvironmentSummary,
+  ExecuteResult,
+  FinalState,
+  JobDetail,
+  JobEvent,
+  JobSpec,
+  JobSummary,
+  ListQuery,
+  State,
+};
 export {
   isFinal,
   isPipelineFile,
@@ -261,6 +273,20 @@ export class RunCell extends EventEmitter {
       this.#submitted.push(one);
     }
     return p;
+  }
+
+  /** The server's environments (kernelspecs) with what each holds: language version and packages. */
+  async environments(): Promise<EnvironmentInfo[]> {
+    return (await this.#req<{ environments: EnvironmentInfo[] }>('GET', '/api/environments')).environments;
+  }
+
+  /** What one environment holds (null while the server is still probing it). */
+  async environment(kernel: string): Promise<EnvironmentSummary | null> {
+    const m = await this.#req<{ environment: EnvironmentSummary | null }>(
+      'GET',
+      `/api/kernelspecs/${encodeURIComponent(kernel)}`,
+    );
+    return m.environment;
   }
 
   /**

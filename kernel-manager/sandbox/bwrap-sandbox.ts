@@ -6,6 +6,7 @@ import { access, constants } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { systemView } from './bwrap.js';
 import { type CgroupLayout, describeCgroups, detectCgroups, KernelCgroup } from './cgroups.js';
+import { installHooks } from './hooks.js';
 import { type KernelHandle, teardown } from './kernel-process.js';
 import { spawnSandboxed } from './launcher.js';
 import { isReclaimEmpty, type Reclaimed, reclaim } from './reclaim.js';
@@ -51,6 +52,7 @@ export class BwrapSandbox implements Sandbox {
   readonly #seccomp: Buffer | undefined;
   readonly #layout: CgroupLayout;
   readonly #tmpfs: boolean;
+  readonly #hooksDir: string;
   readonly #log: SandboxLog;
   readonly #reserved: ReadonlySet<number>;
 
@@ -62,6 +64,7 @@ export class BwrapSandbox implements Sandbox {
       seccomp?: Buffer;
       layout: CgroupLayout;
       tmpfs: boolean;
+      hooksDir: string;
       report: string[];
       reserved: ReadonlySet<number>;
     },
@@ -73,6 +76,7 @@ export class BwrapSandbox implements Sandbox {
     this.#seccomp = parts.seccomp;
     this.#layout = parts.layout;
     this.#tmpfs = parts.tmpfs;
+    this.#hooksDir = parts.hooksDir;
     this.#view = systemView();
     this.report = parts.report;
   }
@@ -154,6 +158,13 @@ export class BwrapSandbox implements Sandbox {
       });
       logReclaimed(log, found, 'start');
     }
+    let hooksDir: string;
+    try {
+      hooksDir = await installHooks(config.runtimeRoot);
+    } catch (e) {
+      throw fail(`the kernel start-up hooks cannot be written under ${config.runtimeRoot}`, e);
+    }
+    report.push('start-up hooks: network and pip notes for IPython kernels (read-only)');
     const tmpfs = await probeTmpfs(config.runtimeRoot);
     report.push(
       `runtime dirs under ${config.runtimeRoot}: ${tmpfs ? 'tmpfs of 1 MiB each' : 'plain directories'}`,
@@ -161,7 +172,7 @@ export class BwrapSandbox implements Sandbox {
     report.push(...describeCgroups(layout, config));
     const uids = new UidAllocator(config.uidRange, reserved);
     for (const line of report) log.info({ sandbox: 'bwrap' }, line);
-    return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, report, reserved: reservedSet });
+    return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, hooksDir, report, reserved: reservedSet });
   }
 
   /**
@@ -210,7 +221,7 @@ export class BwrapSandbox implements Sandbox {
     try {
       const held = h as KernelHandle & { runtime: RuntimeDir; cgroup: KernelCgroup };
       const proc = await spawnSandboxed(
-        { config: this.#config, view: this.#view, seccomp: this.#seccomp },
+        { config: this.#config, view: this.#view, seccomp: this.#seccomp, hooksDir: this.#hooksDir },
         req,
         held,
       );

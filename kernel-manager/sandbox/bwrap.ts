@@ -2,6 +2,8 @@
 // through `--args FD`, so they (the kernel's env included) never show in /proc/<pid>/cmdline and need
 // no quoting; a NUL inside one would split it, so every string is checked.
 import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { inside, SECRET_MASKS, USR_MASKS } from '../env-paths.js';
+import { HOOKS_INSIDE, IPYTHON_CONFIG_INSIDE } from './hooks.js';
 
 /** Where things are inside the sandbox. */
 export const INSIDE = {
@@ -12,17 +14,6 @@ export const INSIDE = {
   connectionFile: '/run/conn/kernel.json',
   user: 'kernel',
 } as const;
-
-/** Sub-trees of /usr a kernel has no business reading: other packages' code, config and secrets. */
-const USR_MASKS = [
-  '/usr/local',
-  '/usr/etc',
-  '/usr/src',
-  '/usr/lib/node_modules',
-  '/usr/share/nodejs',
-  '/usr/include/node',
-  '/usr/lib/google-cloud-sdk',
-];
 
 /** What the interpreter needs from /etc (read-only); nothing else of the host's /etc is visible. */
 const ETC_FILES = [
@@ -38,13 +29,19 @@ const ETC_FILES = [
   'ssl/openssl.cnf',
   'alternatives',
   'os-release',
+  // Debian's R: /usr/lib/R/etc links its Renviron, ldpaths and Rprofile.site here.
+  'R',
 ];
 
-/** The fixed, host-dependent part of the view: computed once per Sandbox. */
+/**
+ * The fixed, host-dependent part of the view: computed once per Sandbox. The masks over /usr (USR_MASKS:
+ * other packages' code, config and secrets) are empty tmpfs, made read-only by buildBwrapArgs after a
+ * kernelspec's own binds, which may lie inside one (/usr/local/lib/python3.11/dist-packages).
+ */
 export function systemView(): string[] {
   const args = ['--ro-bind', '/usr', '/usr'];
   for (const p of USR_MASKS) {
-    if (existsSync(p)) args.push('--tmpfs', p, '--remount-ro', p);
+    if (existsSync(p)) args.push('--tmpfs', p);
   }
   // Merged /usr: /bin, /lib… are symlinks into /usr; on older layouts, bind the directory read-only.
   for (const top of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
@@ -94,6 +91,10 @@ export interface BwrapOptions {
   shmBytes: number;
   /** From systemView(). */
   view: readonly string[];
+  /** The kernelspec's host paths, shown read-only at the same place (checked by env-paths.ts). */
+  binds?: readonly string[];
+  /** Host dir of the start-up hooks (hooks.ts), shown read-only; none: no hooks. */
+  hooksDir?: string;
   env: Record<string, string>;
   fds: BwrapFds;
 }
@@ -114,6 +115,25 @@ export function kernelEnv(env: Record<string, string>): Record<string, string> {
     if (!ENV_NAME.test(name)) throw new Error(`invalid environment variable name ${JSON.stringify(name)}`);
   }
   return { ...DEFAULT_ENV, ...env, HOME: INSIDE.home, PATH: '/usr/bin:/bin', USER: INSIDE.user };
+}
+
+/**
+ * The kernelspec's part of the view: its binds (after the tmpfs mounts, so a venv under /tmp shows),
+ * the host secrets inside them masked again, the hooks, then the /usr masks made read-only.
+ */
+function specView(binds: readonly string[], hooksDir: string | undefined): string[] {
+  const args: string[] = [];
+  for (const b of binds) args.push('--ro-bind', b, b);
+  for (const m of SECRET_MASKS) {
+    if (binds.some((b) => inside(m, b) && m !== b) && existsSync(m))
+      args.push('--tmpfs', m, '--remount-ro', m);
+  }
+  if (hooksDir) {
+    args.push('--ro-bind', hooksDir, HOOKS_INSIDE);
+    args.push('--ro-bind', `${hooksDir}/ipython_kernel_config.py`, IPYTHON_CONFIG_INSIDE);
+  }
+  for (const m of USR_MASKS) if (existsSync(m)) args.push('--remount-ro', m);
+  return args;
 }
 
 export function buildBwrapArgs(o: BwrapOptions): string[] {
@@ -167,6 +187,7 @@ export function buildBwrapArgs(o: BwrapOptions): string[] {
     '--bind-data',
     String(o.fds.connection),
     INSIDE.connectionFile,
+    ...specView(o.binds ?? [], o.hooksDir),
     '--chdir',
     INSIDE.home,
     '--clearenv',

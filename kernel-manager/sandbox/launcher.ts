@@ -42,6 +42,8 @@ export interface LaunchContext {
   config: SandboxConfig;
   view: readonly string[];
   seccomp: Buffer | undefined;
+  /** Host dir of the start-up hooks (hooks.ts). */
+  hooksDir?: string;
 }
 
 function rlimitArgs(config: SandboxConfig): string[] {
@@ -128,6 +130,8 @@ export async function spawnSandboxed(
       homeBytes: config.homeBytes,
       shmBytes: config.shmBytes,
       view: ctx.view,
+      binds: req.binds,
+      hooksDir: ctx.hooksDir,
       env: req.env,
       fds: { ...FD, seccomp: ctx.seccomp ? FD.seccomp : undefined },
     });
@@ -169,7 +173,7 @@ export async function spawnSandboxed(
     cwd: '/',
     stdio: ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(pipes).fill('pipe')],
   });
-  const tail = new OutputTail();
+  const tail = new OutputTail(req.outputBytes);
   tail.follow(child.stdout);
   tail.follow(child.stderr);
   const proc = new KernelProcess(req.kernelId, child, tail, h);

@@ -48,6 +48,10 @@ export interface LaunchRequest {
   argv: string[];
   /** The complete environment of the kernel: nothing of the server's env is added. */
   env: Record<string, string>;
+  /** Host paths shown read-only at the same place inside (the kernelspec's, already checked). */
+  binds?: readonly string[];
+  /** How much of the kernel's stdout and stderr to keep (default 16 KiB). */
+  outputBytes?: number;
   /** Builds the connection file given the ipc path prefix as the kernel will see it. */
   connectionFile(ipcPrefixInside: string): Buffer;
   /** When (epoch ms) the kernel's whole start-up budget ends; the sandbox's own set-up counts against

@@ -30,7 +30,7 @@ export async function launchUnsandboxed(root: string, req: LaunchRequest): Promi
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const tail = new OutputTail();
+  const tail = new OutputTail(req.outputBytes);
   tail.follow(child.stdout);
   tail.follow(child.stderr);
   let hasExited = false;

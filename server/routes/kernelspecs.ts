@@ -1,9 +1,12 @@
 // GET /api/kernelspecs, /api/kernelspecs/:name and the spec's resource files (/kernelspecs/:name/:file),
-// in Jupyter Server's shapes. argv and env are hidden by default: they describe the host, not the kernel.
+// in Jupyter Server's shapes. argv, env and the spec's declared host paths are hidden by default: they
+// describe the host, not the kernel. Each model also carries `environment`, what the spec's environment
+// holds (shared/environments.ts); GET /api/environments lists just those, for one-shot and SDK users.
 import { createReadStream } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { KernelSpecInfo } from '../../kernel-manager/index.js';
+import type { JsonObject, KernelManager, KernelSpecInfo } from '../../kernel-manager/index.js';
+import type { EnvironmentInfo, EnvironmentSummary } from '../../shared/environments.js';
 import type { AppContext } from '../context.js';
 import { NoSuchSpec, NotFound } from '../errors.js';
 
@@ -34,7 +37,38 @@ function resourceFile(s: KernelSpecInfo | undefined, file: string): string | und
   return Object.values(s.resources).find((path) => basename(path) === file);
 }
 
-function specModel(s: KernelSpecInfo, hideArgv: boolean) {
+/** How long a request waits for a probe still running (they start with the server and take ~0.3 s):
+ * the list, which Jupyter clients fetch as they connect, only briefly; one spec's model longer. */
+const LIST_WAIT_MS = 2_000;
+const PROBE_WAIT_MS = 10_000;
+
+/** The spec's environment summary, or null if its probe has not finished within `waitMs`. */
+async function environmentOf(
+  m: KernelManager,
+  name: string,
+  waitMs: number,
+): Promise<EnvironmentSummary | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), waitMs);
+  });
+  try {
+    return await Promise.race([m.environment(name).catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** metadata without `runcell.paths` (host paths) when argv is hidden. */
+function publicMetadata(metadata: JsonObject, hide: boolean): JsonObject {
+  const rc = metadata.runcell;
+  if (!hide || typeof rc !== 'object' || rc === null || Array.isArray(rc) || !('paths' in rc))
+    return metadata;
+  const { paths: _, ...rest } = rc as JsonObject;
+  return { ...metadata, runcell: rest };
+}
+
+function specModel(s: KernelSpecInfo, hideArgv: boolean, environment: EnvironmentSummary | null) {
   const resources = resourceUrls(s);
   return {
     name: s.name,
@@ -44,9 +78,10 @@ function specModel(s: KernelSpecInfo, hideArgv: boolean) {
       display_name: s.display_name,
       language: s.language,
       interrupt_mode: s.interrupt_mode,
-      metadata: s.metadata,
+      metadata: publicMetadata(s.metadata, hideArgv),
     },
     resources,
+    environment,
   };
 }
 
@@ -54,16 +89,35 @@ export function registerKernelspecs(app: FastifyInstance, ctx: AppContext): void
   const config = { access: { auth: 'cell' as const } };
   const find = (name: string) => ctx.manager.specs().find((s) => s.name === name);
 
+  const environments = (specs: KernelSpecInfo[]) =>
+    Promise.all(specs.map((s) => environmentOf(ctx.manager, s.name, LIST_WAIT_MS)));
+
   app.get('/api/kernelspecs', { config }, async () => {
+    const specs = ctx.manager.specs();
+    const envs = await environments(specs);
     const kernelspecs: Record<string, unknown> = {};
-    for (const s of ctx.manager.specs()) kernelspecs[s.name] = specModel(s, ctx.config.hideArgv);
+    specs.forEach((s, i) => {
+      kernelspecs[s.name] = specModel(s, ctx.config.hideArgv, envs[i] ?? null);
+    });
     return { default: ctx.manager.defaultSpec, kernelspecs };
   });
 
   app.get<{ Params: { name: string } }>('/api/kernelspecs/:name', { config }, async (req) => {
     const s = find(req.params.name);
     if (!s) throw new NoSuchSpec(`no kernelspec named "${req.params.name}"`);
-    return specModel(s, ctx.config.hideArgv);
+    return specModel(s, ctx.config.hideArgv, await environmentOf(ctx.manager, s.name, PROBE_WAIT_MS));
+  });
+
+  app.get('/api/environments', { config }, async () => {
+    const specs = ctx.manager.specs();
+    const envs = await environments(specs);
+    const list: EnvironmentInfo[] = specs.map((s, i) => ({
+      name: s.name,
+      display_name: s.display_name,
+      language: s.language,
+      environment: envs[i] ?? null,
+    }));
+    return { default: ctx.manager.defaultSpec, environments: list };
   });
 
   app.get<{ Params: { name: string; file: string } }>(

@@ -114,7 +114,8 @@ describe('forked kernels', () => {
       `/run/rc-t${SLOT} False`,
       'env False',
       'True',
-      "['conn', 'kernel']",
+      // runcell: the start-up hooks (sandbox/hooks.ts), read-only.
+      "['conn', 'kernel', 'runcell']",
     ]);
   });
 

@@ -5,6 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEBIAN_PYTHON, discoverSpecs, jupyterDataDirs } from '../../kernel-manager/specs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'runcell-specs-'));
+// Kernel uids bind a spec's paths themselves: they must be able to reach them.
+chmodSync(root, 0o755);
+const policy = { uidRange: [77_000, 77_099] as [number, number], protect: [] };
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function spec(dir: string, name: string, json: unknown): void {
@@ -32,13 +35,20 @@ describe('kernelspecs', () => {
   spec(b, 'noconn', { argv: [DEBIAN_PYTHON, '-m', 'x'] });
   spec(b, 'badenv', { argv: [DEBIAN_PYTHON, '{connection_file}'], env: { A: 1 } });
   spec(b, 'bare', { argv: ['python3', '-m', 'ipykernel_launcher', '-f', '{connection_file}'] });
-  const outsider = join(root, 'python-outside-usr');
+  mkdirSync(join(root, 'opt', 'bin'), { recursive: true });
+  const outsider = join(root, 'opt', 'bin', 'python');
   writeFileSync(outsider, '#!/bin/sh\n');
   chmodSync(outsider, 0o755);
+  mkdirSync(join(root, 'private', 'bin'), { recursive: true, mode: 0o700 });
+  chmodSync(join(root, 'private'), 0o700);
+  const hidden = join(root, 'private', 'bin', 'python');
+  writeFileSync(hidden, '#!/bin/sh\n');
+  chmodSync(hidden, 0o755);
+  spec(b, 'private', { argv: [hidden, '{connection_file}'] });
   spec(b, 'outside', { argv: [outsider, '{connection_file}'] });
 
   const env = { JUPYTER_PATH: b, JUPYTER_DATA_DIR: join(root, 'user'), HOME: root };
-  const scan = discoverSpecs([a], true, env);
+  const scan = discoverSpecs([a], policy, env);
 
   it('searches configured dirs, then JUPYTER_PATH, the user dir and the system dirs, in that order', () => {
     expect(jupyterDataDirs([a], env)).toEqual([
@@ -69,8 +79,15 @@ describe('kernelspecs', () => {
     expect(reasons.broken).toMatch(/not valid JSON/);
     expect(reasons.noconn).toMatch(/connection_file/);
     expect(reasons.badenv).toMatch(/env/);
-    expect(reasons.outside).toMatch(/outside \/usr/);
-    for (const n of ['ghost', 'broken', 'noconn', 'badenv', 'outside']) expect(scan.specs.has(n)).toBe(false);
+    // A kernel uid could not even reach it (a dir of mode 0700 on the way).
+    expect(reasons.private).toMatch(/not reachable by kernel uids: .*private has mode 700/);
+    for (const n of ['ghost', 'broken', 'noconn', 'badenv', 'private']) expect(scan.specs.has(n)).toBe(false);
+  });
+
+  it("binds an interpreter's prefix outside /usr and the spec's own dir, read-only", () => {
+    expect(scan.specs.get('outside')?.binds).toEqual([join(root, 'opt'), join(b, 'kernels', 'outside')]);
+    // In the system view already: nothing to bind.
+    expect(scan.specs.get('bare')?.binds).toEqual([join(b, 'kernels', 'bare')]);
   });
 
   it('resolves a bare interpreter name on the sandbox PATH, not the server PATH', () => {
@@ -78,7 +95,7 @@ describe('kernelspecs', () => {
   });
 
   it('offers a python3 spec for Debian ipykernel when none is installed', () => {
-    const empty = discoverSpecs([], true, {
+    const empty = discoverSpecs([], policy, {
       JUPYTER_PATH: join(root, 'none'),
       JUPYTER_DATA_DIR: join(root, 'none'),
     });

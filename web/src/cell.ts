@@ -10,6 +10,7 @@ import { type KernelConnection, kernelFor, type StatusDetail, shutdownOnUnload }
 import type { ErrorContent, Message, Output } from './messages.js';
 import { type CellOptions, type Control, type ResolvedOptions, resolveOptions } from './options.js';
 import { OutputArea } from './output.js';
+import { packagesControl } from './packages.js';
 import { CELL_CSS } from './styles.js';
 import { tusUpload } from './upload.js';
 
@@ -219,6 +220,11 @@ export class Cell {
     lang.addEventListener('change', () => this.#switchKernel(lang.value));
 
     this.#kernel = this.#attach(kernelFor(this.#kernelOptions(o.kernel)));
+    packagesControl(
+      lang,
+      () => this.#kernel.api,
+      () => this.#kernel.kernelName,
+    );
     shutdownOnUnload();
     if (o.outputs.length) this.#area.restore(o.outputs);
     this.#renderStatus();

@@ -1,5 +1,5 @@
-// The front door (/): one full cell with a language picker.
-export {};
+// The front door (/): one full cell with a language picker, and the server's environments.
+import { showEnvironments } from './environments.js';
 
 const R = window.RunCell;
 const el = document.getElementById('cell');
@@ -12,3 +12,8 @@ if (R && el) {
   cell.focus();
 }
 for (const o of document.querySelectorAll('.origin')) o.textContent = location.origin;
+const envs = document.createElement('section');
+envs.id = 'environments';
+envs.hidden = true;
+document.querySelector('main .features')?.after(envs);
+void showEnvironments(envs);
