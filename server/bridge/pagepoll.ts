@@ -3,7 +3,7 @@
 // browser opens at most six HTTP/1.1 connections per host, shared with the page's other requests).
 //   POST /api/poll             {page?, timeout?, streams: [{kernel, session, after?}]}
 //                              -> {streams: [{kernel, session, messages, next, lost, more, dead?, gone?}]}
-//   POST /api/poll/messages    {messages: [{kernel, session, message}]} -> {accepted}
+//   POST /api/poll/messages    {messages: [{kernel, session, message}]} -> {accepted, gone: [kernel]}
 //   POST /api/pages/:page/close  the page's pagehide beacon: its kernels end now
 // Each stream is one kernel and session with its own cursor, as in GET /api/kernels/:id/messages:
 // the answer comes as soon as any stream has something (a message, a loss, the kernel's death or
@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { sleep } from '../../shared/backoff.js';
 import type { AppContext } from '../context.js';
-import { BadRequest, NoSuchKernel, RateLimited, withRetryAfter } from '../errors.js';
+import { BadRequest, RateLimited, withRetryAfter } from '../errors.js';
 import { jsonFor } from './framing.js';
 import type { Hub } from './hub.js';
 import { parseMessages } from './longpoll.js';
@@ -117,23 +117,31 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
     '/api/poll/messages',
     { config: { access }, schema: { body: SendBody } },
     async (req) => {
-      const items = req.body.messages.map((m, i) => {
+      // A kernel that is gone refuses only its own messages: the answer lists it, the rest go through.
+      const gone = new Set<string>();
+      const items: { hub: Hub; session: string; msg: ReturnType<typeof parseMessages>[number] }[] = [];
+      req.body.messages.forEach((m, i) => {
         const hub = ctx.kernels.get(m.kernel);
-        if (!hub || hub.dead) throw new NoSuchKernel(`no kernel with id ${m.kernel}`);
-        let msg: ReturnType<typeof parseMessages>[number];
+        if (!hub || hub.dead) {
+          gone.add(m.kernel);
+          return;
+        }
         try {
-          [msg] = parseMessages([m.message]) as [typeof msg];
+          items.push({
+            hub,
+            session: m.session,
+            msg: parseMessages([m.message])[0] as (typeof items)[0]['msg'],
+          });
         } catch (e) {
           throw e instanceof BadRequest ? new BadRequest(`messages[${i}]: ${e.message}`) : e;
         }
-        return { hub, session: m.session, msg };
       });
       ctx.metrics.bytes.inc(
         { direction: 'in', transport: 'longpoll' },
         Number(req.headers['content-length']) || 0,
       );
       for (const { hub, session, msg } of items) hub.fromClient(session, msg, req.caller, 'longpoll');
-      return { accepted: items.length };
+      return { accepted: items.length, gone: [...gone] };
     },
   );
 
