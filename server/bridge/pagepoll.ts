@@ -71,9 +71,13 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
         );
       }
       ctx.metrics.longpolls.inc();
+      // The client went away: the response closes unfinished (the request's own 'close' comes as
+      // soon as its body has been read, which a POST's always has).
       const abort = new AbortController();
-      const onClose = () => abort.abort();
-      req.raw.on('close', onClose);
+      const onClose = () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      };
+      reply.raw.on('close', onClose);
       const cleanup: (() => void)[] = [];
       try {
         const streams: Stream[] = req.body.streams.map((s) => {
@@ -105,7 +109,7 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
         ctx.metrics.bytes.inc({ direction: 'out', transport: 'longpoll' }, Buffer.byteLength(body));
         return reply.send(body);
       } finally {
-        req.raw.off('close', onClose);
+        reply.raw.off('close', onClose);
         for (const c of cleanup) c();
         ctx.metrics.longpolls.dec();
         release();
@@ -118,23 +122,19 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
     { config: { access }, schema: { body: SendBody } },
     async (req) => {
       // A kernel that is gone refuses only its own messages: the answer lists it, the rest go through.
-      const gone = new Set<string>();
-      const items: { hub: Hub; session: string; msg: ReturnType<typeof parseMessages>[number] }[] = [];
-      req.body.messages.forEach((m, i) => {
-        const hub = ctx.kernels.get(m.kernel);
-        if (!hub || hub.dead) {
-          gone.add(m.kernel);
-          return;
-        }
+      const parsed = req.body.messages.map((m, i) => {
         try {
-          items.push({
-            hub,
-            session: m.session,
-            msg: parseMessages([m.message])[0] as (typeof items)[0]['msg'],
-          });
+          return parseMessages([m.message])[0] as ReturnType<typeof parseMessages>[number];
         } catch (e) {
           throw e instanceof BadRequest ? new BadRequest(`messages[${i}]: ${e.message}`) : e;
         }
+      });
+      const gone = new Set<string>();
+      const items: { hub: Hub; session: string; msg: (typeof parsed)[number] }[] = [];
+      req.body.messages.forEach((m, i) => {
+        const hub = ctx.kernels.get(m.kernel);
+        if (!hub || hub.dead) gone.add(m.kernel);
+        else items.push({ hub, session: m.session, msg: parsed[i] as (typeof parsed)[number] });
       });
       ctx.metrics.bytes.inc(
         { direction: 'in', transport: 'longpoll' },

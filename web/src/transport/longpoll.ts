@@ -97,7 +97,7 @@ class PageLink {
           if (!res.ok) throw new Error(`the server answered ${res.status}`);
           const body = (await res.json()) as { streams: StreamAnswer[] };
           this.#backoff.reset();
-          body.streams.forEach((a, i) => streams[i]?.answer(a));
+          for (const [i, a] of body.streams.entries()) streams[i]?.answer(a);
         } catch (e) {
           if (abort.signal.aborted) continue; // the streams changed: poll again at once
           const why = e instanceof Error ? e.message : String(e);
@@ -201,7 +201,10 @@ export class LongPollTransport implements Transport {
   /** This stream's share of a poll's answer. */
   answer(a: StreamAnswer): void {
     if (this.#closed || a.kernel !== this.#target.kernelId) return;
-    if (a.gone) return this.gone('the kernel no longer exists on the server');
+    if (a.gone) {
+      this.gone('the kernel no longer exists on the server');
+      return;
+    }
     if (!this.open) {
       this.open = true;
       this.#events.state('open');
