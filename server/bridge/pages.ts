@@ -95,7 +95,8 @@ export class Pages {
     clearTimeout(p.timer);
     p.timer = setTimeout(() => {
       p.timer = undefined;
-      if (p.connections === 0 && this.#pages.get(page) === p) this.close(page, 'the page was closed');
+      if (p.connections === 0 && this.#pages.get(page) === p)
+        this.close(page, 'the page closed or lost its connection to the server');
     }, ms);
     p.timer.unref();
   }

@@ -77,8 +77,15 @@ async function pollOnce(
   return body;
 }
 
+/** Spec: the reply, then idle for that request, means every output of it has been sent. */
 const replied = (st: StreamState, msgId: string) =>
-  st.seen.some((m) => m.header.msg_type === 'execute_reply' && m.parent_header.msg_id === msgId);
+  st.seen.some((m) => m.header.msg_type === 'execute_reply' && m.parent_header.msg_id === msgId) &&
+  st.seen.some(
+    (m) =>
+      m.header.msg_type === 'status' &&
+      m.content.execution_state === 'idle' &&
+      m.parent_header.msg_id === msgId,
+  );
 const stdout = (st: StreamState) =>
   st.seen
     .filter((m) => m.header.msg_type === 'stream')

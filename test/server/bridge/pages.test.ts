@@ -40,7 +40,9 @@ describe('Pages', () => {
     expect(ended).toEqual([]);
     again();
     vi.advanceTimersByTime(1_000);
-    expect(ended).toEqual([{ ids: ['k1', 'k2'], reason: 'the page was closed' }]);
+    expect(ended).toEqual([
+      { ids: ['k1', 'k2'], reason: 'the page closed or lost its connection to the server' },
+    ]);
     expect(pages.size).toBe(0);
   });
 
