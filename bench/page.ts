@@ -73,7 +73,7 @@ async function measure(server: WebServer, browser: Browser, transport: string): 
   const live = () => server.app.ctx.kernels.all().filter((h) => h.page !== undefined).length;
   const cdp = await ctx.newCDPSession(page);
   const t0 = performance.now();
-  await cdp.send('Page.crash').catch(() => undefined);
+  void cdp.send('Page.crash').catch(() => undefined);
   while (live() > 0 && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 20));
   const crashToFreedMs = performance.now() - t0;
   await ctx.close();

@@ -1,9 +1,11 @@
 // Long-poll for a whole page: one held request carries the messages of every kernel the page talks
 // to, so a page with twenty cells needs one connection for its poll and one for everything else (a
 // browser opens at most six HTTP/1.1 connections per host, shared with the page's other requests).
-//   POST /api/poll             {page?, timeout?, streams: [{kernel, session, after?}]}
-//                              -> {streams: [{kernel, session, messages, next, lost, more, dead?, gone?}]}
-//   POST /api/poll/messages    {messages: [{kernel, session, message}]} -> {accepted, gone: [kernel]}
+//   POST /api/poll/:kernel           {page?, timeout?, streams: [{kernel, session, after?}]}
+//                                    -> {streams: [{kernel, session, messages, next, lost, more, dead?, gone?}]}
+//   POST /api/poll/:kernel/messages  {messages: [{kernel, session, message}]} -> {accepted, gone: [kernel]}
+// `:kernel` is any kernel of the streams: it names the instance for a proxy that routes by kernel id
+// (ops/haproxy), so a page polls each instance its kernels live on once.
 //   POST /api/pages/:page/close  the page's pagehide beacon: its kernels end now
 // Each stream is one kernel and session with its own cursor, as in GET /api/kernels/:id/messages:
 // the answer comes as soon as any stream has something (a message, a loss, the kernel's death or
@@ -25,6 +27,7 @@ export const MAX_STREAMS = 64;
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 const SessionId = Type.String({ minLength: 1, maxLength: 256 });
 const Page = Type.String({ pattern: PAGE_ID.source });
+const Route = Type.Object({ kernel: Id });
 const PollBody = Type.Object({
   page: Type.Optional(Page),
   timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 120 })),
@@ -56,9 +59,9 @@ interface Stream {
 export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
   const access = { auth: 'cell' as const, strictOrigin: true };
 
-  app.post<{ Body: PollReq }>(
-    '/api/poll',
-    { config: { access }, schema: { body: PollBody } },
+  app.post<{ Body: PollReq; Params: { kernel: string } }>(
+    '/api/poll/:kernel',
+    { config: { access }, schema: { body: PollBody, params: Route } },
     async (req, reply) => {
       const caller = req.caller;
       const release =
@@ -117,9 +120,12 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
     },
   );
 
-  app.post<{ Body: { messages: { kernel: string; session: string; message: unknown }[] } }>(
-    '/api/poll/messages',
-    { config: { access }, schema: { body: SendBody } },
+  app.post<{
+    Body: { messages: { kernel: string; session: string; message: unknown }[] };
+    Params: { kernel: string };
+  }>(
+    '/api/poll/:kernel/messages',
+    { config: { access }, schema: { body: SendBody, params: Route } },
     async (req) => {
       // A kernel that is gone refuses only its own messages: the answer lists it, the rest go through.
       const parsed = req.body.messages.map((m, i) => {

@@ -56,7 +56,7 @@ async function pollOnce(
   timeout = 5,
   signal?: AbortSignal,
 ): Promise<Json> {
-  const res = await fetch(`${s.base}/api/poll`, {
+  const res = await fetch(`${s.base}/api/poll/${streams[0]?.kernel ?? 'none'}`, {
     method: 'POST',
     headers: { ...v.headers, 'content-type': 'text/plain;charset=UTF-8' },
     body: JSON.stringify({
@@ -94,14 +94,14 @@ const stdout = (st: StreamState) =>
 
 async function send(v: ReturnType<typeof visitor>, st: StreamState, code: string): Promise<string> {
   const m = executeMsg(code, st.session);
-  const r = await v.call('POST', '/api/poll/messages', {
+  const r = await v.call('POST', `/api/poll/${st.kernel}/messages`, {
     messages: [{ kernel: st.kernel, session: st.session, message: m }],
   });
   expect(r.body).toEqual({ accepted: 1, gone: [] });
   return m.header.msg_id;
 }
 
-describe('POST /api/poll: a page long-polls every kernel at once', () => {
+describe('POST /api/poll/:kernel: a page long-polls every kernel at once', () => {
   const v = visitor('198.51.100.1');
   let a: StreamState;
   let b: StreamState;
@@ -211,23 +211,23 @@ describe('POST /api/poll: a page long-polls every kernel at once', () => {
 
   it('answers bad input with a 4xx JSON error, and a stream of an unknown kernel as gone', async () => {
     const w = visitor('198.51.100.4');
-    const gone = await w.call('POST', '/api/poll', {
+    const gone = await w.call('POST', '/api/poll/no-such-kernel', {
       page: w.page,
       timeout: 5,
       streams: [{ kernel: 'no-such-kernel', session: 's' }],
     });
     expect(gone.status).toBe(200);
     expect(gone.body.streams[0]).toMatchObject({ kernel: 'no-such-kernel', gone: true, messages: [] });
-    const sent = await w.call('POST', '/api/poll/messages', {
+    const sent = await w.call('POST', '/api/poll/no-such-kernel/messages', {
       messages: [{ kernel: 'no-such-kernel', session: 's', message: executeMsg('1', 's') }],
     });
     expect(sent.body).toEqual({ accepted: 0, gone: ['no-such-kernel'] });
     for (const [path, body] of [
-      ['/api/poll', { streams: 'x' }],
-      ['/api/poll', { page: '../../etc', streams: [] }],
-      ['/api/poll', { streams: Array.from({ length: 65 }, () => ({ kernel: 'k', session: 's' })) }],
-      ['/api/poll/messages', { messages: [] }],
-      ['/api/poll/messages', { messages: [{ kernel: 'k', session: 's', message: 42 }] }],
+      ['/api/poll/k', { streams: 'x' }],
+      ['/api/poll/k', { page: '../../etc', streams: [] }],
+      ['/api/poll/k', { streams: Array.from({ length: 65 }, () => ({ kernel: 'k', session: 's' })) }],
+      ['/api/poll/k/messages', { messages: [] }],
+      ['/api/poll/k/messages', { messages: [{ kernel: 'k', session: 's', message: 42 }] }],
       ['/api/kernels?page=%2F..%2F', {}],
     ] as const) {
       const r = await w.call('POST', path, body);
@@ -236,7 +236,7 @@ describe('POST /api/poll: a page long-polls every kernel at once', () => {
       expect(JSON.stringify(r.body)).not.toMatch(/\/(home|work|usr)\//);
     }
     // Without an allowed Origin an anonymous page poll is refused, as the per-kernel long-poll is.
-    const bare = await api(s, 'POST', '/api/poll', { streams: [] }, { 'x-forwarded-for': '198.51.100.4' });
+    const bare = await api(s, 'POST', '/api/poll/k', { streams: [] }, { 'x-forwarded-for': '198.51.100.4' });
     expect(bare.status).toBe(403);
   });
 });

@@ -1,9 +1,10 @@
 // Long-poll for the whole page, for networks where websockets cannot connect. Every kernel the page
 // talks to on one server is a stream of one held request (docs/api.md "Long-poll for a page"):
-//   POST /api/poll           {page, timeout, streams: [{kernel, session, after}]} -> {streams: [...]}
-//   POST /api/poll/messages  {messages: [{kernel, session, message}]}           -> {accepted, gone}
+//   POST /api/poll/K           {page, timeout, streams: [{kernel, session, after}]} -> {streams: [...]}
+//   POST /api/poll/K/messages  {messages: [{kernel, session, message}]}           -> {accepted, gone}
 // so a page of twenty cells holds one connection for its poll and sends everything else through its
-// lane (api.ts): never more than two connections per host. Each stream keeps its own cursor, which
+// lane (api.ts): never more than two connections per host. K is one of the streams' kernels: behind a
+// proxy that routes by kernel id, each instance (kernel id prefix) gets its own poll. Each stream keeps its own cursor, which
 // survives failed polls: after a drop every stream resumes where it was, nothing lost or repeated.
 
 import { Backoff, sleep } from '../../../shared/backoff.js';
@@ -67,6 +68,10 @@ class PageLink {
     void this.#flush();
   }
 
+  #url(anchor: LongPollTransport, tail: string): URL {
+    return new URL(`/api/poll/${encodeURIComponent(anchor.key().kernel)}${tail}`, this.server);
+  }
+
   #headers(extra: Record<string, string> = {}): Record<string, string> {
     // text/plain: a "simple" request, no CORS preflight (the server parses it as JSON).
     const h = { 'content-type': 'text/plain;charset=UTF-8', ...extra };
@@ -83,7 +88,7 @@ class PageLink {
         // A stream not yet open gets an immediate answer, so its cell knows it is connected.
         const fresh = streams.some((s) => !s.open);
         try {
-          const res = await fetch(new URL('/api/poll', this.server), {
+          const res = await fetch(this.#url(streams[0] as LongPollTransport, ''), {
             method: 'POST',
             signal: abort.signal,
             headers: this.#headers(),
@@ -119,7 +124,7 @@ class PageLink {
         const batch = this.#outbox.slice(0, 100);
         try {
           const res = await laneFor(this.server).run(() =>
-            fetch(new URL('/api/poll/messages', this.server), {
+            fetch(this.#url((batch[0] as { stream: LongPollTransport }).stream, '/messages'), {
               method: 'POST',
               headers: this.#headers(),
               body: JSON.stringify({
@@ -149,8 +154,11 @@ class PageLink {
 
 const links = new Map<string, PageLink>();
 
+/** Kernel ids are an instance prefix (RUNCELL_KERNEL_ID_PREFIX, often empty) and a UUID. */
+const instanceOf = (kernelId: string) => kernelId.slice(0, Math.max(0, kernelId.length - 36));
+
 function linkFor(t: TransportTarget): PageLink {
-  const key = `${t.server}|${t.token ?? ''}`;
+  const key = `${t.server}|${t.token ?? ''}|${instanceOf(t.kernelId)}`;
   let l = links.get(key);
   if (!l) {
     l = new PageLink(t.server, t.token, t.page);
