@@ -133,10 +133,14 @@ export function registerKernels(app: FastifyInstance, ctx: AppContext): void {
     { config, schema: { params: Params } },
     async (req) => {
       const hub = hubOf(req);
+      // A restart takes a while; its page is present meanwhile (see bridge/pages.ts).
+      const present = hub.page ? ctx.kernels.pages.connect(hub.page) : () => undefined;
       try {
         await hub.kernel.restart();
       } catch (e) {
         throw fromKernelManager(e);
+      } finally {
+        present();
       }
       if (hub.dead) throw new KernelDead(`the kernel died while restarting: ${hub.dead.reason}`);
       return hub.model();
