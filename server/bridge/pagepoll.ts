@@ -10,6 +10,7 @@
 // Each stream is one kernel and session with its own cursor, as in GET /api/kernels/:id/messages:
 // the answer comes as soon as any stream has something (a message, a loss, the kernel's death or
 // absence), else empty when the hold ends; resuming every cursor after a drop loses and repeats nothing.
+import { setMaxListeners } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { sleep } from '../../shared/backoff.js';
@@ -219,6 +220,8 @@ async function waitAny(streams: Stream[], ms: number, signal: AbortSignal): Prom
     return;
   }
   const done = new AbortController();
+  // One listener per kernel of the page on this signal: more than Node's default warning level of 10.
+  setMaxListeners(hubs.length + 1, done.signal);
   const onAbort = () => done.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
