@@ -36,6 +36,8 @@ const UNIT = [
   'test/server/bridge/hub.test.ts',
   'test/server/bridge/lifecycle.test.ts',
   'test/server/bridge/longpoll.unit.test.ts',
+  'test/server/bridge/pages.test.ts',
+  'test/server/bridge/pagepoll.unit.test.ts',
   'test/server/bridge/refusals.test.ts',
   'test/server/bridge/replay.test.ts',
   'test/server/bridge/sessions.test.ts',

@@ -7,14 +7,16 @@ import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
 import { KernelRegistry } from './bridge/kernels.js';
 import { registerLongPoll } from './bridge/longpoll.js';
+import { registerPagePoll } from './bridge/pagepoll.js';
 import { onSocketError, registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
 import type { AppContext, RouteAccess } from './context.js';
+import { allowPreflight } from './cors.js';
 import { installErrorHandler } from './error-handler.js';
 import { BadRequest, Forbidden, ForbiddenOrigin, NotFound, ShuttingDown, Unauthorized } from './errors.js';
 import { instanceId, registerInstanceHeader } from './instance.js';
 import type { Jobs } from './jobs/index.js';
-import { ConcurrencyLimiter, RateLimiter } from './limits.js';
+import { ConcurrencyLimiter, RateLimiter, TieredRate } from './limits.js';
 import { genReqId } from './logger.js';
 import { Metrics } from './metrics.js';
 import { registerApi } from './routes/api.js';
@@ -73,7 +75,10 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   registerInstanceHeader(app, config.kernelIdPrefix);
   const metrics = new Metrics(manager, store);
   const tokens = new Tokens(config.tokens);
-  const executions = new RateLimiter(config.ipExecutionsPerMinute);
+  const executions = new TieredRate(
+    new RateLimiter(config.pageExecutionsPerMinute),
+    new RateLimiter(config.ipExecutionsPerMinute),
+  );
   const apiTokens = store
     ? await createApiTokens({
         sql: store.sql,
@@ -108,7 +113,10 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       ...metrics.hubHooks(),
     }),
     limits: {
-      kernelCreates: new RateLimiter(config.ipKernelCreatesPerMinute),
+      kernelCreates: new TieredRate(
+        new RateLimiter(config.pageKernelCreatesPerMinute),
+        new RateLimiter(config.ipKernelCreatesPerMinute),
+      ),
       executions,
       pollers: new ConcurrencyLimiter(config.ipMaxPollers),
       sockets: new ConcurrencyLimiter(config.ipMaxSockets),
@@ -175,17 +183,13 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     if (verdict !== 'allowed' && !(verdict === 'forbidden' && preflightCarriesToken(req))) {
       throw new ForbiddenOrigin('this origin is not allowed');
     }
-    return reply
-      .code(204)
-      .header('access-control-allow-origin', req.headers.origin as string)
-      .header('vary', 'Origin')
-      .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS')
-      .header(
-        'access-control-allow-headers',
-        'Authorization, Content-Type, X-XSRFToken, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Checksum',
-      )
-      .header('access-control-max-age', '600')
-      .send();
+    return allowPreflight(
+      reply
+        .code(204)
+        .header('access-control-allow-origin', req.headers.origin as string)
+        .header('vary', 'Origin'),
+      req.headers['access-control-request-method'] ?? 'GET',
+    ).send();
   });
 
   registerApi(app, ctx);
@@ -195,6 +199,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   registerExecute(app, ctx);
   registerChannels(app, ctx);
   registerLongPoll(app, ctx);
+  registerPagePoll(app, ctx);
   if (store) {
     await app.register(permalinkRoutes, {
       store,

@@ -3,7 +3,7 @@ import type { KernelManager } from '../kernel-manager/index.js';
 import type { Caller, Tokens } from './auth.js';
 import type { KernelRegistry } from './bridge/kernels.js';
 import type { ServerConfig } from './config.js';
-import type { ConcurrencyLimiter, RateLimiter } from './limits.js';
+import type { ConcurrencyLimiter, TieredRate } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/db.js';
 import type { ApiTokens } from './tokens/index.js';
@@ -19,8 +19,8 @@ export interface AppContext {
   /** The database (permalinks, files, uploads, execute records); absent in tests that run without one. */
   store: Store | undefined;
   limits: {
-    kernelCreates: RateLimiter;
-    executions: RateLimiter;
+    kernelCreates: TieredRate;
+    executions: TieredRate;
     pollers: ConcurrencyLimiter;
     sockets: ConcurrencyLimiter;
   };

@@ -65,6 +65,66 @@ export class ConcurrencyLimiter {
   }
 }
 
+/** Which ceiling refused: the visitor's own (a page) or the one its address shares with others. */
+export type Scope = 'page' | 'address';
+
+/**
+ * A visitor's key: the page it named (every cell of a page is one visitor), else its address (a client
+ * that names no page counts as one visitor per address).
+ */
+export const visitorKey = (ipKey: string, page?: string): string => (page ? `page:${page}` : `ip:${ipKey}`);
+
+/**
+ * A rate per visitor under a ceiling per address: a page gets what one visitor needs, and every page
+ * behind one address (a classroom behind a school's NAT) shares a ceiling sized for many. A token is
+ * taken from both or from neither.
+ */
+export class TieredRate {
+  constructor(
+    readonly visitor: RateLimiter,
+    readonly address: RateLimiter,
+  ) {}
+
+  take(ipKey: string, visitor = visitorKey(ipKey)): Take & { scope?: Scope } {
+    const v = this.visitor.take(visitor);
+    if (!v.ok) return { ...v, scope: 'page' };
+    const a = this.address.take(ipKey);
+    if (!a.ok) {
+      this.visitor.refund(visitor);
+      return { ...a, scope: 'address' };
+    }
+    return v;
+  }
+
+  refund(ipKey: string, visitor = visitorKey(ipKey)): void {
+    this.visitor.refund(visitor);
+    this.address.refund(ipKey);
+  }
+}
+
+/** Concurrent holders per visitor under a ceiling per address (see TieredRate). */
+export class TieredConcurrency {
+  constructor(
+    readonly visitor: ConcurrencyLimiter,
+    readonly address: ConcurrencyLimiter,
+  ) {}
+
+  /** A release function, or the scope whose limit is reached. */
+  acquire(ipKey: string, visitor = visitorKey(ipKey)): (() => void) | Scope {
+    const v = this.visitor.acquire(visitor);
+    if (!v) return 'page';
+    const a = this.address.acquire(ipKey);
+    if (!a) {
+      v();
+      return 'address';
+    }
+    return () => {
+      v();
+      a();
+    };
+  }
+}
+
 export interface OutputVerdict {
   pass: boolean;
   /** Text to show the user (on stderr of that execution) when the limiter changes state. */

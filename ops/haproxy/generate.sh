@@ -107,8 +107,9 @@ defaults
 
 frontend fe_runcell
     bind ${bind}
-    # The owner of the id in /api/kernels/<id>... and /api/sessions/<id>...: "r1" for "r1-6d0b...".
-    http-request set-var(txn.owner) path,field(4,/),field(1,-) if { path_beg /api/kernels/ /api/sessions/ }
+    # The owner of the id in /api/kernels/<id>..., /api/sessions/<id>... and a page's poll
+    # /api/poll/<kernel id>...: "r1" for "r1-6d0b...".
+    http-request set-var(txn.owner) path,field(4,/),field(1,-) if { path_beg /api/kernels/ /api/sessions/ /api/poll/ }
     # A new session for an existing kernel belongs where that kernel runs.
     acl session_create method POST
     acl session_create path /api/sessions

@@ -17,7 +17,7 @@ import type { ChannelMessage, Header, JsonObject, Kernel } from '../../kernel-ma
 import { KernelManagerError } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
-import { OutputRateLimiter, type RateLimiter } from '../limits.js';
+import { OutputRateLimiter, type TieredRate, visitorKey } from '../limits.js';
 import type { Recorder, Transport } from '../store/records.js';
 import type { WireMessage } from './framing.js';
 import { MAX_REQUESTS, PendingInput, Requests, serverHeader } from './headers.js';
@@ -73,7 +73,7 @@ export interface HubDeps {
   log: Logger;
   /** Executions per anonymous address: a token is taken when the kernel can take the execution, and
    *  given back when it is refused after all (the send failed, or the kernel died with it queued). */
-  executions: Pick<RateLimiter, 'take' | 'refund'>;
+  executions: Pick<TieredRate, 'take' | 'refund'>;
   /** Where execute_requests are recorded (the store); none in tests that do not need it. */
   recorder?: Recorder;
   /** Where files the code writes are kept, and how many/how large. */
@@ -85,9 +85,19 @@ export interface HubDeps {
   onExecuteReply?(seconds: number, transport: Transport): void;
 }
 
+/** Whom a kernel's executions count for: its page (or its starter's address), and the page it ends with. */
+export interface HubOwner {
+  visitor?: string;
+  page?: string | undefined;
+}
+
 export class Hub<K extends HubKernel = Kernel> {
   readonly kernel: K;
   readonly ownerIpKey: string;
+  /** The limits key executions on this kernel count for (visitorKey()). */
+  readonly visitor: string;
+  /** The page whose connections keep this kernel alive, if it was started for one. */
+  readonly page: string | undefined;
   readonly log: ReplayLog<Outgoing>;
   readonly #deps: HubDeps;
   readonly #logger: Logger;
@@ -103,9 +113,11 @@ export class Hub<K extends HubKernel = Kernel> {
   #lastActivity: string;
   readonly #detach: () => void;
 
-  constructor(kernel: K, ownerIpKey: string, deps: HubDeps) {
+  constructor(kernel: K, ownerIpKey: string, deps: HubDeps, owner: HubOwner = {}) {
     this.kernel = kernel;
     this.ownerIpKey = ownerIpKey;
+    this.visitor = owner.visitor ?? visitorKey(ownerIpKey);
+    this.page = owner.page;
     this.#deps = deps;
     this.#logger = deps.log.child({ kernel: kernel.id });
     const c = deps.config;
@@ -231,7 +243,7 @@ export class Hub<K extends HubKernel = Kernel> {
     const { session } = this.session(sid, caller.ipKey);
     const why = refusal(msg, caller, {
       maxCodeBytes: this.#deps.config.maxCodeBytes,
-      executions: this.#deps.executions,
+      executions: { take: (ipKey) => this.#deps.executions.take(ipKey, this.visitor) },
       unavailable: this.#life.refusal(this.kernel.state),
     });
     if (why !== undefined) {
@@ -296,7 +308,7 @@ export class Hub<K extends HubKernel = Kernel> {
   /** An anonymous execution that took a token and was then refused gets it back. */
   #refund(msg: WireMessage, caller: Caller): void {
     if (caller.kind === 'anonymous' && msg.header.msg_type === 'execute_request')
-      this.#deps.executions.refund(caller.ipKey);
+      this.#deps.executions.refund(caller.ipKey, this.visitor);
   }
 
   #refuse(sid: string, msg: WireMessage, reason: string): void {

@@ -87,6 +87,7 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
         );
       }
       const left = hub.pollerEntered();
+      const unlink = hub.page ? ctx.kernels.pages.connect(hub.page) : () => undefined;
       ctx.metrics.longpolls.inc();
       const abort = new AbortController();
       const onClose = () => abort.abort();
@@ -112,6 +113,7 @@ export function registerLongPoll(app: FastifyInstance, ctx: AppContext): void {
         req.raw.off('close', onClose);
         ctx.metrics.longpolls.dec();
         left();
+        unlink();
         release();
       }
     },

@@ -3,7 +3,7 @@
 // execute_request, an error output), between busy and idle status as a kernel would send them;
 // anything else gets a stderr notice.
 import type { Caller } from '../auth.js';
-import type { RateLimiter } from '../limits.js';
+import type { Scope, Take } from '../limits.js';
 import type { WireMessage } from './framing.js';
 import { notice, type Outgoing, synthetic } from './outgoing.js';
 
@@ -33,8 +33,8 @@ export function allowedTypes(channel: string): ReadonlySet<string> | undefined {
 export interface Rules {
   /** Largest execute_request code accepted, in bytes. */
   maxCodeBytes: number;
-  /** Executions per anonymous address; a token is taken for each execute_request that passes. */
-  executions: Pick<RateLimiter, 'take'>;
+  /** Executions per anonymous visitor and address; a token is taken for each execute_request that passes. */
+  executions: { take(ipKey: string): Take & { scope?: Scope } };
   /** Why the kernel cannot take a message now (dead, or its restart queue is full), if it cannot. */
   unavailable?: string | undefined;
 }
@@ -61,7 +61,8 @@ export function refusal(msg: WireMessage, caller: Caller, rules: Rules): string 
   if (rules.unavailable !== undefined) return rules.unavailable;
   if (caller.kind === 'anonymous') {
     const t = rules.executions.take(caller.ipKey);
-    if (!t.ok) return `too many executions from your address; retry in ${t.retryAfterS} s`;
+    if (!t.ok)
+      return `too many executions from ${t.scope === 'page' ? 'this page' : 'your address'}; retry in ${t.retryAfterS} s`;
   }
   return undefined;
 }

@@ -243,6 +243,8 @@ function serve(
     (n) => ctx.metrics.bytes.inc({ direction: 'out', transport: 'websocket' }, n),
   );
   hub.attach(sid, caller.ipKey, sink);
+  // A socket to one of a page's kernels keeps the page (and so all its kernels) alive.
+  const unlink = hub.page ? ctx.kernels.pages.connect(hub.page) : () => undefined;
   log.info({ session: sid, protocol: protocol || 'legacy' }, 'websocket connected');
 
   let alive = true;
@@ -265,6 +267,7 @@ function serve(
   ws.on('close', (code) => {
     clearInterval(ping);
     release();
+    unlink();
     ctx.metrics.sockets.dec();
     hub.detach(session, sink);
     // The code the client was sent when this side closed it; else the one the client closed with.

@@ -342,22 +342,48 @@ export const SETTINGS = {
     doc: 'code size cap',
   }),
 
-  // Per-IP abuse limits (IPv6 counted per /64); token holders are exempt
-  ipKernelCreatesPerMinute: int({
-    env: 'RUNCELL_IP_KERNEL_CREATES_PER_MINUTE',
-    default: 30,
+  // Per-visitor abuse limits: a page (all its cells) is one visitor, a client naming no page counts as
+  // one per address. Under them, per-address ceilings (IPv6 counted per /64) sized for a classroom
+  // behind one NAT address. Token holders are exempt from both.
+  pageMaxKernels: int({ env: 'RUNCELL_PAGE_MAX_KERNELS', default: 30, min: 0, doc: 'live kernels per page' }),
+  pageKernelCreatesPerMinute: int({
+    env: 'RUNCELL_PAGE_KERNEL_CREATES_PER_MINUTE',
+    default: 60,
     min: 0,
-    doc: 'kernel starts per IP',
+    doc: 'kernel starts per page',
   }),
-  ipMaxKernels: int({ env: 'RUNCELL_IP_MAX_KERNELS', default: 10, min: 0, doc: 'live kernels per IP' }),
-  ipExecutionsPerMinute: int({
-    env: 'RUNCELL_IP_EXECUTIONS_PER_MINUTE',
+  pageExecutionsPerMinute: int({
+    env: 'RUNCELL_PAGE_EXECUTIONS_PER_MINUTE',
     default: 600,
     min: 0,
-    doc: 'executions per IP',
+    doc: 'executions per page',
   }),
-  ipMaxPollers: int({ env: 'RUNCELL_IP_MAX_POLLERS', default: 20, min: 0, doc: 'concurrent polls per IP' }),
-  ipMaxSockets: int({ env: 'RUNCELL_IP_MAX_SOCKETS', default: 50, min: 0, doc: 'websockets per IP' }),
+  pageGraceMs: int({
+    env: 'RUNCELL_PAGE_GRACE_MS',
+    default: 8_000,
+    min: 0,
+    doc: "a page's kernels are shut down this long after its last connection closed",
+  }),
+  ipKernelCreatesPerMinute: int({
+    env: 'RUNCELL_IP_KERNEL_CREATES_PER_MINUTE',
+    default: 600,
+    min: 0,
+    doc: 'kernel starts per IP (all its pages)',
+  }),
+  ipMaxKernels: int({
+    env: 'RUNCELL_IP_MAX_KERNELS',
+    default: 200,
+    min: 0,
+    doc: 'live kernels per IP (all its pages)',
+  }),
+  ipExecutionsPerMinute: int({
+    env: 'RUNCELL_IP_EXECUTIONS_PER_MINUTE',
+    default: 6_000,
+    min: 0,
+    doc: 'executions per IP (all its pages)',
+  }),
+  ipMaxPollers: int({ env: 'RUNCELL_IP_MAX_POLLERS', default: 200, min: 0, doc: 'concurrent polls per IP' }),
+  ipMaxSockets: int({ env: 'RUNCELL_IP_MAX_SOCKETS', default: 1_000, min: 0, doc: 'websockets per IP' }),
   shutdownGraceMs: int({
     env: 'RUNCELL_SHUTDOWN_GRACE_MS',
     default: 10_000,

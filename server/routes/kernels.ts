@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import { KernelManagerError } from '../../kernel-manager/index.js';
 import type { Caller } from '../auth.js';
 import type { Hub } from '../bridge/hub.js';
+import { PAGE_ID } from '../bridge/pages.js';
 import type { AppContext } from '../context.js';
 import {
   BadRequest,
@@ -16,6 +17,7 @@ import {
   RateLimited,
   withRetryAfter,
 } from '../errors.js';
+import { visitorKey } from '../limits.js';
 import { safeFileName } from '../store/filename.js';
 
 const Params = Type.Object({ id: Type.String({ maxLength: 128 }) });
@@ -33,13 +35,17 @@ const StartBody = Type.Union([
   Type.Null(),
 ]);
 
-/** Per-IP kernel creation rate for anonymous callers; throws 429 with Retry-After. */
-export function takeKernelCreate(ctx: AppContext, caller: Caller): void {
+/** The page a cell's kernel belongs to (`?page=`, a random id per page load; see bridge/pages.ts). */
+const StartQuery = Type.Object({ page: Type.Optional(Type.String({ pattern: PAGE_ID.source })) });
+
+/** Kernel creation rate for anonymous callers, per page and per address; throws 429 with Retry-After. */
+export function takeKernelCreate(ctx: AppContext, caller: Caller, page?: string): void {
   if (caller.kind !== 'anonymous') return;
-  const t = ctx.limits.kernelCreates.take(caller.ipKey);
+  const t = ctx.limits.kernelCreates.take(caller.ipKey, visitorKey(caller.ipKey, page));
   if (!t.ok) {
     ctx.metrics.refused.inc({ reason: 'kernel-rate' });
-    throw withRetryAfter(new RateLimited('too many kernels started from your address'), t.retryAfterS);
+    const from = t.scope === 'page' ? (page ? 'this page' : 'this client') : 'your address';
+    throw withRetryAfter(new RateLimited(`too many kernels started from ${from}`), t.retryAfterS);
   }
 }
 
@@ -54,12 +60,13 @@ export function registerKernels(app: FastifyInstance, ctx: AppContext): void {
 
   app.get('/api/kernels', { config }, async (req) => ctx.kernels.list(req.caller).map((h) => h.model()));
 
-  app.post<{ Body: { name?: string } | null }>(
+  app.post<{ Body: { name?: string } | null; Querystring: { page?: string } }>(
     '/api/kernels',
-    { config, schema: { body: StartBody } },
+    { config, schema: { body: StartBody, querystring: StartQuery } },
     async (req, reply) => {
-      takeKernelCreate(ctx, req.caller);
-      const hub = await ctx.kernels.start(req.body?.name || undefined, req.caller);
+      const { page } = req.query;
+      takeKernelCreate(ctx, req.caller, page);
+      const hub = await ctx.kernels.start(req.body?.name || undefined, req.caller, page);
       reply.code(201).header('location', `/api/kernels/${encodeURIComponent(hub.id)}`);
       return hub.model();
     },
@@ -126,10 +133,14 @@ export function registerKernels(app: FastifyInstance, ctx: AppContext): void {
     { config, schema: { params: Params } },
     async (req) => {
       const hub = hubOf(req);
+      // A restart takes a while; its page is present meanwhile (see bridge/pages.ts).
+      const present = hub.page ? ctx.kernels.pages.connect(hub.page) : () => undefined;
       try {
         await hub.kernel.restart();
       } catch (e) {
         throw fromKernelManager(e);
+      } finally {
+        present();
       }
       if (hub.dead) throw new KernelDead(`the kernel died while restarting: ${hub.dead.reason}`);
       return hub.model();

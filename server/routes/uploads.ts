@@ -8,6 +8,7 @@
 // Register as: app.register(uploadRoutes, { store, limits }).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { allowPreflight } from '../cors.js';
 import {
   BadRequest,
   TusVersionError,
@@ -117,8 +118,9 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<UploadRoutesOptions> = asyn
     }
   });
 
-  const options = async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply
+  // Also the browser's CORS preflight for a cross-origin upload (the Origin was checked on the way in).
+  const options = async (request: FastifyRequest, reply: FastifyReply) =>
+    allowPreflight(reply, request.headers['access-control-request-method'])
       .code(204)
       .header('tus-version', tusVersion)
       .header('tus-max-size', String(limits.maxFileBytes))

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyLimiter, OutputRateLimiter, RateLimiter } from '../../server/limits.js';
+import {
+  ConcurrencyLimiter,
+  OutputRateLimiter,
+  RateLimiter,
+  TieredConcurrency,
+  TieredRate,
+  visitorKey,
+} from '../../server/limits.js';
 
 describe('limits', () => {
   it('token bucket: bursts, then refills with a Retry-After hint', () => {
@@ -59,5 +66,37 @@ describe('limits', () => {
     expect(over.pass).toBe(false);
     expect(over.notice).toMatch(/data rate \(100 bytes\/s\)/);
     expect(l.end('y')).toMatch(/1 output message\(s\) were dropped/);
+  });
+
+  it('tiered rate: a page is one visitor; pages behind one address share its ceiling', () => {
+    const r = new TieredRate(new RateLimiter(3, () => 0), new RateLimiter(5, () => 0));
+    const ip = '203.0.113.9';
+    const p1 = visitorKey(ip, 'page-one');
+    const p2 = visitorKey(ip, 'page-two');
+    for (let i = 0; i < 3; i++) expect(r.take(ip, p1).ok).toBe(true);
+    expect(r.take(ip, p1)).toMatchObject({ ok: false, scope: 'page' });
+    // A second tab gets its own page budget, up to the address's ceiling (3 + 2 = 5).
+    expect(r.take(ip, p2).ok).toBe(true);
+    expect(r.take(ip, p2).ok).toBe(true);
+    expect(r.take(ip, p2)).toMatchObject({ ok: false, scope: 'address' });
+    // The refused take cost the page nothing: a refund of the address frees one for either page.
+    r.refund(ip, p1);
+    expect(r.take(ip, p1).ok).toBe(true);
+    // Another address is untouched; a caller naming no page is one visitor for its address.
+    expect(r.take('203.0.113.10').ok).toBe(true);
+    expect(visitorKey(ip)).toBe(`ip:${ip}`);
+  });
+
+  it('tiered concurrency: per-visitor holders under a per-address ceiling; releases free both', () => {
+    const c = new TieredConcurrency(new ConcurrencyLimiter(2), new ConcurrencyLimiter(3));
+    const a1 = c.acquire('ip', 'a');
+    const a2 = c.acquire('ip', 'a');
+    expect(c.acquire('ip', 'a')).toBe('page');
+    const b1 = c.acquire('ip', 'b');
+    expect(c.acquire('ip', 'b')).toBe('address');
+    expect(c.visitor.count('b')).toBe(1);
+    for (const r of [a1, a2, b1]) if (typeof r === 'function') r();
+    expect(c.address.count('ip')).toBe(0);
+    expect(c.visitor.count('a')).toBe(0);
   });
 });

@@ -20,11 +20,46 @@ export interface PermalinkModel {
   outputs: Output[] | null;
 }
 
+/**
+ * The page's requests to one server other than its long-poll, at most `limit` at a time: while the
+ * page long-polls it holds one connection for the poll and needs only one more (browsers open at most
+ * six HTTP/1.1 connections per host, shared with everything else the page loads).
+ */
+export class Lane {
+  limit = 4;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    while (this.#active >= this.limit) await new Promise<void>((r) => this.#waiting.push(r));
+    this.#active++;
+    try {
+      return await f();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+const lanes = new Map<string, Lane>();
+export function laneFor(server: string): Lane {
+  let l = lanes.get(server);
+  if (!l) {
+    l = new Lane();
+    lanes.set(server, l);
+  }
+  return l;
+}
+
 export class Api {
+  readonly lane: Lane;
   constructor(
     readonly server: string,
     readonly token?: string,
-  ) {}
+  ) {
+    this.lane = laneFor(server);
+  }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
     return this.token ? { ...extra, authorization: `token ${this.token}` } : extra;
@@ -35,20 +70,24 @@ export class Api {
   }
 
   #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return fetchJson<T>({
-      method,
-      url: this.url(path),
-      token: this.token,
-      body,
-      // JSON sent as text/plain (the server reads both) keeps cross-origin calls "simple": no CORS
-      // preflight round trip before each one. The server checks Origin on every request regardless.
-      contentType: 'text/plain;charset=UTF-8',
-      unreachable: `cannot reach the runcell server at ${this.server}`,
-    });
+    return this.lane.run(() =>
+      fetchJson<T>({
+        method,
+        url: this.url(path),
+        token: this.token,
+        body,
+        // JSON sent as text/plain (the server reads both) keeps cross-origin calls "simple": no CORS
+        // preflight round trip before each one. The server checks Origin on every request regardless.
+        contentType: 'text/plain;charset=UTF-8',
+        unreachable: `cannot reach the runcell server at ${this.server}`,
+      }),
+    );
   }
 
-  startKernel(name?: string): Promise<KernelModel> {
-    return this.#json('POST', '/api/kernels', name ? { name } : {});
+  /** A kernel for a cell of `page` (it counts as that page's, and ends with the page's connections). */
+  startKernel(name?: string, page?: string): Promise<KernelModel> {
+    const q = page ? `?page=${encodeURIComponent(page)}` : '';
+    return this.#json('POST', `/api/kernels${q}`, name ? { name } : {});
   }
 
   getKernel(id: string): Promise<KernelModel> {
@@ -83,6 +122,17 @@ export class Api {
       }).catch(() => undefined);
     } catch {
       // Unloading: nothing to report to.
+    }
+  }
+
+  /** The page is going away (pagehide): its kernels end now rather than after the server's grace. */
+  closePage(page: string): void {
+    const u = new URL(`/api/pages/${encodeURIComponent(page)}/close`, this.server);
+    if (this.token) u.searchParams.set('token', this.token);
+    try {
+      navigator.sendBeacon(u.href);
+    } catch {
+      // Unloading: nothing to report to; the server frees the kernels when the connections go.
     }
   }
 

@@ -1,6 +1,7 @@
 // One kernel on the runcell server as the page sees it: started on first use, one transport, requests
 // routed back to the cell that sent them by parent msg_id. Linked cells (same key) share one; every
-// other cell gets its own.
+// other cell gets its own. Every kernel is started for this page (PAGE_ID): the server counts the
+// page's cells as one visitor and ends their kernels once the page's connections are gone.
 import { Api, type KernelModel } from './api.js';
 import { type Message, newId, request, type StatusContent } from './messages.js';
 import { connect, type LinkState, type Transport, type TransportMode } from './transport/index.js';
@@ -14,6 +15,9 @@ export interface StatusDetail {
   transport?: 'websocket' | 'longpoll' | undefined;
   kernelId?: string | undefined;
 }
+
+/** This page load's id (a reload is a new page). */
+export const PAGE_ID = newId();
 
 type Listener = (d: StatusDetail) => void;
 type Handler = (m: Message) => void;
@@ -87,7 +91,7 @@ export class KernelConnection {
 
   async #start(): Promise<void> {
     this.#set('connecting');
-    this.#model = await this.api.startKernel(this.kernelName);
+    this.#model = await this.api.startKernel(this.kernelName, PAGE_ID);
     this.#open();
   }
 
@@ -97,6 +101,7 @@ export class KernelConnection {
       {
         server: this.api.server,
         kernelId: model.id,
+        page: PAGE_ID,
         session: this.#session,
         token: this.api.token,
         alive: () => this.api.kernelExists(model.id),
@@ -221,6 +226,10 @@ export function shutdownOnUnload(): void {
   unloadHooked = true;
   window.addEventListener('pagehide', (e) => {
     if (e.persisted) return; // kept in the back/forward cache: the page may come back
-    for (const k of all) k.shutdown();
+    // One beacon per server ends all of the page's kernels there; without it (a crash, a lost
+    // network) the server frees them a few seconds after the page's connections close.
+    const servers = new Map<string, KernelConnection>();
+    for (const k of all) if (k.started) servers.set(`${k.api.server}|${k.api.token ?? ''}`, k);
+    for (const k of servers.values()) k.api.closePage(PAGE_ID);
   });
 }

@@ -1,109 +1,118 @@
-// The long-poll API, for networks where websockets cannot connect:
-//   GET  /api/kernels/:id/messages?session_id=S&after=SEQ&timeout=T  -> {messages, next, lost, dead?}
-//   POST /api/kernels/:id/messages?session_id=S                     <- [message, ...]
-// The cursor `next` survives failed polls, so nothing is lost while retrying with the shared backoff.
+// Long-poll for the whole page, for networks where websockets cannot connect. Every kernel the page
+// talks to on one server is a stream of one held request (docs/api.md "Long-poll for a page"):
+//   POST /api/poll/K           {page, timeout, streams: [{kernel, session, after}]} -> {streams: [...]}
+//   POST /api/poll/K/messages  {messages: [{kernel, session, message}]}           -> {accepted, gone}
+// so a page of twenty cells holds one connection for its poll and sends everything else through its
+// lane (api.ts): never more than two connections per host. K is one of the streams' kernels: behind a
+// proxy that routes by kernel id, each instance (kernel id prefix) gets its own poll. Each stream keeps its own cursor, which
+// survives failed polls: after a drop every stream resumes where it was, nothing lost or repeated.
 
 import { Backoff, sleep } from '../../../shared/backoff.js';
+import { laneFor } from '../api.js';
 import type { Message } from '../messages.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 
 export interface LongPollOptions {
-  /** How long the server may hold a poll, in seconds. */
-  holdS?: number;
   backoff?: Backoff;
   dedupe?: Dedupe;
 }
 
-interface PollBody {
+interface StreamAnswer {
+  kernel: string;
   messages: Message[];
   next: number;
   lost: number;
   dead?: string;
+  gone?: boolean;
 }
 
-export class LongPollTransport implements Transport {
-  readonly kind = 'longpoll' as const;
-  readonly #target: TransportTarget;
-  readonly #events: TransportEvents;
-  readonly #hold: number;
-  readonly #backoff: Backoff;
-  readonly #sendBackoff = new Backoff();
-  readonly #dedupe: Dedupe;
-  readonly #abort = new AbortController();
-  #cursor: number | undefined;
-  #outbox: Message[] = [];
-  #sending = false;
+/** How long the server may hold a poll, in seconds. */
+const HOLD_S = 25;
 
-  constructor(target: TransportTarget, events: TransportEvents, opts: LongPollOptions = {}) {
-    this.#target = target;
-    this.#events = events;
-    this.#hold = opts.holdS ?? 25;
-    this.#backoff = opts.backoff ?? new Backoff();
-    this.#dedupe = opts.dedupe ?? new Dedupe();
-    void this.#poll();
+/** One server's poll for every stream of the page. */
+class PageLink {
+  readonly #streams = new Set<LongPollTransport>();
+  readonly #backoff = new Backoff();
+  readonly #sendBackoff = new Backoff();
+  #outbox: { stream: LongPollTransport; m: Message }[] = [];
+  #sending = false;
+  #running = false;
+  /** Aborts the poll in flight (the set of streams changed: it is sent again with the new one). */
+  #inflight: AbortController | undefined;
+
+  constructor(
+    readonly server: string,
+    readonly token: string | undefined,
+    readonly page: string,
+  ) {}
+
+  add(s: LongPollTransport): void {
+    this.#streams.add(s);
+    laneFor(this.server).limit = 1;
+    if (this.#running) queueMicrotask(() => this.#inflight?.abort());
+    else void this.#loop();
   }
 
-  send(m: Message): void {
-    this.#outbox.push(m);
+  remove(s: LongPollTransport): void {
+    this.#streams.delete(s);
+    this.#outbox = this.#outbox.filter((o) => o.stream !== s);
+    if (this.#streams.size === 0) {
+      laneFor(this.server).limit = 4;
+      this.#inflight?.abort();
+    }
+  }
+
+  send(stream: LongPollTransport, m: Message): void {
+    this.#outbox.push({ stream, m });
     void this.#flush();
   }
 
-  close(): void {
-    this.#abort.abort();
-    this.#events.state('closed');
-  }
-
-  #url(): URL {
-    const u = new URL(
-      `/api/kernels/${encodeURIComponent(this.#target.kernelId)}/messages`,
-      this.#target.server,
-    );
-    u.searchParams.set('session_id', this.#target.session);
-    return u;
+  #url(anchor: LongPollTransport, tail: string): URL {
+    return new URL(`/api/poll/${encodeURIComponent(anchor.key().kernel)}${tail}`, this.server);
   }
 
   #headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.#target.token ? { ...extra, authorization: `token ${this.#target.token}` } : extra;
+    // text/plain: a "simple" request, no CORS preflight (the server parses it as JSON).
+    const h = { 'content-type': 'text/plain;charset=UTF-8', ...extra };
+    return this.token ? { ...h, authorization: `token ${this.token}` } : h;
   }
 
-  async #poll(): Promise<void> {
-    const signal = this.#abort.signal;
-    let open = false;
-    this.#events.state('connecting');
-    while (!signal.aborted) {
-      const u = this.#url();
-      u.searchParams.set('timeout', String(open ? this.#hold : 0));
-      if (this.#cursor !== undefined) u.searchParams.set('after', String(this.#cursor));
-      try {
-        const res = await fetch(u, { signal, headers: this.#headers(), cache: 'no-store' });
-        if (res.status === 404) {
-          this.#events.gone('the kernel no longer exists on the server');
-          return;
-        }
-        if (!res.ok) throw new Error(`the server answered ${res.status}`);
-        const body = (await res.json()) as PollBody;
-        if (!open) {
-          open = true;
-          this.#events.state('open');
-        }
-        this.#backoff.reset();
-        this.#cursor = body.next;
-        for (const m of body.messages) if (this.#dedupe.first(m.header?.msg_id)) this.#events.message(m);
-        if (body.dead) {
-          this.#events.gone(body.dead);
-          return;
-        }
-      } catch (e) {
-        if (signal.aborted) return;
-        open = false;
-        this.#events.state('reconnecting', e instanceof Error ? e.message : String(e));
-        if (!(await sleep(this.#backoff.next(), signal))) return;
-        if (!(await this.#target.alive())) {
-          this.#events.gone('the kernel no longer exists on the server');
-          return;
+  async #loop(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#streams.size > 0) {
+        const streams = [...this.#streams];
+        const abort = new AbortController();
+        this.#inflight = abort;
+        // A stream not yet open gets an immediate answer, so its cell knows it is connected.
+        const fresh = streams.some((s) => !s.open);
+        try {
+          const res = await fetch(this.#url(streams[0] as LongPollTransport, ''), {
+            method: 'POST',
+            signal: abort.signal,
+            headers: this.#headers(),
+            cache: 'no-store',
+            body: JSON.stringify({
+              page: this.page,
+              timeout: fresh ? 0 : HOLD_S,
+              streams: streams.map((s) => s.cursorRequest()),
+            }),
+          });
+          if (!res.ok) throw new Error(`the server answered ${res.status}`);
+          const body = (await res.json()) as { streams: StreamAnswer[] };
+          this.#backoff.reset();
+          for (const [i, a] of body.streams.entries()) streams[i]?.answer(a);
+        } catch (e) {
+          if (abort.signal.aborted) continue; // the streams changed: poll again at once
+          const why = e instanceof Error ? e.message : String(e);
+          for (const s of streams) s.failed(why);
+          await sleep(this.#backoff.next());
         }
       }
+    } finally {
+      this.#running = false;
+      this.#inflight = undefined;
     }
   }
 
@@ -111,31 +120,118 @@ export class LongPollTransport implements Transport {
     if (this.#sending) return;
     this.#sending = true;
     try {
-      while (this.#outbox.length > 0 && !this.#abort.signal.aborted) {
+      while (this.#outbox.length > 0) {
         const batch = this.#outbox.slice(0, 100);
         try {
-          const res = await fetch(this.#url(), {
-            method: 'POST',
-            signal: this.#abort.signal,
-            // text/plain: a "simple" request, no CORS preflight (the server parses it as JSON).
-            headers: this.#headers({ 'content-type': 'text/plain;charset=UTF-8' }),
-            body: JSON.stringify(batch),
-          });
-          if (res.status === 404) {
-            this.#events.gone('the kernel no longer exists on the server');
-            return;
-          }
-          // A refused batch (400) will not get better by retrying: drop it; the kernel said why.
+          const res = await laneFor(this.server).run(() =>
+            fetch(this.#url((batch[0] as { stream: LongPollTransport }).stream, '/messages'), {
+              method: 'POST',
+              headers: this.#headers(),
+              body: JSON.stringify({
+                messages: batch.map(({ stream, m }) => ({ ...stream.key(), message: m })),
+              }),
+            }),
+          );
           if (res.status >= 500 || res.status === 429) throw new Error(`the server answered ${res.status}`);
-          this.#outbox.splice(0, batch.length);
+          // A refused batch (400) will not get better by retrying: drop it.
+          this.#outbox = this.#outbox.filter((o) => !batch.includes(o));
           this.#sendBackoff.reset();
+          if (res.ok) {
+            const { gone = [] } = (await res.json()) as { gone?: string[] };
+            for (const { stream } of batch)
+              if (gone.includes(stream.key().kernel))
+                stream.gone('the kernel no longer exists on the server');
+          }
         } catch {
-          if (this.#abort.signal.aborted) return;
-          if (!(await sleep(this.#sendBackoff.next(), this.#abort.signal))) return;
+          await sleep(this.#sendBackoff.next());
         }
       }
     } finally {
       this.#sending = false;
     }
+  }
+}
+
+const links = new Map<string, PageLink>();
+
+/** Kernel ids are an instance prefix (RUNCELL_KERNEL_ID_PREFIX, often empty) and a UUID. */
+const instanceOf = (kernelId: string) => kernelId.slice(0, Math.max(0, kernelId.length - 36));
+
+function linkFor(t: TransportTarget): PageLink {
+  const key = `${t.server}|${t.token ?? ''}|${instanceOf(t.kernelId)}`;
+  let l = links.get(key);
+  if (!l) {
+    l = new PageLink(t.server, t.token, t.page);
+    links.set(key, l);
+  }
+  return l;
+}
+
+/** One kernel's stream on the page's poll. */
+export class LongPollTransport implements Transport {
+  readonly kind = 'longpoll' as const;
+  readonly #target: TransportTarget;
+  readonly #events: TransportEvents;
+  readonly #dedupe: Dedupe;
+  readonly #link: PageLink;
+  #cursor: number | undefined;
+  #closed = false;
+  open = false;
+
+  constructor(target: TransportTarget, events: TransportEvents, opts: LongPollOptions = {}) {
+    this.#target = target;
+    this.#events = events;
+    this.#dedupe = opts.dedupe ?? new Dedupe();
+    this.#link = linkFor(target);
+    events.state('connecting');
+    this.#link.add(this);
+  }
+
+  key(): { kernel: string; session: string } {
+    return { kernel: this.#target.kernelId, session: this.#target.session };
+  }
+
+  cursorRequest(): { kernel: string; session: string; after?: number } {
+    return this.#cursor === undefined ? this.key() : { ...this.key(), after: this.#cursor };
+  }
+
+  send(m: Message): void {
+    if (!this.#closed) this.#link.send(this, m);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link.remove(this);
+    this.#events.state('closed');
+  }
+
+  /** This stream's share of a poll's answer. */
+  answer(a: StreamAnswer): void {
+    if (this.#closed || a.kernel !== this.#target.kernelId) return;
+    if (a.gone) {
+      this.gone('the kernel no longer exists on the server');
+      return;
+    }
+    if (!this.open) {
+      this.open = true;
+      this.#events.state('open');
+    }
+    this.#cursor = a.next;
+    for (const m of a.messages) if (this.#dedupe.first(m.header?.msg_id)) this.#events.message(m);
+    if (a.dead !== undefined) this.gone(a.dead);
+  }
+
+  failed(why: string): void {
+    if (this.#closed) return;
+    this.open = false;
+    this.#events.state('reconnecting', why);
+  }
+
+  gone(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link.remove(this);
+    this.#events.gone(reason);
   }
 }

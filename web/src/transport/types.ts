@@ -15,6 +15,8 @@ export interface TransportTarget {
   /** http(s) origin of the runcell server, no trailing slash. */
   server: string;
   kernelId: string;
+  /** The page's id: long-poll streams of one page share one poll. */
+  page: string;
   /** Stable per connection: the server replays what this session missed on reconnect. */
   session: string;
   token?: string | undefined;

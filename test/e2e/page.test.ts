@@ -1,0 +1,158 @@
+// A real tutorial page in a real browser: twenty isolated cells on an author's site (another origin),
+// over long-poll on a desktop screen and over websocket on a phone, every cell run in turn and a few
+// at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
+// by the server within seconds; a file uploaded from the author's site reaches the kernel.
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { launch, screenshot, startWebServer, type WebServer } from './helpers.js';
+
+const SLOT = 61;
+const CELLS = 20;
+let server: WebServer;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+
+beforeAll(async () => {
+  [server, { browser, close: closeBrowser }] = await Promise.all([
+    // The defaults' per-page and per-address limits; room on the server for two twenty-cell tabs.
+    startWebServer(SLOT, {
+      config: { maxKernels: 46, poolSize: 3, ipMaxKernels: 200, ipKernelCreatesPerMinute: 600 },
+    }),
+    launch(),
+  ]);
+  for (const transport of ['longpoll', 'websocket']) {
+    const cells = Array.from(
+      { length: CELLS },
+      (_, i) =>
+        `<h2>Step ${i + 1}</h2>\n<pre data-runcell data-transport="${transport}">print("cell", ${i + 1})</pre>`,
+    ).join('\n');
+    server.pages.set(
+      `/${transport}`,
+      `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><h1>A tutorial</h1><script src="${server.base}/static/runcell.js"></script>
+${cells}</body></html>`,
+    );
+  }
+});
+
+afterAll(async () => {
+  await closeBrowser?.();
+  await server?.stop();
+});
+
+/** Live kernels on the server that belong to a page. */
+const pageKernels = () => server.app.ctx.kernels.all().filter((h) => h.page !== undefined);
+
+async function open(ctx: BrowserContext, transport: string): Promise<{ page: Page; cells: Locator }> {
+  const page = await ctx.newPage();
+  await page.goto(`${server.site}/${transport}`);
+  const cells = page.locator('.runcell');
+  await expect.poll(() => cells.count()).toBe(CELLS);
+  await cells.last().locator('.rc-run').waitFor();
+  return { page, cells };
+}
+
+async function runAndCheck(cell: Locator, n: number, timeout = 60_000): Promise<void> {
+  const before = Number((await cell.getAttribute('data-runs')) ?? 0);
+  await cell.locator('.rc-run').click();
+  await expect
+    .poll(async () => Number((await cell.getAttribute('data-runs')) ?? 0), { timeout })
+    .toBe(before + 1);
+  expect(await cell.locator('.rc-stdout').textContent()).toBe(`cell ${n}\n`);
+  expect(await cell.locator('.rc-banner').isVisible()).toBe(false);
+}
+
+/** The cells that have not finished `runs` runs, with what they show (for a failure's message). */
+async function unfinished(cells: Locator, runs: number[]): Promise<string> {
+  const out: string[] = [];
+  for (let i = 0; i < CELLS; i++) {
+    const c = cells.nth(i);
+    if (Number((await c.getAttribute('data-runs')) ?? 0) < (runs[i] ?? 0))
+      out.push(
+        `cell ${i + 1}: ${await c.getAttribute('data-status')} ${await c.locator('.rc-outputs').textContent()}`,
+      );
+  }
+  return out.join('; ');
+}
+
+/** Runs every cell in turn, then `few` of them at once (clicked together, as an impatient visitor). */
+async function exercise(cells: Locator, few: number[]): Promise<void> {
+  for (let i = 0; i < CELLS; i++) await runAndCheck(cells.nth(i), i + 1);
+  await Promise.all(few.map((i) => cells.nth(i).locator('.rc-run').click({ trial: true })));
+  await Promise.all(few.map((i) => cells.nth(i).locator('.rc-run').dispatchEvent('click')));
+  const want = Array.from({ length: CELLS }, (_, i) => (few.includes(i) ? 2 : 1));
+  await expect.poll(() => unfinished(cells, want), { timeout: 60_000 }).toBe('');
+  for (const i of few) expect(await cells.nth(i).locator('.rc-stdout').textContent()).toBe(`cell ${i + 1}\n`);
+}
+
+describe('a twenty-cell page', () => {
+  it('over long-poll on a desktop screen: every cell runs, in turn and a few at once', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    onTestFinished(() => ctx.close());
+    const { page, cells } = await open(ctx, 'longpoll');
+    await exercise(cells, [2, 7, 11, 19]);
+    expect(await cells.first().getAttribute('data-transport')).toBe('longpoll');
+    expect(pageKernels()).toHaveLength(CELLS);
+    await screenshot(page, 'page-longpoll');
+    // Closed normally: the pagehide beacon ends the page's kernels at once.
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+  }, 240_000);
+
+  it('over websocket on a phone, in two tabs: nothing refused', async () => {
+    const ctx = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+    });
+    onTestFinished(() => ctx.close());
+    const first = await open(ctx, 'websocket');
+    await exercise(first.cells, [0, 5, 13]);
+    expect(await first.cells.first().getAttribute('data-transport')).toBe('websocket');
+    // A second tab of the same page, while the first still holds its twenty kernels.
+    const second = await open(ctx, 'websocket');
+    await Promise.all([1, 4, 9, 16].map((i) => runAndCheck(second.cells.nth(i), i + 1)));
+    await runAndCheck(first.cells.nth(3), 4);
+    expect(pageKernels()).toHaveLength(CELLS + 4);
+    await screenshot(first.page, 'page-phone');
+    await ctx.close();
+    await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+  }, 240_000);
+
+  it('a browser that crashes: the server frees its kernels within 15 s, over websocket and long-poll', async () => {
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const pages = await Promise.all(['websocket', 'longpoll'].map((t) => open(ctx, t)));
+    for (const { cells } of pages) await Promise.all([0, 1].map((i) => runAndCheck(cells.nth(i), i + 1)));
+    expect(pageKernels()).toHaveLength(4);
+    // The renderer dies: no pagehide, no beacon; only the connections going away tell the server.
+    const t0 = Date.now();
+    for (const { page } of pages) {
+      const cdp = await ctx.newCDPSession(page);
+      void cdp.send('Page.crash').catch(() => undefined);
+    }
+    await expect.poll(() => pageKernels().length, { timeout: 15_000, interval: 100 }).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  }, 120_000);
+
+  it('uploads a file from the author’s site (CORS preflight) into the kernel', async () => {
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const { page, cells } = await open(ctx, 'websocket');
+    // The embed's own upload (tus over XHR, with its preflight), called as a page script would.
+    const status = await page.evaluate(`(async () => {
+      const host = document.querySelector('.runcell');
+      const cell = window.RunCell.makeCell(host);
+      await cell.upload(new File(['uploaded from the author’s site'], 'notes.txt'));
+      cell.code = 'print(open("notes.txt").read())';
+      return host.shadowRoot.querySelector('.rc-progress').textContent;
+    })()`);
+    expect(status).toContain('Uploaded as notes.txt');
+    const cell = cells.first();
+    await cell.locator('.rc-run').click();
+    await expect
+      .poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 })
+      .toBe('uploaded from the author’s site\n');
+  });
+});
