@@ -74,7 +74,7 @@ color:var(--rc-accent);background:color-mix(in srgb,var(--rc-accent) 6%,var(--rc
 .rc-stale-note::before{content:"↻ "}
 .rc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .rc-keys-btn{width:32px;padding:0;justify-content:center;font-weight:700}
-.rc-outputs:empty::before{content:attr(data-empty);display:block;padding:10px 14px;font-size:12px;color:var(--rc-muted)}
+.rc-outputs:not([data-empty=""]):empty::before{content:attr(data-empty);display:block;padding:10px 14px;font-size:12px;color:var(--rc-muted)}
 .rc-output+.rc-output,.rc-stream+.rc-output,.rc-output+.rc-stream{margin-top:6px}
 pre{margin:0;font:13px/1.5 var(--rc-mono);white-space:pre-wrap;word-break:break-word;overflow-wrap:anywhere}
 .rc-stderr{color:var(--rc-danger);background:color-mix(in srgb,var(--rc-danger) 5%,transparent);border-radius:4px;padding:2px 4px;margin:2px -4px}
@@ -105,5 +105,5 @@ background:var(--rc-bg);color:var(--rc-fg);outline:none}
 .rc.dark .ansi-fg-4{color:#58a6ff}.rc.dark .ansi-fg-5{color:#bc8cff}.rc.dark .ansi-fg-6{color:#39c5cf}.rc.dark .ansi-fg-7{color:#b1bac4}
 .rc.dark [class*=ansi-bg-]{color:#0f141a}
 @media (max-width:560px){.rc-keys-btn{display:none}.rc-textarea{font-size:16px}.rc-cm .cm-editor{font-size:15px}.rc-bar{gap:5px;padding:8px}button,select{height:36px;padding:0 10px}
-.rc-upload span,.rc-share-btn span,.rc-restart span,.rc-interrupt span{display:none}.rc-lang{max-width:40vw}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
+.rc-upload span,.rc-share-btn span,.rc-restart span,.rc-interrupt span{display:none}.rc-lang{max-width:100%}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
 `;
