@@ -86,6 +86,7 @@ export function completionResult(
   const start = reply.cursor_start;
   const end = reply.cursor_end;
   if (!Number.isInteger(start) || !Number.isInteger(end)) return undefined;
+  if ((start as number) < 0 || (end as number) > toCodePoints(code, code.length)) return undefined;
   const from = fromCodePoints(code, start as number);
   const to = fromCodePoints(code, end as number);
   if (from > pos || to < pos) return undefined;

@@ -19,11 +19,12 @@ function nextLine(text: string, from: number): number {
 
 /**
  * The text cut to `max` lines (half from the start, half from the end) when it has more, else
- * undefined. A trailing newline does not count as a line of its own. max <= 0 never cuts.
+ * undefined. A trailing newline does not count as a line of its own. max <= 0 never cuts; a max of 1
+ * keeps 2 lines (one of each end).
  */
 export function elide(text: string, max: number): Elided | undefined {
   if (!(max > 0)) return undefined;
-  const keepHead = Math.ceil(max / 2);
+  const keepHead = Math.max(1, Math.ceil(max / 2));
   const keepTail = Math.max(1, max - keepHead);
   // Count from each end without splitting the whole text (it may be megabytes).
   let headEnd = 0;
