@@ -3,9 +3,12 @@
 // traps; Enter starts editing, Esc stops), names and announcements for screen readers, long output
 // (bounded, elided, expanded, cleared), the status after a dead kernel is restarted, authoring pitfalls
 // told in the console, and the server's pages on a phone: no horizontal overflow, no console errors.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, ConsoleMessage, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, screenshot, startWebServer, type WebServer } from './helpers.js';
+import { launch, SHOTS, startWebServer, type WebServer } from './helpers.js';
 
 const SLOT = 70;
 const TOKEN = 'e2e-cell-ui-token-0123456789abcdef';
@@ -19,7 +22,7 @@ beforeAll(async () => {
     startWebServer(SLOT, { tokens: [TOKEN], jobs: true }),
     launch(),
   ]);
-  ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  ctx = await browser.newContext({ viewport: { width: 760, height: 900 } });
 });
 
 afterAll(async () => {
@@ -41,6 +44,20 @@ ${cells}
   await p.goto(`${server.site}${path}`);
   await p.locator('.runcell .rc-run').first().waitFor();
   return p;
+}
+
+/** A screenshot of what these show (the cell and its popups), with a margin; or of the viewport. */
+async function shot(p: Page, name: string, ...parts: Locator[]): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  const boxes = (await Promise.all(parts.map((l) => l.boundingBox()))).filter((b) => b !== null);
+  const x = Math.max(0, Math.min(...boxes.map((b) => b.x)) - 12);
+  const y = Math.max(0, Math.min(...boxes.map((b) => b.y)) - 12);
+  const right = Math.max(...boxes.map((b) => b.x + b.width)) + 12;
+  const bottom = Math.max(...boxes.map((b) => b.y + b.height)) + 12;
+  await p.screenshot({
+    path: join(SHOTS, `${name}.png`),
+    ...(boxes.length ? { clip: { x, y, width: right - x, height: bottom - y } } : {}),
+  });
 }
 
 /** Replaces a cell's code through CodeMirror, clicked into (editing mode). */
@@ -96,9 +113,9 @@ describe('completion and help from the kernel', () => {
     expect(options.some((o) => o.startsWith('floor'))).toBe(true);
     // Screen readers: a listbox whose options the content points at.
     expect(await popup.locator('ul').getAttribute('role')).toBe('listbox');
+    await shot(page, 'completion', cell.locator('.rc'), popup);
     await page.keyboard.type('lo');
     await expect.poll(() => popup.locator('li[aria-selected]').textContent()).toMatch(/^floor/);
-    await screenshot(page, 'completion');
     await page.keyboard.press('Enter');
     await expect.poll(() => docText(cell)).toBe('math.floor');
     expect(await popup.count()).toBe(0);
@@ -126,7 +143,7 @@ describe('completion and help from the kernel', () => {
     const help = cell.locator('.rc-help');
     await expect.poll(() => help.textContent(), { timeout: 15_000 }).toContain('Return the number of items');
     expect(await cell.locator('.cm-content').getAttribute('aria-describedby')).toContain('rc-help');
-    await screenshot(page, 'help');
+    await shot(page, 'help', cell.locator('.rc'), help);
     await page.keyboard.press('Escape');
     expect(await help.count()).toBe(0);
     // The text was not changed by Shift+Tab.
@@ -281,7 +298,7 @@ describe('long output', () => {
       'Code cell 1 of 1 finished: 10,000 lines of output.',
     );
     await marker.evaluate((e) => e.scrollIntoView({ block: 'center' }));
-    await screenshot(page, 'long-output');
+    await shot(page, 'long-output', cell.locator('.rc'));
     // Expand: the box grows to its content; Collapse: bounded again.
     const expand = cell.locator('.rc-expand');
     await expand.click();
@@ -336,7 +353,7 @@ os.kill(os.getpid(), signal.SIGKILL)</pre>
     await expect
       .poll(() => cell.locator('.rc-sr').textContent())
       .toBe('Code cell 1 of 2: the kernel restarted; earlier variables are gone.');
-    await screenshot(page, 'restarted');
+    await shot(page, 'restarted', cell.locator('.rc'));
     // The next run is the new kernel's: the mark goes.
     const out = await runAndWait(cell, 'print("new kernel")');
     expect(await out.textContent()).toBe('new kernel\n');
@@ -423,7 +440,7 @@ describe('phone', () => {
     await p.locator('#submit button[type=submit]').tap();
     await p.locator('#rows tr').first().waitFor({ timeout: 30_000 });
     expect(await width()).toBeLessThanOrEqual(390);
-    await screenshot(p, 'phone-jobs');
+    await shot(p, 'phone-jobs');
     // The front door: a touch hint, and the language picker inside the cell.
     await p.goto(`${server.base}/`);
     const cell = p.locator('#cell');
@@ -443,7 +460,7 @@ describe('phone', () => {
       return w;
     });
     expect(lang.width).toBeGreaterThanOrEqual(natural - 1);
-    await screenshot(p, 'phone-home');
+    await shot(p, 'phone-home');
     expect(problems).toEqual([]);
     await phone.close();
   });
