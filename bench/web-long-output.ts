@@ -111,7 +111,10 @@ async function main(): Promise<void> {
     ]),
   ) as unknown as Record<'elided' | 'full', Record<string, number>>;
   console.log(JSON.stringify({ lines: LINES, runs: RUNS, samples: ways, summary }, null, 2));
-  const r = (k: string) => ((summary.full[k] ?? 0) / (summary.elided[k] || 1)).toFixed(2);
+  const r = (k: string) => {
+    const [a, b] = [summary.full[k] ?? 0, summary.elided[k] ?? 0];
+    return b ? `×${(a / b).toFixed(2)}` : `${a.toFixed(0)} vs ${b.toFixed(0)}`;
+  };
   for (const [k, v] of Object.entries(summary)) {
     console.log(
       `${k}: press→done median ${v.pressToDoneMedian?.toFixed(0)} ms, p99 ${v.pressToDoneP99?.toFixed(0)} ms; ` +
@@ -120,8 +123,8 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `full / elided: press→done ×${r('pressToDoneMedian')}, long tasks ×${r('longTaskMsMedian')}, ` +
-      `output content ×${r('outputScrollHeight')}, lines in the page ×${r('linesInPage')}`,
+    `full / elided: press→done ${r('pressToDoneMedian')}, long tasks ${r('longTaskMsMedian')}, ` +
+      `output content ${r('outputScrollHeight')}, lines in the page ${r('linesInPage')}`,
   );
 }
 
