@@ -235,7 +235,7 @@ describe('keyboard and screen readers', () => {
     await cm.focus();
     const hint = cell.locator('.rc-hint');
     await expect.poll(() => hint.isVisible()).toBe(true);
-    expect(await hint.textContent()).toContain('Enter to edit');
+    expect(await hint.textContent()).toContain('Enter or type to edit');
     expect(await cm.getAttribute('aria-describedby')).toBe('rc-keyhint');
     await page.keyboard.press('Enter');
     expect(await hint.textContent()).toContain('Esc, then Tab, to move on');
@@ -246,9 +246,16 @@ describe('keyboard and screen readers', () => {
     expect(await focused(page)).toBe('cell1: editor "Exercise 2"');
     expect(await docText(cell)).toBe('x = 2\n    ');
     await page.keyboard.press('Escape');
-    expect(await hint.textContent()).toContain('Enter to edit');
+    expect(await hint.textContent()).toContain('Enter or type to edit');
     await page.keyboard.press('Tab');
     expect(await focused(page)).toBe('cell1: button.primary.rc-run');
+    // Typing enters the editor too: Enter is then a newline.
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused(page)).toBe('cell1: editor "Exercise 2"');
+    await page.keyboard.type('#');
+    expect(await hint.textContent()).toContain('Tab completes');
+    await page.keyboard.press('Enter');
+    expect((await docText(cell)).split('\n')).toHaveLength(3);
   });
 
   it('the ? button lists the shortcuts; a finished run is announced once, not line by line', async () => {

@@ -1,8 +1,8 @@
 // Lazy chunk: CodeMirror 6. Imports nothing from the core (the core must stay a classic script): what
 // it needs of the kernel and the renderers comes in as callbacks.
 // Keyboard (CodeMirror's accessibility guidance, "Tab handling"): an editor reached with Tab is in
-// "navigation" mode, where Tab and Shift+Tab move focus on as everywhere else; Enter (or a click or tap)
-// enters "editing" mode, where Tab completes or indents and Shift+Tab shows help; Esc goes back. A hint
+// "navigation" mode, where Tab and Shift+Tab move focus on as everywhere else; Enter (or typing, a click
+// or a tap) enters "editing" mode, where Tab completes or indents and Shift+Tab shows help; Esc goes back. A hint
 // in the editor's corner says which mode is on while it has focus; it is also the content's accessible
 // description.
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -39,7 +39,7 @@ export interface CodeMirrorOptions {
 
 const HINT_ID = 'rc-keyhint';
 const HINTS: Record<Mode | 'ro', string> = {
-  nav: 'Enter to edit · Tab to move on · Shift+Enter to run',
+  nav: 'Enter or type to edit · Tab to move on · Shift+Enter to run',
   edit: 'Tab completes · Shift+Tab shows help · Esc, then Tab, to move on',
   ro: 'Read-only · Tab to move on · Shift+Enter to run',
 };
@@ -184,10 +184,14 @@ export function createCodeMirror(parent: HTMLElement, o: CodeMirrorOptions): Cod
   let focusMode: Mode = 'nav';
   const mode = (m: Mode) => {
     const want: Mode = ro ? 'nav' : m;
-    view.setTabFocusMode(want === 'nav');
     if (view.state.field(modeField) !== want) view.dispatch({ effects: setMode.of(want) });
-    hint.textContent = HINTS[ro ? 'ro' : want];
-    hint.className = `rc-hint ${want}`;
+    else show(want);
+  };
+  /** What a mode means outside the state: whether Tab is the browser's, and the hint. */
+  const show = (m: Mode) => {
+    view.setTabFocusMode(m === 'nav');
+    hint.textContent = HINTS[ro ? 'ro' : m];
+    hint.className = `rc-hint ${m}`;
   };
   const hint = document.createElement('div');
   hint.id = HINT_ID;
@@ -254,8 +258,19 @@ export function createCodeMirror(parent: HTMLElement, o: CodeMirrorOptions): Cod
         }),
         EditorView.contentAttributes.of({ autocapitalize: 'off', autocorrect: 'off', spellcheck: 'false' }),
         label.of(attrs(o.label)),
+        // Typing (or deleting) is entering the editor too: the next Enter is a newline, not a mode switch.
+        EditorState.transactionExtender.of((tr) =>
+          !ro &&
+          tr.docChanged &&
+          tr.startState.field(modeField) === 'nav' &&
+          (tr.isUserEvent('input') || tr.isUserEvent('delete'))
+            ? { effects: setMode.of('edit') }
+            : null,
+        ),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) o.onChange();
+          const m = u.state.field(modeField);
+          if (m !== u.startState.field(modeField)) show(m);
         }),
       ],
     }),

@@ -4,7 +4,7 @@
 /** Keys and what they do, in the cell's editor. */
 export const SHORTCUTS: [string[], string][] = [
   [['Shift+Enter', 'Ctrl+Enter'], 'Run the cell'],
-  [['Enter'], 'Start editing (in an editor reached with Tab)'],
+  [['Enter'], 'Start editing (in an editor reached with Tab; typing starts it too)'],
   [['Esc'], 'Stop editing: Tab moves on again'],
   [['Tab'], 'Complete the name at the cursor, or indent (while editing)'],
   [['Shift+Tab'], 'Help for the name at the cursor (while editing)'],
