@@ -348,7 +348,8 @@ export class Cell {
   async restart(): Promise<void> {
     this.#finish('aborted');
     this.#hideBanner();
-    this.#markRestart();
+    // The outputs are marked when the kernel's status says it restarts (#onKernelStatus), here and in
+    // linked cells alike; a refused restart leaves them as they are.
     try {
       await this.#kernel.restart();
     } catch (e) {
