@@ -355,7 +355,7 @@ os.kill(os.getpid(), signal.SIGKILL)</pre>
     expect(await cell.locator('.rc-banner').isHidden()).toBe(true);
     expect(await cell.locator('.rc-out').getAttribute('class')).toContain('rc-stale');
     expect(await cell.locator('.rc-stale-note').textContent()).toBe(
-      'Output from before the kernel restarted',
+      '↻ Output from before the kernel restarted',
     );
     await expect
       .poll(() => cell.locator('.rc-sr').textContent())

@@ -85,7 +85,9 @@ describe('OutputArea', () => {
     a.handle(msg('stream', { name: 'stdout', text: 'hi\n' }));
     a.markStale('Output from before the kernel restarted');
     expect(a.root.classList.contains('rc-stale')).toBe(true);
-    expect(a.el.querySelector('.rc-stale-note')?.textContent).toBe('Output from before the kernel restarted');
+    expect(a.el.querySelector('.rc-stale-note')?.textContent).toBe(
+      '↻ Output from before the kernel restarted',
+    );
     (a.root.querySelector('.rc-clear') as HTMLButtonElement).click();
     expect(a.outputs).toEqual([]);
     expect(a.el.childNodes).toHaveLength(0);

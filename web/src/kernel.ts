@@ -172,6 +172,8 @@ export class KernelConnection {
     content: Record<string, unknown>,
     timeoutMs = 5_000,
   ): Promise<Record<string, unknown> | undefined> {
+    // A dead kernel is replaced only by Restart, never by a completion.
+    if (this.#detail.status === 'dead') return undefined;
     await this.ensure();
     const msg = request(msgType, content, this.#session);
     const id = msg.header.msg_id;

@@ -129,7 +129,7 @@ export class OutputArea {
       this.#stale.className = 'rc-stale-note';
       this.el.prepend(this.#stale);
     }
-    this.#stale.textContent = note;
+    this.#stale.textContent = `↻ ${note}`;
   }
 
   /** After the DOM changed: the Expand toggle, keyboard scrolling and following the newest line. */

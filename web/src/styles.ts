@@ -62,16 +62,13 @@ border-radius:7px;padding:7px 9px}
 .rc-outputs{padding:0;min-height:0;max-height:var(--runcell-output-max-height,28em);overflow:auto;overscroll-behavior:contain}
 .rc-outputs:not(:empty){padding:10px 14px 8px}
 .rc-expanded .rc-outputs{max-height:none}
-.rc-outputs:focus-visible{outline:2px solid var(--rc-accent);outline-offset:-2px}
 .rc-outbar{display:flex;justify-content:flex-end;gap:4px;padding:0 8px 6px}
 .rc-empty .rc-outbar{display:none}
-.rc-outbar button{height:26px;font-size:12px;padding:0 9px;color:var(--rc-muted);background:transparent;border-color:transparent}
-.rc-outbar button:hover:not(:disabled){color:var(--rc-fg);border-color:var(--rc-border)}
+.rc-outbar button{height:26px;font-size:12px;padding:0 9px;color:var(--rc-muted);background:0;border-color:transparent}
 pre .rc-elided{display:flex;width:100%;margin:4px 0;height:auto;padding:5px 8px;justify-content:center;font:12px var(--rc-font);
 color:var(--rc-accent);background:color-mix(in srgb,var(--rc-accent) 6%,var(--rc-bg));border:1px dashed color-mix(in srgb,var(--rc-accent) 45%,var(--rc-bg))}
 .rc-stale .rc-output,.rc-stale .rc-stream{opacity:.55}
 .rc-stale-note{font-size:12px;color:var(--rc-muted);margin:0 0 6px}
-.rc-stale-note::before{content:"↻ "}
 .rc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .rc-keys-btn{width:32px;padding:0;justify-content:center;font-weight:700}
 .rc-outputs:not([data-empty=""]):empty::before{content:attr(data-empty);display:block;padding:10px 14px;font-size:12px;color:var(--rc-muted)}

@@ -194,7 +194,7 @@ export async function showHelp(view: EditorView, o: AssistOptions): Promise<void
       ? (data['text/plain'] as string)
       : reply
         ? `No help found${word ? ` for ${title}` : ''}.`
-        : 'The kernel did not answer (is it busy running code?).';
+        : 'No answer from the kernel (it may be busy running code, or stopped).';
   view.dispatch({ effects: setHelp.of(helpTooltip(view, word?.from ?? pos, title, text, o)) });
 }
 
