@@ -3,6 +3,10 @@
 //   runcell:status {status, reason?, transport?, kernelId?}   runcell:output {output}
 //   runcell:error {ename, evalue, traceback} | {message}      runcell:done {status, outputs}
 //   runcell:share {url, id, snippet}
+// Accessibility: the cell is a group named after it ("Code cell 3 of 12", or the author's label), and
+// so is its editor; a polite live region says when a run ends or the kernel restarts (the output
+// area itself is not live, so streaming output does not flood a screen reader); the "?" button lists
+// the keyboard shortcuts.
 
 import { Editor } from './editor.js';
 import { ApiError } from './fetch.js';
@@ -11,6 +15,7 @@ import type { ErrorContent, Message, Output } from './messages.js';
 import { type CellOptions, type Control, type ResolvedOptions, resolveOptions } from './options.js';
 import { OutputArea } from './output.js';
 import { packagesControl } from './packages.js';
+import { ansiToDom } from './render/ansi.js';
 import { CELL_CSS } from './styles.js';
 import { tusUpload } from './upload.js';
 
@@ -24,6 +29,23 @@ const ICONS: Record<string, string> = {
   upload:
     '<path d="M8 11V3M4.5 6.5L8 3l3.5 3.5M3 13h10" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/>',
 };
+
+/** Every cell on the page, for their names ("Code cell 3 of 12"). */
+const live = new Set<Cell>();
+let relabelQueued = false;
+function relabel(): void {
+  if (relabelQueued) return;
+  relabelQueued = true;
+  queueMicrotask(() => {
+    relabelQueued = false;
+    const all = [...live].sort((a, b) =>
+      a.host.compareDocumentPosition(b.host) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1,
+    );
+    all.forEach((c, i) => {
+      c.name(c.options.label ?? `Code cell ${i + 1} of ${all.length}`);
+    });
+  });
+}
 
 const LABELS: Record<string, string> = {
   new: 'Ready',
@@ -72,6 +94,9 @@ export class Cell {
     lang: HTMLSelectElement;
     status: HTMLElement;
     statusLabel: HTMLElement;
+    keys: HTMLButtonElement;
+    keysBox: HTMLElement;
+    announce: HTMLElement;
     banner: HTMLElement;
     bannerMsg: HTMLElement;
     bannerAction: HTMLButtonElement;
@@ -86,6 +111,9 @@ export class Cell {
   #replied: string | undefined;
   #idle = false;
   #status: StatusDetail = { status: 'idle' };
+  #name = 'Code cell';
+  /** The kernel was restarted (or replaced after it died) and nothing has run since. */
+  #restarted = false;
 
   constructor(host: HTMLElement, options: CellOptions = {}, fallbackCode = '') {
     this.host = host;
@@ -101,6 +129,7 @@ export class Cell {
     frame.className = 'rc';
     frame.setAttribute('part', 'cell');
     frame.dataset.status = 'new';
+    frame.setAttribute('role', 'group');
     this.#frame = frame;
     this.#applyTheme();
 
@@ -109,6 +138,9 @@ export class Cell {
       language: o.language,
       readOnly: o.readOnly,
       lineNumbers: o.lineNumbers,
+      label: o.label ?? 'Code cell',
+      ask: (type, content) => this.#kernel.ask(type, content),
+      renderText: (text, into) => ansiToDom(text, into),
       onRun: () => void this.run(),
     });
 
@@ -134,13 +166,22 @@ export class Cell {
     share.title = 'Create a permalink and an embed snippet';
     const status = document.createElement('span');
     status.className = 'rc-status';
-    status.setAttribute('role', 'status');
     const dot = document.createElement('i');
     dot.className = 'rc-dot';
     const statusLabel = document.createElement('span');
     statusLabel.className = 'label';
     status.append(dot, statusLabel);
-    bar.append(run, interrupt, restart, lang, spacer, status, upload, file, share);
+    const keys = button('Keyboard shortcuts', undefined, 'rc-keys-btn');
+    (keys.firstChild as HTMLElement).textContent = '?';
+    keys.setAttribute('aria-expanded', 'false');
+    keys.title = 'Keyboard shortcuts';
+    bar.append(run, interrupt, restart, lang, spacer, status, upload, file, share, keys);
+    const keysBox = document.createElement('div');
+    keysBox.className = 'rc-keys';
+    keysBox.hidden = true;
+    const announce = document.createElement('div');
+    announce.className = 'rc-sr';
+    announce.setAttribute('role', 'status');
 
     const banner = document.createElement('div');
     banner.className = 'rc-banner';
@@ -166,9 +207,10 @@ export class Cell {
       error: (c: ErrorContent) =>
         this.#emit('runcell:error', { ename: c.ename, evalue: c.evalue, traceback: c.traceback }),
       server: o.server,
+      maxLines: o.maxOutputLines,
     });
     this.#area.el.dataset.empty = o.placeholder;
-    frame.append(this.#editor.el, bar, banner, progress, shareBox, this.#area.el);
+    frame.append(this.#editor.el, bar, keysBox, banner, progress, shareBox, this.#area.root, announce);
     this.#root.appendChild(frame);
     this.#els = {
       bar,
@@ -181,6 +223,9 @@ export class Cell {
       lang,
       status,
       statusLabel,
+      keys,
+      keysBox,
+      announce,
       banner,
       bannerMsg,
       bannerAction,
@@ -218,6 +263,12 @@ export class Cell {
       void this.upload(f);
     });
     lang.addEventListener('change', () => this.#switchKernel(lang.value));
+    keys.addEventListener('click', () => void this.#toggleKeys());
+    keys.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') void this.#toggleKeys(false);
+    });
+    live.add(this);
+    relabel();
 
     this.#kernel = this.#attach(kernelFor(this.#kernelOptions(o.kernel)));
     packagesControl(
@@ -255,6 +306,14 @@ export class Cell {
     return this.#kernel;
   }
 
+  /** The cell's accessible name (set for every cell when cells come and go). */
+  name(label: string): void {
+    this.#name = label;
+    this.#frame.setAttribute('aria-label', label);
+    this.#editor.setLabel(label);
+    this.#area.el.dataset.label = `Output of ${label}`;
+  }
+
   setReadOnly(ro: boolean): void {
     this.options.readOnly = ro;
     this.#editor.setReadOnly(ro);
@@ -270,6 +329,7 @@ export class Cell {
     const code = this.#editor.value;
     this.#area.clear();
     this.#hideBanner();
+    this.#restarted = false;
     this.#replied = undefined;
     this.#idle = false;
     this.#running = 'pending';
@@ -294,6 +354,8 @@ export class Cell {
   async restart(): Promise<void> {
     this.#finish('aborted');
     this.#hideBanner();
+    // The outputs are marked when the kernel's status says it restarts (#onKernelStatus), here and in
+    // linked cells alike; a refused restart leaves them as they are.
     try {
       await this.#kernel.restart();
     } catch (e) {
@@ -388,6 +450,8 @@ export class Cell {
 
   /** Detaches from the page (the kernel stays while linked cells use it). */
   destroy(): void {
+    live.delete(this);
+    relabel();
     for (const u of this.#unsubscribe) u();
     if (this.#running) this.#kernel.release(this.#running);
     this.#root.replaceChildren();
@@ -450,11 +514,43 @@ export class Cell {
     this.#runs++;
     this.host.dataset.runs = String(this.#runs);
     this.#renderStatus();
+    this.#say(summary(this.#name, status, this.#area.outputs));
     this.#emit('runcell:done', { status, outputs: this.#area.outputs });
   }
 
+  /** A polite announcement (screen readers), replacing the last one. */
+  #say(text: string): void {
+    this.#els.announce.textContent = text;
+  }
+
+  /** Restart (here or by a linked cell) or a dead kernel replaced: old outputs are the old kernel's. */
+  #markRestart(): void {
+    if (this.#restarted) return;
+    this.#restarted = true;
+    if (this.options.restartOutputs === 'clear') this.#area.clear();
+    else this.#area.markStale('Output from before the kernel restarted');
+  }
+
+  async #toggleKeys(open = this.#els.keysBox.hidden): Promise<void> {
+    const box = this.#els.keysBox;
+    if (open && !box.firstChild) {
+      box.textContent = 'Shift+Enter runs the cell.';
+      try {
+        (await import('./lazy/shortcuts.js')).fillShortcuts(box);
+      } catch {
+        // The one line above stays.
+      }
+    }
+    box.hidden = !open;
+    this.#els.keys.setAttribute('aria-expanded', String(open));
+  }
+
   #onKernelStatus(d: StatusDetail): void {
+    const before = this.#status.status;
     this.#status = d;
+    if (d.status === 'restarting' || (before === 'dead' && d.status !== 'dead')) this.#markRestart();
+    if (this.#restarted && (d.status === 'idle' || d.status === 'ready') && before !== d.status)
+      this.#say(`${this.#name}: the kernel restarted; earlier variables are gone.`);
     if (d.status === 'dead') {
       this.#finish('dead');
       this.#showBanner(
@@ -476,6 +572,7 @@ export class Cell {
     if (this.#status.transport) this.host.dataset.transport = this.#status.transport;
     this.host.dataset.status = s;
     let label = LABELS[s] ?? s;
+    if (this.#restarted && (s === 'ready' || s === 'idle')) label = 'Restarted · idle';
     if (this.#status.transport === 'longpoll' && (s === 'ready' || s === 'idle')) label += ' · long-poll';
     this.#els.statusLabel.textContent = label;
     this.#els.status.title = this.#status.reason ?? label;
@@ -569,6 +666,25 @@ export class Cell {
     this.#hideBanner();
     this.#renderStatus();
   }
+}
+
+/** What a screen reader hears when a run ends: how it ended and how much output it left. */
+export function summary(name: string, status: string, outputs: readonly Output[]): string {
+  const err = outputs.find((o) => o.output_type === 'error');
+  if (err?.output_type === 'error') return `${name} failed: ${err.ename}: ${err.evalue}`.slice(0, 300);
+  if (status === 'error') return `${name} failed.`;
+  if (status === 'aborted' || status === 'dead') return `${name} stopped.`;
+  let lines = 0;
+  let rich = 0;
+  for (const o of outputs) {
+    if (o.output_type === 'stream') lines += o.text.split('\n').length - (o.text.endsWith('\n') ? 1 : 0);
+    else rich++;
+  }
+  const parts = [
+    lines ? `${lines.toLocaleString('en')} line${lines === 1 ? '' : 's'}` : '',
+    rich ? `${rich} result${rich === 1 ? '' : 's'}` : '',
+  ].filter(Boolean);
+  return `${name} finished${parts.length ? `: ${parts.join(' and ')} of output` : ', no output'}.`;
 }
 
 async function copyText(text: string, btn: HTMLButtonElement): Promise<void> {

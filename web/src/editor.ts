@@ -1,8 +1,11 @@
 // The cell's editor. A plain <textarea> is there at once (typing works before anything loads); the
 // CodeMirror chunk loads on the first sign of interest (pointer over, focus, touch, a key) and takes over
 // with the text and selection as they are at that moment.
+// Keyboard: Tab never traps. The textarea lets Tab move focus; CodeMirror starts in navigation mode and
+// captures Tab only after Enter or a click, with a visible hint (lazy/codemirror.ts).
 type CodeMirrorChunk = typeof import('./lazy/codemirror.js');
 type Handle = import('./lazy/codemirror.js').CodeMirrorHandle;
+type Ask = import('./lazy/assist.js').Ask;
 
 let chunk: Promise<CodeMirrorChunk> | undefined;
 export function loadCodeMirror(): Promise<CodeMirrorChunk> {
@@ -18,6 +21,12 @@ export interface EditorOptions {
   language: string;
   readOnly: boolean;
   lineNumbers: boolean;
+  /** The editor's accessible name. */
+  label: string;
+  /** Shell requests to the kernel, for completion and help. */
+  ask?: Ask;
+  /** Kernel text (ANSI colours) into an element, as text. */
+  renderText(text: string, into: HTMLElement): void;
   onRun(): void;
 }
 
@@ -26,6 +35,9 @@ export class Editor {
   readonly #opts: EditorOptions;
   readonly #textarea: HTMLTextAreaElement;
   #cm: Handle | undefined;
+  #label: string;
+  /** The textarea was focused by a pointer: CodeMirror takes over in editing mode. */
+  #pointer = false;
   #loading = false;
   #language: string;
   #readOnly: boolean;
@@ -36,6 +48,7 @@ export class Editor {
     this.#opts = opts;
     this.#language = opts.language;
     this.#readOnly = opts.readOnly;
+    this.#label = opts.label;
     this.el = document.createElement('div');
     this.el.className = 'rc-editor';
     const ta = document.createElement('textarea');
@@ -45,7 +58,10 @@ export class Editor {
     ta.readOnly = opts.readOnly;
     ta.setAttribute('autocapitalize', 'off');
     ta.setAttribute('autocorrect', 'off');
-    ta.setAttribute('aria-label', 'Code');
+    ta.setAttribute('aria-label', opts.label);
+    ta.addEventListener('pointerdown', () => {
+      this.#pointer = true;
+    });
     ta.rows = Math.min(Math.max(opts.code.split('\n').length, 2), 30);
     ta.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.shiftKey || e.ctrlKey || e.metaKey)) {
@@ -87,11 +103,14 @@ export class Editor {
         lineNumbers: this.#opts.lineNumbers,
         root: this.el.getRootNode() as ShadowRoot | Document,
         selection: { anchor: ta.selectionStart, head: ta.selectionEnd },
+        label: this.#label,
+        ask: this.#opts.ask,
+        renderText: this.#opts.renderText,
         onRun: this.#opts.onRun,
         onChange: () => undefined,
       });
       ta.replaceWith(holder);
-      if (focused) this.#cm.focus();
+      if (focused) this.#cm.focus(this.#pointer ? 'edit' : 'nav');
     } catch (e) {
       // The textarea stays: still a working editor.
       console.warn('runcell: the code editor could not load; using a plain text area', e);
@@ -113,6 +132,12 @@ export class Editor {
     this.#readOnly = ro;
     this.#textarea.readOnly = ro;
     this.#cm?.setReadOnly(ro);
+  }
+
+  setLabel(label: string): void {
+    this.#label = label;
+    this.#textarea.setAttribute('aria-label', label);
+    this.#cm?.setLabel(label);
   }
 
   setLanguage(lang: string): void {

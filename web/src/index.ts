@@ -30,6 +30,9 @@ function makeCell(target: Element | string, options: CellOptions = {}): Cell {
   const existing = cells.get(el);
   if (existing) return existing;
   const code = el.textContent ?? '';
+  // Child elements in code: a "<" the HTML parser took for a tag? (Told in the console.)
+  if (el.localName !== 'script' && el.firstElementChild)
+    import('./lazy/authoring.js').then((m) => m.warnIfTruncated(el)).catch(() => undefined);
   const opts = { ...optionsFromElement(el), ...options };
   const host = hostFor(el);
   host.classList.add('runcell');

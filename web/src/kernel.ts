@@ -168,6 +168,35 @@ export class KernelConnection {
     return msg.header.msg_id;
   }
 
+  /**
+   * A shell request that is answered by one reply (complete_request, inspect_request): resolves with
+   * the reply's content, or undefined when no reply came in `timeoutMs` (a busy kernel answers late).
+   */
+  async ask(
+    msgType: string,
+    content: Record<string, unknown>,
+    timeoutMs = 5_000,
+  ): Promise<Record<string, unknown> | undefined> {
+    // A dead kernel is replaced only by Restart, never by a completion.
+    if (this.#detail.status === 'dead') return undefined;
+    await this.ensure();
+    const msg = request(msgType, content, this.#session);
+    const id = msg.header.msg_id;
+    const replyType = msgType.replace(/_request$/, '_reply');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const done = (v: Record<string, unknown> | undefined) => {
+        clearTimeout(timer);
+        this.#handlers.delete(id);
+        resolve(v);
+      };
+      this.#handlers.set(id, (m) => {
+        if (m.header.msg_type === replyType) done(m.content);
+      });
+      (this.#transport as Transport).send(msg);
+    });
+  }
+
   release(msgId: string): void {
     this.#handlers.delete(msgId);
   }
@@ -186,6 +215,7 @@ export class KernelConnection {
     if (!this.#model || this.#detail.status === 'dead') return this.#replace();
     this.#set('restarting');
     await this.api.restart(this.#model.id);
+    this.#exec = 'idle';
     if (this.#link === 'open') this.#set('idle');
   }
 
@@ -194,6 +224,8 @@ export class KernelConnection {
     this.#transport = undefined;
     this.#model = undefined;
     this.#starting = undefined;
+    // The old kernel died mid-run: its busy never ended, and must not carry over to the new one.
+    this.#exec = 'idle';
     this.#detail = { status: 'connecting' };
     return this.ensure();
   }

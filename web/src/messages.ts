@@ -32,7 +32,12 @@ export type ErrorContent = KernelMessage.IErrorMsg['content'];
 export type ClearOutputContent = KernelMessage.IClearOutputMsg['content'];
 export type StatusContent = KernelMessage.IStatusMsg['content'] & { reason?: string };
 export type InputRequestContent = KernelMessage.IInputRequestMsg['content'];
-export type ExecuteReplyContent = { status: 'ok' | 'error' | 'aborted'; execution_count?: number | null };
+export type ExecuteReplyContent = {
+  status: 'ok' | 'error' | 'aborted';
+  execution_count?: number | null;
+  /** IPython's payloads: `{source: "page", data}` carries the help text of `name?`. */
+  payload?: { source?: string; data?: MimeBundle }[];
+};
 
 /** Outputs in nbformat 4 shape: what a cell shows, what a permalink stores. */
 export type Output =

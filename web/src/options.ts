@@ -51,10 +51,17 @@ export interface CellOptions {
   outputs?: Output[];
   /** Shown in an empty output area. */
   placeholder?: string;
+  /** The cell's accessible name (default: "Code cell N of M"). */
+  label?: string;
+  /** Lines of a stream shown before its middle is left out, with a "show all" marker (0: never). */
+  maxOutputLines?: number;
+  /** What Restart does to the outputs shown: mark them as from the previous kernel, or clear them. */
+  restartOutputs?: 'mark' | 'clear';
 }
 
 export interface ResolvedOptions
-  extends Required<Omit<CellOptions, 'kernel' | 'link' | 'token' | 'language' | 'outputs'>> {
+  extends Required<Omit<CellOptions, 'kernel' | 'link' | 'token' | 'language' | 'outputs' | 'label'>> {
+  label: string | undefined;
   kernel: string | undefined;
   link: string | undefined;
   token: string | undefined;
@@ -84,7 +91,7 @@ export function optionsFromElement(el: Element): CellOptions {
   const o: CellOptions = {};
   const str = (
     name: string,
-    key: 'server' | 'kernel' | 'language' | 'link' | 'runLabel' | 'token' | 'placeholder',
+    key: 'server' | 'kernel' | 'language' | 'link' | 'runLabel' | 'token' | 'placeholder' | 'label',
   ) => {
     const v = get(name);
     if (v !== null && v !== '') o[key] = v;
@@ -96,6 +103,11 @@ export function optionsFromElement(el: Element): CellOptions {
   str('run-label', 'runLabel');
   str('token', 'token');
   str('placeholder', 'placeholder');
+  str('label', 'label');
+  const lines = get('max-output-lines');
+  if (lines !== null && /^\d+$/.test(lines.trim())) o.maxOutputLines = Number(lines);
+  const restart = pick(get('restart-outputs'), ['mark', 'clear'] as const);
+  if (restart) o.restartOutputs = restart;
   const flags: [string, 'autorun' | 'eager' | 'readOnly' | 'languagePicker' | 'lineNumbers'][] = [
     ['autorun', 'autorun'],
     ['eager', 'eager'],
@@ -149,5 +161,11 @@ export function resolveOptions(o: CellOptions, fallbackCode: string): ResolvedOp
     lineNumbers: o.lineNumbers ?? false,
     outputs: o.outputs ?? [],
     placeholder: o.placeholder ?? '',
+    label: o.label,
+    maxOutputLines:
+      Number.isInteger(o.maxOutputLines) && (o.maxOutputLines as number) >= 0
+        ? (o.maxOutputLines as number)
+        : 400,
+    restartOutputs: o.restartOutputs === 'clear' ? 'clear' : 'mark',
   };
 }

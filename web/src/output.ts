@@ -1,5 +1,9 @@
 // A cell's output area: Jupyter messages in, DOM and an nbformat output list out. Handlers are named
 // after the message types of the Jupyter messaging spec and dispatched through one table.
+// Long output stays usable: the area has a maximum height with its own scroll (following the newest
+// line while the visitor is at the bottom), an Expand toggle and a Clear control, and a stream beyond
+// `maxLines` shows its first and last lines with a marker that shows all. It is not a live region:
+// the cell announces when a run ends, so streaming output does not flood a screen reader.
 import type {
   ClearOutputContent,
   DisplayDataContent,
@@ -15,6 +19,7 @@ import type {
   UpdateDisplayDataContent,
 } from './messages.js';
 import { ansiToDom } from './render/ansi.js';
+import { elide } from './render/elide.js';
 import { renderBundle } from './render/mime.js';
 import { fixCarriageReturns, isServerNotice } from './render/stream.js';
 
@@ -28,36 +33,130 @@ export interface OutputHooks {
   error(content: ErrorContent): void;
   /** The runcell server, for links to files the code wrote. */
   server?: string;
+  /** Lines of a stream shown before its middle is left out (0: all). */
+  maxLines?: number;
 }
 
 interface Rendered {
   output: Output;
   el: HTMLElement;
   displayId?: string | undefined;
+  /** The visitor asked to see all of this stream. */
+  full?: boolean;
+}
+
+function smallButton(text: string, cls: string): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = cls;
+  b.textContent = text;
+  return b;
 }
 
 export class OutputArea {
+  /** The outputs (the scrolling box). */
   readonly el: HTMLElement;
+  /** The box with its controls: what the cell shows. */
+  readonly root: HTMLElement;
   readonly #hooks: OutputHooks;
+  readonly #expand: HTMLButtonElement;
+  readonly #clear: HTMLButtonElement;
   #items: Rendered[] = [];
   /** clear_output(wait=True): clear just before the next output arrives. */
   #clearPending = false;
+  /** The visitor is at the bottom of the box: new lines scroll into view. */
+  #follow = true;
+  #frame = 0;
+  #stale: HTMLElement | undefined;
 
   constructor(hooks: OutputHooks) {
     this.#hooks = hooks;
+    this.root = document.createElement('div');
+    this.root.className = 'rc-out';
     this.el = document.createElement('div');
     this.el.className = 'rc-outputs';
-    this.el.setAttribute('aria-live', 'polite');
+    const bar = document.createElement('div');
+    bar.className = 'rc-outbar';
+    this.#expand = smallButton('Expand', 'rc-expand');
+    this.#expand.setAttribute('aria-expanded', 'false');
+    this.#expand.hidden = true;
+    this.#clear = smallButton('Clear output', 'rc-clear');
+    bar.append(this.#expand, this.#clear);
+    this.root.append(this.el, bar);
+    this.#expand.addEventListener('click', () => this.setExpanded(!this.expanded));
+    this.#clear.addEventListener('click', () => this.clear());
+    this.el.addEventListener('scroll', () => {
+      const e = this.el;
+      this.#follow = e.scrollTop + e.clientHeight >= e.scrollHeight - 8;
+    });
+    // Images and frames change the height after they are added.
+    this.el.addEventListener('load', () => this.#layout(), true);
+    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.#layout()).observe(this.el);
+    this.#layout();
   }
 
   get outputs(): Output[] {
     return this.#items.map((i) => i.output);
   }
 
+  get expanded(): boolean {
+    return this.root.classList.contains('rc-expanded');
+  }
+
+  setExpanded(on: boolean): void {
+    this.root.classList.toggle('rc-expanded', on);
+    this.#expand.setAttribute('aria-expanded', String(on));
+    this.#expand.textContent = on ? 'Collapse' : 'Expand';
+    this.#layout();
+  }
+
   clear(): void {
     this.#items = [];
     this.#clearPending = false;
+    this.#stale = undefined;
+    this.root.classList.remove('rc-stale');
     this.el.replaceChildren();
+    this.#follow = true;
+    this.#layout();
+  }
+
+  /** Marks what is shown as output of an earlier kernel (after a restart), until the next run. */
+  markStale(note: string): void {
+    if (!this.#items.length) return;
+    this.root.classList.add('rc-stale');
+    if (!this.#stale) {
+      this.#stale = document.createElement('div');
+      this.#stale.className = 'rc-stale-note';
+      this.el.prepend(this.#stale);
+    }
+    this.#stale.textContent = `↻ ${note}`;
+  }
+
+  /** After the DOM changed: the Expand toggle, keyboard scrolling and following the newest line. */
+  #layout(): void {
+    if (this.#frame) return;
+    const run = () => {
+      this.#frame = 0;
+      const e = this.el;
+      const empty = this.#items.length === 0;
+      this.root.classList.toggle('rc-empty', empty);
+      const overflows = e.scrollHeight > e.clientHeight + 2;
+      this.#expand.hidden = !overflows && !this.expanded;
+      // A box that scrolls must be reachable with the keyboard to scroll it (WCAG 2.1.1).
+      if (overflows) {
+        e.tabIndex = 0;
+        e.setAttribute('role', 'region');
+        e.setAttribute('aria-label', e.dataset.label ?? 'Output');
+      } else {
+        e.removeAttribute('tabindex');
+        e.removeAttribute('role');
+        e.removeAttribute('aria-label');
+      }
+      if (overflows && this.#follow && !this.expanded) e.scrollTop = e.scrollHeight;
+    };
+    if (typeof requestAnimationFrame === 'function' && document.visibilityState === 'visible')
+      this.#frame = requestAnimationFrame(run);
+    else run();
   }
 
   /** Dispatches one message through HANDLERS; unknown types are ignored. */
@@ -80,15 +179,22 @@ export class OutputArea {
         !isServerNotice(last.output.text)
       ) {
         last.output.text += output.text;
-        this.#paintStream(last.el, last.output.text);
+        this.#paintStream(last);
         this.#hooks.output(output);
+        this.#layout();
         return;
       }
     }
-    const el = renderOutput(output, this.#hooks.server);
-    this.#items.push({ output, el, displayId });
+    // A copy: streams grow in place, and the caller's object (a permalink's outputs) stays as it was.
+    const own: Output = output.output_type === 'stream' ? { ...output } : output;
+    const painted = own.output_type === 'stream' && !isServerNotice(own.text);
+    const el = painted ? streamElement(own.name) : renderOutput(own, this.#hooks.server);
+    const item: Rendered = { output: own, el, displayId };
+    this.#items.push(item);
+    if (painted) this.#paintStream(item);
     this.el.appendChild(el);
     this.#hooks.output(output);
+    this.#layout();
   }
 
   /** update_display_data: replaces every output shown with this display_id (any cell of the kernel). */
@@ -107,6 +213,7 @@ export class OutputArea {
       item.el.replaceWith(el);
       item.el = el;
     }
+    if (found) this.#layout();
     return found;
   }
 
@@ -137,12 +244,30 @@ export class OutputArea {
       this.#hooks.input(value, m);
     });
     this.el.appendChild(row);
+    this.#layout();
     queueMicrotask(() => field.focus({ preventScroll: true }));
   }
 
-  #paintStream(el: HTMLElement, text: string): void {
+  /** A stream's text, its middle left out beyond maxLines unless the visitor asked for all of it. */
+  #paintStream(item: Rendered): void {
+    if (item.output.output_type !== 'stream') return;
+    const el = item.el;
+    const text = fixCarriageReturns(item.output.text);
     el.replaceChildren();
-    ansiToDom(fixCarriageReturns(text), el);
+    const cut = item.full ? undefined : elide(text, this.#hooks.maxLines ?? 0);
+    if (!cut) {
+      ansiToDom(text, el);
+      return;
+    }
+    ansiToDom(cut.head, el);
+    const more = smallButton(`⋯ ${cut.hidden.toLocaleString('en')} more lines · show all`, 'rc-elided');
+    more.addEventListener('click', () => {
+      item.full = true;
+      this.#paintStream(item);
+      this.#layout();
+    });
+    el.append(more);
+    ansiToDom(cut.tail, el);
   }
 
   // Handler bodies live here so the table below stays a plain mapping from spec names.
@@ -199,7 +324,14 @@ export class OutputArea {
   }
 
   static onExecuteReply(area: OutputArea, m: Message): void {
-    area.#hooks.executeReply(m.content as unknown as ExecuteReplyContent, m);
+    const c = m.content as unknown as ExecuteReplyContent;
+    // Spec ("Payloads", deprecated but what IPython sends for `name?` and `name??`): a "page" payload
+    // is help text for a pager; shown here as an output, as JupyterLab shows it.
+    for (const p of Array.isArray(c.payload) ? c.payload : []) {
+      if (p?.source === 'page' && p.data && typeof p.data === 'object')
+        area.add({ output_type: 'display_data', data: p.data, metadata: {} });
+    }
+    area.#hooks.executeReply(c, m);
   }
 
   static onStatus(area: OutputArea, m: Message): void {
@@ -220,6 +352,12 @@ export const HANDLERS: Record<string, (area: OutputArea, m: Message) => void> = 
   status: OutputArea.onStatus,
 };
 
+function streamElement(name: 'stdout' | 'stderr'): HTMLElement {
+  const el = document.createElement('pre');
+  el.className = `rc-stream rc-${name}`;
+  return el;
+}
+
 /** One output as DOM. */
 export function renderOutput(o: Output, server?: string): HTMLElement {
   const wrap = document.createElement('div');
@@ -232,8 +370,7 @@ export function renderOutput(o: Output, server?: string): HTMLElement {
         wrap.textContent = o.text.replace(/^\[runcell\] /, '').trim();
         return wrap;
       }
-      const el = document.createElement('pre');
-      el.className = `rc-stream rc-${o.name}`;
+      const el = streamElement(o.name);
       ansiToDom(fixCarriageReturns(o.text), el);
       return el;
     }

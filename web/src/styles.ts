@@ -18,7 +18,7 @@ export const CELL_CSS = `
 --rc-selection:rgba(76,141,255,.3);--rc-syn-keyword:#d2a8ff;--rc-syn-string:#a5d6ff;--rc-syn-number:#79c0ff;--rc-syn-comment:#8b949e;
 --rc-syn-function:#d2a8ff;--rc-syn-def:#ffa657;--rc-syn-builtin:#79c0ff;--rc-syn-punct:#c9d1d9}
 *{box-sizing:border-box}
-.rc{background:var(--rc-bg);color:var(--rc-fg);border:1px solid var(--rc-border);border-radius:var(--rc-radius);font:14px/1.45 var(--rc-font);
+.rc{position:relative;background:var(--rc-bg);color:var(--rc-fg);border:1px solid var(--rc-border);border-radius:var(--rc-radius);font:14px/1.45 var(--rc-font);
 overflow:hidden;box-shadow:0 1px 2px rgba(16,24,40,.04)}
 .rc.drop{outline:2px dashed var(--rc-accent);outline-offset:-4px}
 .rc-editor{background:var(--rc-surface);border-bottom:1px solid var(--rc-border);min-height:44px;position:relative}
@@ -59,9 +59,19 @@ background:color-mix(in srgb,var(--rc-danger) 8%,var(--rc-bg));color:var(--rc-fg
 border-radius:7px;padding:7px 9px}
 .rc-share textarea{resize:vertical;min-height:64px;width:100%}
 .rc-share .label{font-weight:600;font-size:12px;color:var(--rc-muted)}
-.rc-outputs{padding:0;min-height:0}
-.rc-outputs:not(:empty){padding:10px 14px 12px}
-.rc-outputs:empty::before{content:attr(data-empty);display:block;padding:10px 14px;font-size:12px;color:var(--rc-muted)}
+.rc-outputs{padding:0;min-height:0;max-height:var(--runcell-output-max-height,28em);overflow:auto;overscroll-behavior:contain}
+.rc-outputs:not(:empty){padding:10px 14px 8px}
+.rc-expanded .rc-outputs{max-height:none}
+.rc-outbar{display:flex;justify-content:flex-end;gap:4px;padding:0 8px 6px}
+.rc-empty .rc-outbar{display:none}
+.rc-outbar button{height:26px;font-size:12px;padding:0 9px;color:var(--rc-muted);background:0;border-color:transparent}
+pre .rc-elided{display:flex;width:100%;margin:4px 0;height:auto;padding:5px 8px;justify-content:center;font:12px var(--rc-font);
+color:var(--rc-accent);background:color-mix(in srgb,var(--rc-accent) 6%,var(--rc-bg));border:1px dashed color-mix(in srgb,var(--rc-accent) 45%,var(--rc-bg))}
+.rc-stale .rc-output,.rc-stale .rc-stream{opacity:.55}
+.rc-stale-note{font-size:12px;color:var(--rc-muted);margin:0 0 6px}
+.rc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.rc-keys-btn{width:32px;padding:0;justify-content:center;font-weight:700}
+.rc-outputs:not([data-empty=""]):empty::before{content:attr(data-empty);display:block;padding:10px 14px;font-size:12px;color:var(--rc-muted)}
 .rc-output+.rc-output,.rc-stream+.rc-output,.rc-output+.rc-stream{margin-top:6px}
 pre{margin:0;font:13px/1.5 var(--rc-mono);white-space:pre-wrap;word-break:break-word;overflow-wrap:anywhere}
 .rc-stderr{color:var(--rc-danger);background:color-mix(in srgb,var(--rc-danger) 5%,transparent);border-radius:4px;padding:2px 4px;margin:2px -4px}
@@ -91,6 +101,6 @@ background:var(--rc-bg);color:var(--rc-fg);outline:none}
 .rc.dark .ansi-fg-0{color:#8b949e}.rc.dark .ansi-fg-1{color:#ff7b72}.rc.dark .ansi-fg-2{color:#3fb950}.rc.dark .ansi-fg-3{color:#d29922}
 .rc.dark .ansi-fg-4{color:#58a6ff}.rc.dark .ansi-fg-5{color:#bc8cff}.rc.dark .ansi-fg-6{color:#39c5cf}.rc.dark .ansi-fg-7{color:#b1bac4}
 .rc.dark [class*=ansi-bg-]{color:#0f141a}
-@media (max-width:560px){.rc-textarea{font-size:16px}.rc-cm .cm-editor{font-size:15px}.rc-bar{gap:5px;padding:8px}button,select{height:36px;padding:0 10px}
-.rc-upload span,.rc-share-btn span,.rc-restart span,.rc-interrupt span{display:none}.rc-lang{max-width:40vw}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
+@media (max-width:560px){.rc-keys-btn{display:none}.rc-textarea{font-size:16px}.rc-cm .cm-editor{font-size:15px}.rc-bar{gap:5px;padding:8px}button,select{height:36px;padding:0 10px}
+.rc-upload span,.rc-share-btn span,.rc-restart span,.rc-interrupt span{display:none}.rc-lang{max-width:100%}.rc-status .label{max-width:9em;overflow:hidden;text-overflow:ellipsis}}
 `;

@@ -2,12 +2,14 @@
 import { showEnvironments } from './environments.js';
 
 const R = window.RunCell;
+/** A touch screen without a keyboard to speak of (the same test as the hint in pages.css). */
+const touch = matchMedia('(hover: none) and (pointer: coarse)').matches;
 const el = document.getElementById('cell');
 if (R && el) {
   const cell = R.makeCell(el, {
     languagePicker: true,
     lineNumbers: true,
-    placeholder: 'Output appears here. Press Run or Shift+Enter.',
+    placeholder: touch ? 'Output appears here. Tap Run.' : 'Output appears here. Press Run or Shift+Enter.',
   });
   cell.focus();
 }

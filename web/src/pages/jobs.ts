@@ -28,6 +28,7 @@ const text = (tag: string, s: string, cls?: string) => {
   if (cls) e.className = cls;
   return e;
 };
+const COLUMNS = ['Job', 'Name', 'State', 'Try', 'Created', 'Seconds', 'Reason'];
 const secs = (j: JobSummary) =>
   j.started_at && j.finished_at
     ? ((Date.parse(j.finished_at) - Date.parse(j.started_at)) / 1000).toFixed(2)
@@ -43,7 +44,7 @@ function render(j: JobSummary): void {
     tr.addEventListener('keydown', (e) => e.key === 'Enter' && void show(j.id));
     rows.appendChild(tr);
   }
-  tr.replaceChildren(
+  const cells = [
     text('td', j.id.slice(0, 8), 'mono'),
     text('td', j.name ?? ''),
     text('td', j.state.replace('_', ' '), `state state-${j.state}`),
@@ -51,7 +52,12 @@ function render(j: JobSummary): void {
     text('td', new Date(j.created_at).toLocaleString()),
     text('td', secs(j)),
     text('td', (j.reason ?? '').slice(0, 80)),
-  );
+  ];
+  // On a phone each row is a card: a cell is labelled with its column (pages.css).
+  cells.forEach((td, i) => {
+    td.dataset.label = COLUMNS[i] ?? '';
+  });
+  tr.replaceChildren(...cells);
   tr.hidden = Boolean(j.superseded_by);
 }
 
