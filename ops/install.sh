@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages runcell uses at run time and in its tests.
 PACKAGES=(
-  python3-ipykernel python3-matplotlib python3-numpy python3-seccomp
+  python3-ipykernel python3-ipywidgets python3-matplotlib python3-numpy python3-seccomp
   bubblewrap util-linux procps coreutils
   # Tests and benchmarks: a real browser, real proxies, Jupyter Server to compare against.
   chromium haproxy nginx-light jupyter-server

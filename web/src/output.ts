@@ -15,8 +15,11 @@ import type {
   UpdateDisplayDataContent,
 } from './messages.js';
 import { ansiToDom } from './render/ansi.js';
+import { renderTex } from './render/latex.js';
 import { renderBundle } from './render/mime.js';
+import { sanitizeHtml } from './render/sanitize.js';
 import { fixCarriageReturns, isServerNotice } from './render/stream.js';
+import { setRenderers, type WidgetHost } from './widgets/hook.js';
 
 export interface OutputHooks {
   /** An input() prompt was answered. */
@@ -28,6 +31,8 @@ export interface OutputHooks {
   error(content: ErrorContent): void;
   /** The runcell server, for links to files the code wrote. */
   server?: string;
+  /** The widgets of the cell's kernel (mounted into widget outputs). */
+  widgets?: () => WidgetHost;
 }
 
 interface Rendered {
@@ -88,6 +93,7 @@ export class OutputArea {
     const el = renderOutput(output, this.#hooks.server);
     this.#items.push({ output, el, displayId });
     this.el.appendChild(el);
+    this.#hooks.widgets?.().mount(el);
     this.#hooks.output(output);
   }
 
@@ -106,6 +112,7 @@ export class OutputArea {
       const el = renderOutput(item.output, this.#hooks.server);
       item.el.replaceWith(el);
       item.el = el;
+      this.#hooks.widgets?.().mount(el);
     }
     return found;
   }
@@ -219,6 +226,8 @@ export const HANDLERS: Record<string, (area: OutputArea, m: Message) => void> = 
   execute_reply: OutputArea.onExecuteReply,
   status: OutputArea.onStatus,
 };
+
+setRenderers({ renderOutput: (o) => renderOutput(o), sanitizeHtml, renderTex });
 
 /** One output as DOM. */
 export function renderOutput(o: Output, server?: string): HTMLElement {
