@@ -52,6 +52,7 @@ export class WidgetHost {
   #manager: WidgetManagerApi | undefined;
   #loading: Promise<WidgetManagerApi> | undefined;
   #waiting: Message[] | undefined;
+  #failed = false;
 
   constructor(deps: HostDeps) {
     this.#deps = deps;
@@ -65,12 +66,17 @@ export class WidgetHost {
     }
     const t = m.header?.msg_type;
     if (t === 'comm_open' || t === 'comm_msg' || t === 'comm_close') {
+      if (this.#failed) return true;
       if (this.#manager) this.#manager.handleComm(m);
       else {
         this.#waiting = [m];
         void this.#start().then(
           (w) => this.#drain(w),
-          () => this.#drain(undefined),
+          () => {
+            // The chunk could not load: this kernel's widgets stay text; everything else goes on.
+            this.#failed = true;
+            this.#drain(undefined);
+          },
         );
       }
       return true;
@@ -81,9 +87,7 @@ export class WidgetHost {
   #drain(w: WidgetManagerApi | undefined): void {
     const queue = this.#waiting ?? [];
     this.#waiting = undefined;
-    for (const m of queue) {
-      if (!this.intercept(m) && (w || !m.header?.msg_type.startsWith('comm_'))) this.#deps.deliver(m);
-    }
+    for (const m of queue) if (!this.intercept(m)) this.#deps.deliver(m);
   }
 
   #start(): Promise<WidgetManagerApi> {

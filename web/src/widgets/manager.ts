@@ -83,7 +83,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     const version = versionOf(c.metadata ?? m.metadata);
     const model = new WidgetModel(this, id, version, openState(c.data, c.metadata ?? m.metadata, m.buffers));
     this.models.set(id, model);
-    this.#track(model, Object.keys(model.state));
+    this.#track(model, Object.keys(model.state), m);
     if (version === 1 && !this.#v1) {
       this.#v1 = true;
       // Spec (protocol 1): the frontend opens jupyter.widget.version; the kernel sends {version}.
@@ -114,7 +114,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
           ),
         );
       model.apply(state);
-      this.#track(model, Object.keys(state));
+      this.#track(model, Object.keys(state), m);
     }
   }
 
@@ -129,11 +129,18 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   }
 
   /** Keeps the capture table and jslink wiring in step with a model's state. */
-  #track(model: WidgetModel, keys: string[]): void {
+  #track(model: WidgetModel, keys: string[], m: Message): void {
     if (model.name === 'OutputModel' && keys.includes('msg_id')) {
       for (const [k, v] of this.#captures) if (v === model) this.#captures.delete(k);
       const mid = model.get('msg_id');
-      if (typeof mid === 'string' && mid) this.#captures.set(mid, model);
+      if (typeof mid === 'string' && mid) {
+        this.#captures.set(mid, model);
+        // The kernel names the request by the server's msg_id; this page sees its own request's
+        // outputs under its own msg_id (the server gives replies back with the client's header).
+        // The update that set msg_id was sent while that request ran, so its parent is that request.
+        const own = m.parent_header?.msg_id;
+        if (own) this.#captures.set(own, model);
+      }
     }
     if (
       (model.name === 'LinkModel' || model.name === 'DirectionalLinkModel') &&
