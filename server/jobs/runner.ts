@@ -15,6 +15,7 @@ import {
   KernelManagerError,
 } from '../../kernel-manager/index.js';
 import type { FinalState, Output, Result } from './schemas.js';
+import { WidgetNames } from './widgets.js';
 
 export interface InputFile {
   name: string;
@@ -188,6 +189,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
       last.text += x.text;
     } else result.outputs.push(x);
   };
+  const widgets = new WidgetNames();
   let wallLimit = false;
   const onLimit = (info: { kind: string }) => {
     if (info.kind === 'wall') wallLimit = true;
@@ -232,7 +234,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
           push({ output_type: 'stream', name: m.content.name, text: m.content.text });
         }
       } else if (isDisplayData(m) || isExecuteResult(m)) {
-        const data = m.content.data as Record<string, unknown>;
+        const data = widgets.placeholder(m.content.data as Record<string, unknown>);
         if (keep(Buffer.byteLength(JSON.stringify(data)))) {
           push({
             output_type: isExecuteResult(m) ? 'execute_result' : 'display_data',
@@ -258,6 +260,8 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
         }
       } else if (isClearOutput(m)) {
         result.outputs = [];
+      } else if ((m as ChannelMessage).header.msg_type === 'comm_open') {
+        widgets.open((m as ChannelMessage).content as Record<string, unknown>);
       }
     }
   } catch (e) {

@@ -1,7 +1,7 @@
 // ipywidgets in a real browser against real kernels (Debian's ipywidgets 6.0, protocol 1): interact
 // with a printed value and a matplotlib plot, a Button callback, Output capture, two views of one
 // model, jslink, long-poll, a dropped websocket in the middle, a restart, a permalink's snapshot, and
-// hostile widgets (script in an HTML value, 10,000 widgets). Protocol 2 is covered by recorded
+// hostile widgets (script in an HTML value, 3,000 widgets: 6,000 models, past the cap of 2,000). Protocol 2 is covered by recorded
 // sequences in test/web/widgets/.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,9 @@ ${cells.map(([id, code, attrs]) => `<div id="${id}" data-runcell ${attrs ?? ''}>
 async function run(cell: Locator, timeout = 60_000): Promise<Locator> {
   const before = Number((await cell.getAttribute('data-runs')) ?? 0);
   await cell.locator('.rc-run').click();
-  await expect.poll(async () => Number((await cell.getAttribute('data-runs')) ?? 0), { timeout }).toBe(before + 1);
+  await expect
+    .poll(async () => Number((await cell.getAttribute('data-runs')) ?? 0), { timeout })
+    .toBe(before + 1);
   return cell.locator('.rc-outputs');
 }
 
@@ -69,6 +71,22 @@ a, c = IntSlider(value=1, description="a"), IntSlider(value=1, description="c")
 jslink((a, "value"), (c, "value"))
 display(s, s, a, c)`;
 
+const HOSTILE = `from ipywidgets import HTML, HTMLMath
+from IPython.display import display
+display(HTML('<b id="bold">bold</b><script>window.__pwned = 1</script><img src="x" onerror="window.__pwned = 2">'))
+display(HTMLMath('Area: $\\pi r^2$ <img src=y onerror="window.__pwned = 3">'))`;
+
+const SLIDER = `from ipywidgets import IntSlider, Output
+from IPython.display import display
+s = IntSlider(value=0, max=50, description="n")
+out = Output()
+def show(change):
+    out.clear_output(wait=True)
+    with out:
+        print("n =", change["new"])
+s.observe(show, names="value")
+display(s, out)`;
+
 beforeAll(async () => {
   [server, { browser, close: closeBrowser }] = await Promise.all([startWebServer(SLOT), launch()]);
   ctx = await browser.newContext({ viewport: { width: 1000, height: 900 } });
@@ -79,8 +97,17 @@ beforeAll(async () => {
       ['button', BUTTON, 'data-link="w"'],
       ['views', VIEWS, 'data-link="w"'],
       ['probe', 'print(len(clicks), s.value, c.value)', 'data-link="w"'],
+      ['setter', 's.value = 9', 'data-link="w"'],
+      ['hostile', HOSTILE, 'data-link="h"'],
+      [
+        'many',
+        'from ipywidgets import Label, VBox\nVBox([Label(str(i)) for i in range(3000)])',
+        'data-link="h"',
+      ],
     ]),
   );
+  server.pages.set('/longpoll', pageHtml([['lp', SLIDER, 'data-transport="longpoll"']]));
+  server.pages.set('/ws', pageHtml([['ws', SLIDER]]));
   page = await ctx.newPage();
   await page.goto(`${server.site}/widgets`);
   await page.locator('#interact .rc-run').waitFor();
@@ -123,7 +150,9 @@ describe('widgets in the embed', () => {
     expect(await b.getAttribute('class')).toContain('rc-w-success');
     await b.click();
     await b.click();
-    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 20_000 }).toBe('clicked 1\nclicked 2\n');
+    await expect
+      .poll(() => out.locator('.rc-w-output').textContent(), { timeout: 20_000 })
+      .toBe('clicked 1\nclicked 2\n');
     // Captured: nothing leaked into the cell's own output stream.
     expect(await out.locator(':scope > .rc-stream').count()).toBe(0);
   });
@@ -140,8 +169,81 @@ describe('widgets in the embed', () => {
     const probe = page.locator('#probe');
     await expect.poll(async () => (await run(probe)).textContent(), { timeout: 30_000 }).toBe('2 6 4\n');
     // Kernel -> every view.
-    await page.evaluate(() => {
-      (window as unknown as { RunCell: { Cell: unknown } }).RunCell;
+    await run(page.locator('#setter'));
+    await expect.poll(() => rows.nth(0).locator('.rc-w-readout').textContent()).toBe('9');
+    expect(await rows.nth(1).locator('.rc-w-readout').textContent()).toBe('9');
+  });
+
+  it('a permalink shows the stored widget as a disabled snapshot, live again after Run', async () => {
+    const cell = page.locator('#interact');
+    await cell.locator('.rc-share-btn').click();
+    const url = await cell.locator('.rc-share-url').inputValue({ timeout: 10_000 });
+    const p = await ctx.newPage();
+    await p.goto(url);
+    const pc = p.locator('#permalink .runcell, #permalink > div').first();
+    const slider = pc.locator('input[type=range]');
+    await slider.waitFor({ timeout: 20_000 });
+    expect(await slider.isDisabled()).toBe(true);
+    expect(await pc.locator('.rc-w-readout').textContent()).toBe('5');
+    expect(await pc.locator('.rc-w-output').textContent()).toContain('freq is 5');
+    expect(await pc.locator('.rc-widget').getAttribute('data-mounted')).toBe('snapshot');
+    await screenshot(p, 'widgets-permalink');
+    await run(pc);
+    await expect
+      .poll(() => pc.locator('.rc-widget').getAttribute('data-mounted'), { timeout: 20_000 })
+      .toBe('live');
+    expect(await pc.locator('input[type=range]').isDisabled()).toBe(false);
+    await p.close();
+  });
+
+  it('hostile widgets are contained: no script from an HTML value, 3,000 widgets (6,000 models) capped', async () => {
+    const out = await run(page.locator('#hostile'));
+    await expect.poll(() => out.locator('.rc-w-html b').textContent(), { timeout: 20_000 }).toBe('bold');
+    await expect.poll(() => out.locator('.katex').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
+    ).toBeUndefined();
+    expect(await out.locator('script').count()).toBe(0);
+    const many = await run(page.locator('#many'), 120_000);
+    await expect
+      .poll(() => many.locator('.rc-w-notice').textContent(), { timeout: 30_000 })
+      .toMatch(/^\d+ widgets not shown/);
+    const shown = await many.locator('.rc-w-label').count();
+    expect(shown).toBeGreaterThan(0);
+    expect(shown).toBeLessThanOrEqual(2000);
+    // The tab still answers.
+    expect(await page.evaluate(() => 6 * 7)).toBe(42);
+  }, 150_000);
+
+  it('works over long-poll', async () => {
+    const p = await ctx.newPage();
+    await p.goto(`${server.site}/longpoll`);
+    const cell = p.locator('#lp');
+    const out = await run(cell);
+    expect(await cell.getAttribute('data-transport')).toBe('longpoll');
+    await nudge(out.locator('input[type=range]'), 3);
+    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 20_000 }).toBe('n = 3\n');
+    await p.close();
+  });
+
+  it('a dropped websocket in the middle of a drag: the last value still arrives after the reconnect', async () => {
+    const p = await ctx.newPage();
+    await p.goto(`${server.site}/ws`);
+    const cell = p.locator('#ws');
+    const out = await run(cell);
+    const slider = out.locator('input[type=range]');
+    await nudge(slider, 2);
+    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 20_000 }).toBe('n = 2\n');
+    await p.evaluate(() => {
+      for (const w of (globalThis as unknown as { __ws: WebSocket[] }).__ws) w.close(4000, 'test drop');
     });
+    await nudge(slider, 5);
+    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 30_000 }).toBe('n = 7\n');
+    expect(await out.locator('.rc-w-readout').textContent()).toBe('7');
+    // A restart leaves the widget disabled with the reason.
+    await cell.locator('.rc-restart').click();
+    await expect.poll(() => slider.isDisabled(), { timeout: 20_000 }).toBe(true);
+    expect(await out.locator('.rc-w').first().getAttribute('title')).toContain('restarted');
+    await p.close();
   });
 });

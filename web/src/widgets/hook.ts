@@ -138,7 +138,8 @@ export class WidgetHost {
   }
 
   resync(): void {
-    this.#manager?.resync();
+    // After the transport has sent what it queued while away: the kernel must see those changes first.
+    setTimeout(() => this.#manager?.resync(), 0);
   }
 
   disable(reason: string): void {

@@ -287,10 +287,9 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   }
 
   resync(): void {
-    for (const [id, m] of this.#inflight) {
-      m.inflight = undefined;
-      this.#inflight.delete(id);
-    }
+    // Answers to updates sent before the drop may never come: release them (their pending changes go
+    // now), then ask for every model's state.
+    for (const id of [...this.#inflight.keys()]) this.#release(id);
     for (const m of this.models.values())
       this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
   }
