@@ -44,6 +44,7 @@ const UNIT = [
   'test/server/bridge/throttle.test.ts',
   'test/server/bridge/websocket.unit.test.ts',
   'test/server/store/filename.test.ts',
+  'test/server/jobs/widgets.test.ts',
 ];
 const ISOLATED = [
   'test/security/hostile-code.test.ts',

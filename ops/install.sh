@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages runcell uses at run time and in its tests.
 PACKAGES=(
-  python3-ipykernel python3-matplotlib python3-numpy python3-seccomp
+  python3-ipykernel python3-ipywidgets python3-matplotlib python3-numpy python3-seccomp
   # R kernels (Debian's IRkernel ships its kernelspec as /usr/share/jupyter/kernels/ir); venvs for
   # `runcell env add` and its tests.
   r-cran-irkernel python3-venv

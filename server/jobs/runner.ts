@@ -16,6 +16,7 @@ import {
   KernelManagerError,
 } from '../../kernel-manager/index.js';
 import type { FinalState, Output, Result } from './schemas.js';
+import { WidgetNames } from './widgets.js';
 
 /** A file placed in the work dir before the run (server/jobs/inputs.ts): not collected unless changed. */
 export interface InputFile {
@@ -161,6 +162,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
       last.text += x.text;
     } else result.outputs.push(x);
   };
+  const widgets = new WidgetNames();
   let wallLimit = false;
   const onLimit = (info: { kind: string }) => {
     if (info.kind === 'wall') wallLimit = true;
@@ -203,7 +205,7 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
           push({ output_type: 'stream', name: m.content.name, text: m.content.text });
         }
       } else if (isDisplayData(m) || isExecuteResult(m)) {
-        const data = m.content.data as Record<string, unknown>;
+        const data = widgets.placeholder(m.content.data as Record<string, unknown>);
         if (keep(Buffer.byteLength(JSON.stringify(data)))) {
           push({
             output_type: isExecuteResult(m) ? 'execute_result' : 'display_data',
@@ -229,6 +231,8 @@ export async function runJob(kernel: Kernel, o: RunOptions): Promise<RunOutcome>
         }
       } else if (isClearOutput(m)) {
         result.outputs = [];
+      } else if ((m as ChannelMessage).header.msg_type === 'comm_open') {
+        widgets.open((m as ChannelMessage).content as Record<string, unknown>);
       }
     }
   } catch (e) {

@@ -208,6 +208,7 @@ export class Cell {
         this.#emit('runcell:error', { ename: c.ename, evalue: c.evalue, traceback: c.traceback }),
       server: o.server,
       maxLines: o.maxOutputLines,
+      widgets: () => this.#kernel.widgets,
     });
     this.#area.el.dataset.empty = o.placeholder;
     frame.append(this.#editor.el, bar, keysBox, banner, progress, shareBox, this.#area.root, announce);
@@ -371,7 +372,8 @@ export class Cell {
     try {
       const api = this.#kernel.api;
       const kernel = this.#kernel.kernelName ?? (await api.kernelspecs()).default;
-      const outputs = JSON.stringify(this.#area.outputs).length < 1_500_000 ? this.#area.outputs : undefined;
+      const all = this.#kernel.widgets.snapshot(this.#area.outputs);
+      const outputs = JSON.stringify(all).length < 1_500_000 ? all : undefined;
       const p = await api.createPermalink({ code: this.code, kernel, ...(outputs ? { outputs } : {}) });
       const url = new URL(`/p/${encodeURIComponent(p.id)}`, o.server).href;
       const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

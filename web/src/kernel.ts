@@ -5,6 +5,7 @@
 import { Api, type KernelModel } from './api.js';
 import { type Message, newId, request, type StatusContent } from './messages.js';
 import { connect, type LinkState, type Transport, type TransportMode } from './transport/index.js';
+import { WidgetHost } from './widgets/hook.js';
 
 /** What a cell shows as its status. */
 export type KernelStatus = 'connecting' | 'ready' | 'busy' | 'idle' | 'reconnecting' | 'restarting' | 'dead';
@@ -44,6 +45,15 @@ export class KernelConnection {
   #detail: StatusDetail = { status: 'idle' };
   #link: LinkState = 'closed';
   #exec: 'idle' | 'busy' | 'starting' = 'idle';
+  /** Comm messages and widget outputs, on this connection's message stream (any transport). */
+  readonly widgets = new WidgetHost({
+    send: (type, content) => {
+      const m = request(type, content, this.#session);
+      this.#transport?.send(m);
+      return m.header.msg_id;
+    },
+    deliver: (m) => this.#dispatch(m),
+  });
 
   constructor(opts: KernelOptions) {
     this.api = new Api(opts.server, opts.token);
@@ -74,6 +84,8 @@ export class KernelConnection {
   }
 
   #set(status: KernelStatus, reason?: string): void {
+    if (status === 'dead' || status === 'restarting')
+      this.widgets.disable(status === 'dead' ? (reason ?? 'the kernel stopped') : 'the kernel restarted');
     this.#detail = { status, reason, transport: this.#transport?.kind, kernelId: this.#model?.id };
     for (const l of this.#listeners) l(this.#detail);
   }
@@ -119,6 +131,7 @@ export class KernelConnection {
   }
 
   #onLink(s: LinkState, detail?: string): void {
+    if (s === 'open' && this.#link === 'reconnecting') this.widgets.resync();
     this.#link = s;
     if (this.#detail.status === 'dead') return;
     if (s === 'open') this.#set(this.#exec === 'busy' ? 'busy' : 'ready');
@@ -127,6 +140,10 @@ export class KernelConnection {
   }
 
   #onMessage(m: Message): void {
+    if (!this.widgets.intercept(m)) this.#dispatch(m);
+  }
+
+  #dispatch(m: Message): void {
     const type = m.header?.msg_type;
     if (m.channel === 'iopub' && type === 'status') {
       const c = m.content as unknown as StatusContent;

@@ -20,8 +20,11 @@ import type {
 } from './messages.js';
 import { ansiToDom } from './render/ansi.js';
 import { elide } from './render/elide.js';
+import { renderTex } from './render/latex.js';
 import { renderBundle } from './render/mime.js';
+import { sanitizeHtml } from './render/sanitize.js';
 import { fixCarriageReturns, isServerNotice } from './render/stream.js';
+import { setRenderers, type WidgetHost } from './widgets/hook.js';
 
 export interface OutputHooks {
   /** An input() prompt was answered. */
@@ -35,6 +38,8 @@ export interface OutputHooks {
   server?: string;
   /** Lines of a stream shown before its middle is left out (0: all). */
   maxLines?: number;
+  /** The widgets of the cell's kernel (mounted into widget outputs). */
+  widgets?: () => WidgetHost;
 }
 
 interface Rendered {
@@ -193,6 +198,7 @@ export class OutputArea {
     this.#items.push(item);
     if (painted) this.#paintStream(item);
     this.el.appendChild(el);
+    this.#hooks.widgets?.().mount(el);
     this.#hooks.output(output);
     this.#layout();
   }
@@ -212,6 +218,7 @@ export class OutputArea {
       const el = renderOutput(item.output, this.#hooks.server);
       item.el.replaceWith(el);
       item.el = el;
+      this.#hooks.widgets?.().mount(el);
     }
     if (found) this.#layout();
     return found;
@@ -357,6 +364,7 @@ function streamElement(name: 'stdout' | 'stderr'): HTMLElement {
   el.className = `rc-stream rc-${name}`;
   return el;
 }
+setRenderers({ renderOutput: (o) => renderOutput(o), sanitizeHtml, renderTex });
 
 /** One output as DOM. */
 export function renderOutput(o: Output, server?: string): HTMLElement {

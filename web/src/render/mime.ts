@@ -4,6 +4,7 @@
 // goes to the sandboxed frame, and so does application/javascript (IPython's Javascript); text is always
 // inserted as text.
 import type { MimeBundle } from '../messages.js';
+import { WIDGET_MIME, widgetPlaceholder } from '../widgets/hook.js';
 import { ansiToDom } from './ansi.js';
 import { renderInFrame, runInFrame } from './frame.js';
 import { renderTex, renderTexIn, texOf } from './latex.js';
@@ -156,6 +157,8 @@ export function renderBundle(
   metadata: Record<string, unknown> = {},
   server?: string,
 ): HTMLElement {
+  // A widget view: a placeholder the cell's kernel mounts a live view (or a stored snapshot) into.
+  if (data[WIDGET_MIME]) return widgetPlaceholder(data);
   const mime = pickMime(data);
   if (!mime) {
     return pre('rc-text rc-muted', `[output of type ${Object.keys(data).join(', ') || 'unknown'} not shown]`);
