@@ -172,7 +172,15 @@ export class BwrapSandbox implements Sandbox {
     report.push(...describeCgroups(layout, config));
     const uids = new UidAllocator(config.uidRange, reserved);
     for (const line of report) log.info({ sandbox: 'bwrap' }, line);
-    return new BwrapSandbox(config, log, { uids, seccomp, layout, tmpfs, hooksDir, report, reserved: reservedSet });
+    return new BwrapSandbox(config, log, {
+      uids,
+      seccomp,
+      layout,
+      tmpfs,
+      hooksDir,
+      report,
+      reserved: reservedSet,
+    });
   }
 
   /**

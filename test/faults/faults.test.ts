@@ -16,9 +16,6 @@ import { KernelManager } from '../../kernel-manager/index.js';
 import { buildApp } from '../../server/app.js';
 import { kernelManagerConfig, loadConfig, storeOptions } from '../../server/config.js';
 import { openStore } from '../../server/store/db.js';
-import { postgresBackend } from '../server/store/helpers.js';
-import { TcpProxy } from '../server/store/tcp-proxy.js';
-import { SUITE_KERNELS } from '../suite-kernels.js';
 import {
   api,
   auth,
@@ -30,6 +27,9 @@ import {
   Tenant,
   TOKEN,
 } from '../security/helpers.js';
+import { postgresBackend } from '../server/store/helpers.js';
+import { TcpProxy } from '../server/store/tcp-proxy.js';
+import { SUITE_KERNELS } from '../suite-kernels.js';
 import { blockCgroups, blockMounts, leftovers, NOTHING } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
