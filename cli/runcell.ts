@@ -295,8 +295,19 @@ async function attach(rc: RunCell, specs: string[], quiet: boolean): Promise<str
     if (local) {
       if (!quiet) say(`uploading ${source} as ${name}…`);
       ids.push((await resumableUpload(rc, source, name)).id);
-    } else if (/^[0-9a-zA-Z_-]{8,}$/.test(source)) ids.push(source);
-    else throw new UsageError(`--file ${name}=${source}: no such file, and not an upload id`);
+    } else if (/^[0-9a-zA-Z_-]{8,}$/.test(source)) {
+      // An upload keeps the name it was uploaded with: say so rather than place it under another.
+      const named = await rc.uploadName(source).catch((e: unknown) => {
+        if (e instanceof RunCellError && e.status === 404)
+          throw new UsageError(`--file ${name}=${source}: no such file, and no such upload`);
+        throw e;
+      });
+      if (named !== undefined && named !== name)
+        throw new UsageError(
+          `--file ${name}=${source}: that upload is named ${JSON.stringify(named)}; use --file ${named}=${source}`,
+        );
+      ids.push(source);
+    } else throw new UsageError(`--file ${name}=${source}: no such file, and not an upload id`);
   }
   return ids;
 }

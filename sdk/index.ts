@@ -22,7 +22,7 @@ import type {
 } from '../shared/jobs.js';
 import { backoff, type HttpOptions, RunCellError, request, sleep } from './http.js';
 import { isPipelineFile, loadPipeline, PipelineError, parsePipeline } from './pipeline.js';
-import { tusUpload, type Uploaded, type UploadOptions } from './tus.js';
+import { tusUpload, type Uploaded, type UploadOptions, uploadName } from './tus.js';
 
 export type {
   EnvironmentInfo,
@@ -389,6 +389,11 @@ export class RunCell extends EventEmitter {
   /** Uploads a file (tus, resumable) for jobs' `files`; returns its upload id. */
   upload(data: Uint8Array, o: UploadOptions): Promise<Uploaded> {
     return tusUpload(this.#http, data, o);
+  }
+
+  /** The name an earlier upload is placed under in a job's working directory. */
+  uploadName(id: string): Promise<string | undefined> {
+    return uploadName(this.#http, id);
   }
 
   /** A file a job wrote. */

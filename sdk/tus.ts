@@ -55,6 +55,16 @@ async function call(
   return res;
 }
 
+/** The name an earlier upload will be placed under in a job's work dir (its `filename` metadata). */
+export async function uploadName(o: HttpOptions, id: string): Promise<string | undefined> {
+  const res = await call(o, 'HEAD', new URL(`/api/uploads/${encodeURIComponent(id)}`, o.url).toString(), {});
+  for (const pair of (res.headers.get('upload-metadata') ?? '').split(',')) {
+    const [k, v] = pair.trim().split(' ');
+    if (k === 'filename' && v) return Buffer.from(v, 'base64').toString();
+  }
+  return undefined;
+}
+
 export async function tusUpload(o: HttpOptions, data: Uint8Array, u: UploadOptions): Promise<Uploaded> {
   const size = data.byteLength;
   const chunk = u.chunkBytes ?? 4 * 1024 * 1024;

@@ -150,6 +150,28 @@ describe('runcell CLI', () => {
     const up = await cli(['upload', file('data.txt', 'x'.repeat(1000))]);
     expect(up.code).toBe(0);
     expect(up.stdout).toMatch(/^[A-Za-z0-9_-]{22}\n$/);
+    // --file: a local path is uploaded under NAME, an upload id is used as it is.
+    const reader = file('read.py', "print(len(open('local.txt').read()), len(open('data.txt').read()))\n");
+    const local = file('local-source.txt', 'y'.repeat(321));
+    const withFiles = await cli([
+      'submit',
+      reader,
+      '--file',
+      `local.txt=${local}`,
+      '--file',
+      `data.txt=${up.stdout.trim()}`,
+      '--json',
+    ]);
+    expect(withFiles.code, withFiles.stderr).toBe(0);
+    expect(JSON.parse(withFiles.stdout)[0].result.stdout).toBe('321 1000\n');
+    const renamed = await cli(['submit', reader, '--file', `other.txt=${up.stdout.trim()}`]);
+    expect(renamed.code).toBe(2);
+    expect(renamed.stderr).toMatch(/that upload is named "data\.txt"; use --file data\.txt=/);
+    const bad = await cli(['submit', reader, '--file', 'no-equals-sign']);
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: 'runcell: --file takes NAME=PATH_OR_UPLOAD, not "no-equals-sign"\n',
+    });
   });
 
   test('server killed mid-batch: running jobs are aborted, `rerun --aborted` brings the batch to all succeeded', async () => {
