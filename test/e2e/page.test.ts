@@ -124,7 +124,15 @@ describe('a twenty-cell page', () => {
     const ctx = await browser.newContext();
     onTestFinished(() => ctx.close());
     const pages = await Promise.all(['websocket', 'longpoll'].map((t) => open(ctx, t)));
-    for (const { cells } of pages) await Promise.all([0, 1].map((i) => runAndCheck(cells.nth(i), i + 1)));
+    const want = Array.from({ length: CELLS }, (_, i) => (i < 2 ? 1 : 0));
+    for (const [n, { cells }] of pages.entries()) {
+      await Promise.all([0, 1].map((i) => cells.nth(i).locator('.rc-run').click()));
+      await expect
+        .poll(async () => `${n ? 'longpoll' : 'websocket'}: ${await unfinished(cells, want)}`, {
+          timeout: 30_000,
+        })
+        .toBe(`${n ? 'longpoll' : 'websocket'}: `);
+    }
     expect(pageKernels()).toHaveLength(4);
     // The renderer dies: no pagehide, no beacon; only the connections going away tell the server.
     const t0 = Date.now();
