@@ -45,6 +45,7 @@ export async function shutdown(parts: ShutdownParts, limits: ShutdownLimits, log
   const step = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
+      log.info({ step: what, ms: Date.now() - started }, 'shutdown step done');
     } catch (err) {
       ok = false;
       log.error({ err, step: what }, 'shutdown step failed');

@@ -2,7 +2,7 @@
 // each kernel with its own uid, runtime dir, cgroups, bubblewrap arguments, rlimits and seccomp filter.
 // Kept apart from index.ts so the fork-server (zygote.ts) can build on it without an import cycle.
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { systemView } from './bwrap.js';
 import { type CgroupLayout, describeCgroups, detectCgroups, KernelCgroup } from './cgroups.js';
@@ -189,6 +189,8 @@ export class BwrapSandbox implements Sandbox {
    */
   async close(): Promise<void> {
     if (!this.#config.reclaim || this.#uids.live > 0) return;
+    // The start-up hooks are this instance's own (written at create); with the range owned, they go too.
+    await rm(this.#hooksDir, { recursive: true, force: true });
     const found = await reclaim({
       runtimeRoot: this.#config.runtimeRoot,
       uidRange: this.#config.uidRange,

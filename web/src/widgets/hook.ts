@@ -71,11 +71,11 @@ export class WidgetHost {
       else {
         this.#waiting = [m];
         void this.#start().then(
-          (w) => this.#drain(w),
+          () => this.#drain(),
           () => {
             // The chunk could not load: this kernel's widgets stay text; everything else goes on.
             this.#failed = true;
-            this.#drain(undefined);
+            this.#drain();
           },
         );
       }
@@ -84,7 +84,7 @@ export class WidgetHost {
     return this.#manager?.intercept(m) ?? false;
   }
 
-  #drain(w: WidgetManagerApi | undefined): void {
+  #drain(): void {
     const queue = this.#waiting ?? [];
     this.#waiting = undefined;
     for (const m of queue) if (!this.intercept(m)) this.#deps.deliver(m);

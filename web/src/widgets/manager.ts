@@ -316,6 +316,17 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
 
   render(id: string, el: HTMLElement): boolean {
     const model = this.models.get(id);
+    if (!model && this.dropped > 0 && !this.deadReason) {
+      // Opened past the cap: say so where the widget would have been.
+      el.replaceChildren();
+      const note = document.createElement('div');
+      note.className = 'rc-w-notice';
+      note.textContent = `Widget not shown: this kernel opened more than ${MAX_MODELS} widgets (${this.dropped} not shown).`;
+      ensureStyles(el);
+      el.append(note);
+      el.dataset.mounted = 'capped';
+      return true;
+    }
     if (!model) return false;
     ensureStyles(el);
     el.replaceChildren(renderView(model, this));

@@ -1,5 +1,5 @@
-// The Jupyter widget message protocol, both versions, as plain functions (unit-tested with recorded
-// sequences in test/web/widgets/protocol.test.ts). Followed:
+// The Jupyter widget message protocol, both versions, as plain functions (unit-tested through the manager
+// with recorded sequences in test/web/widgets/manager.test.ts). Followed:
 //  - protocol 2 (ipywidgets 7.x: 2.0.0; 8.x: 2.1.0): jupyter-widgets/ipywidgets
 //    packages/schema/messages.md ("Widget messaging protocol, version 2"): comm_open data
 //    {state, buffer_paths} with metadata {version}, kernel->frontend {method: 'update' | 'echo_update' |
