@@ -61,6 +61,8 @@ function parseJson(body: string): unknown {
 }
 
 const DEFAULT_ACCESS: RouteAccess = { auth: 'cell' };
+/** How long a stop lets open client connections finish before cutting them. */
+const CLOSE_CONNECTIONS_AFTER_MS = 1_000;
 /** Response headers cross-origin clients may read: Location of new kernels, the tus upload headers. */
 const EXPOSED_HEADERS = ['Location', 'Retry-After', ...tusExposedHeaders].join(', ');
 
@@ -252,7 +254,15 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     async close() {
       ctx.draining = true;
       ctx.kernels.closeAll('the server is shutting down');
-      await app.close();
+      // Streams and long-polls were ended above; a connection a client still holds open (a response
+      // it has not finished reading, a keep-alive socket mid-request) gets a second, then is cut, so
+      // a stop never waits on a client.
+      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_CONNECTIONS_AFTER_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
     },
   };
 }
