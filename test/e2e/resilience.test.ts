@@ -148,7 +148,7 @@ describe('the embed under trouble', () => {
   it('fires the documented DOM events, and starts no kernel before Run', async () => {
     const kernelStarts: string[] = [];
     page.on('request', (r) => {
-      if (r.method() === 'POST' && /\/api\/kernels$/.test(r.url())) kernelStarts.push(r.url());
+      if (r.method() === 'POST' && /\/api\/kernels(\?|$)/.test(r.url())) kernelStarts.push(r.url());
     });
     await page.goto(`${server.site}/cell`);
     cell = page.locator('#cell');
@@ -201,7 +201,7 @@ describe('the embed under trouble', () => {
     const p = await ctx.newPage();
     const starts: string[] = [];
     p.on('request', (r) => {
-      if (r.method() === 'POST' && /\/api\/kernels$/.test(r.url())) starts.push(r.url());
+      if (r.method() === 'POST' && /\/api\/kernels(\?|$)/.test(r.url())) starts.push(r.url());
     });
     await p.goto(`${server.site}/eager`);
     const top = p.locator('#top');

@@ -29,10 +29,12 @@ describe('the server killed with SIGKILL mid-batch, then started again', () => {
     const db = await createDb('postgres');
     cleanups.push(() => db.cleanup());
     const env = { DATABASE_URL: db.url };
-    // Another instance on this host, with a live kernel (a websocket client holds it).
+    // Another instance on this host, with a live kernel (a websocket client holds it). No warm pool
+    // there: its processes are then exactly that kernel's, which a demand-sized pool growing or
+    // retiring kernels would change under the comparison.
     const other = await startServerProcess(
       OTHER,
-      { DATABASE_URL: db.url, RUNCELL_INSTANCE_ID: 'faults-other' },
+      { DATABASE_URL: db.url, RUNCELL_INSTANCE_ID: 'faults-other', RUNCELL_POOL_SIZE: '0' },
       cleanups,
     );
     const k = (

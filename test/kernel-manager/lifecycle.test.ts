@@ -1,5 +1,5 @@
 // Lifecycle of real sandboxed kernels: restart, death, heartbeat, limits, shutdown, start-up failure.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ let manager: KernelManager;
 
 // A kernelspec whose "kernel" never answers: for the start-up timeout.
 const specRoot = mkdtempSync(join(tmpdir(), 'runcell-lifecycle-'));
+// Kernel uids must reach a spec's dir, or the spec is not offered (env-paths.ts).
+chmodSync(specRoot, 0o755);
 mkdirSync(join(specRoot, 'kernels', 'mute'), { recursive: true });
 writeFileSync(
   join(specRoot, 'kernels', 'mute', 'kernel.json'),

@@ -4,7 +4,7 @@
 // jupyter-server run with --gateway-url against runcell, driven through its own REST and websocket API.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ beforeAll(async () => {
   // A Jupyter data dir (the parent of kernels/, as RUNCELL_KERNELSPEC_DIRS takes) with a spec whose
   // kernel cannot start: a real failing kernel.
   dataDir = mkdtempSync(join(tmpdir(), 'runcell-jc-'));
+  // Kernel uids must reach a spec's dir, or the spec is not offered (env-paths.ts).
+  chmodSync(dataDir, 0o755);
   mkdirSync(join(dataDir, 'kernels', 'broken'), { recursive: true });
   writeFileSync(
     join(dataDir, 'kernels', 'broken', 'kernel.json'),

@@ -5,7 +5,7 @@
 // logged is the one the client received, and a clean stop logs nothing at error level.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ import { executeMsg, TOKEN } from './helpers.js';
 
 const SLOT = 27;
 const dir = mkdtempSync(join(tmpdir(), 'runcell-logs-'));
+// Kernel uids must reach a spec's dir, or the spec is not offered (env-paths.ts).
+chmodSync(dir, 0o755);
 // A kernelspec whose kernel never answers: the pool keeps one starting for as long as the test runs.
 mkdirSync(join(dir, 'jupyter', 'kernels', 'mute'), { recursive: true });
 writeFileSync(
