@@ -42,7 +42,9 @@ describe('warm pool', () => {
   });
 
   it('queues requests over the global cap, serves them when a kernel dies, and times out the rest', async () => {
-    m = await testManager(SLOT, { maxKernels: 1, pool: { size: 0, queueMax: 1, queueTimeoutMs: 1_500 } });
+    // The queue's timeout outlasts a used kernel's whole shutdown (its shutdown_request grace of 2 s,
+    // then the sandbox's teardown), which frees the slot the waiting request needs.
+    m = await testManager(SLOT, { maxKernels: 1, pool: { size: 0, queueMax: 1, queueTimeoutMs: 6_000 } });
     const first = await m.start();
     const waiting = m.start();
     // The queue holds one: a third request is refused at once.
@@ -53,6 +55,6 @@ describe('warm pool', () => {
     expect(second.id).not.toBe(first.id);
     const late = await m.start().catch((x: unknown) => x);
     expect((late as KernelManagerError).code).toBe('QUEUE_TIMEOUT');
-    expect((late as Error).message).toMatch(/within 1.5 s/);
+    expect((late as Error).message).toMatch(/within 6 s/);
   });
 });
