@@ -3,6 +3,7 @@
 
 import { Backoff, sleep } from '../../../shared/backoff.js';
 import type { Message } from '../messages.js';
+import { decodeBinaryFrame } from './binary.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 
@@ -73,6 +74,7 @@ export class WebSocketTransport implements Transport {
       return;
     }
     this.#ws = ws;
+    ws.binaryType = 'arraybuffer';
     let opened = false;
     const timer = setTimeout(() => {
       if (!opened) ws.close();
@@ -86,14 +88,18 @@ export class WebSocketTransport implements Transport {
       for (const m of this.#queue.splice(0)) ws.send(JSON.stringify(m));
     };
     ws.onmessage = (e: MessageEvent) => {
-      if (typeof e.data !== 'string') return; // binary frames carry buffers (widgets); not used here
-      let m: Message;
-      try {
-        m = JSON.parse(e.data) as Message;
-      } catch {
-        return;
+      let m: Message | undefined;
+      if (typeof e.data === 'string') {
+        try {
+          m = JSON.parse(e.data) as Message;
+        } catch {
+          return;
+        }
+      } else if (e.data instanceof ArrayBuffer) {
+        // A message with buffers (widget values: an Image's bytes) comes as a binary frame.
+        m = decodeBinaryFrame(e.data);
       }
-      if (this.#dedupe.first(m.header?.msg_id)) this.#events.message(m);
+      if (m && this.#dedupe.first(m.header?.msg_id)) this.#events.message(m);
     };
     ws.onclose = (e: CloseEvent) => {
       clearTimeout(timer);
