@@ -37,6 +37,17 @@ describe('the server killed with SIGKILL mid-batch, then started again', () => {
       { DATABASE_URL: db.url, RUNCELL_INSTANCE_ID: 'faults-other', RUNCELL_POOL_SIZE: '0' },
       cleanups,
     );
+    // Its environment probes (a short-lived sandbox per kernelspec, at start-up) are done first, so
+    // the processes compared below are the held kernel's alone.
+    await until(
+      async () => {
+        const r = await fetch(`${other.base}/api/environments`, { headers: auth });
+        const b = (await r.json()) as { environments: { environment: unknown }[] };
+        return r.ok && b.environments.every((e) => e.environment !== null);
+      },
+      60_000,
+      "the other instance's environment probes",
+    );
     const k = (
       (await (
         await fetch(`${other.base}/api/kernels`, { method: 'POST', headers: jsonHeaders, body: '{}' })
