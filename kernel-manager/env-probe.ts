@@ -105,6 +105,7 @@ export async function probeEnvironment(
       outputBytes: OUTPUT_BYTES,
       connectionFile: () => Buffer.from('{}'),
       deadline: Date.now() + o.timeoutMs,
+      runsToExit: true,
     });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => {

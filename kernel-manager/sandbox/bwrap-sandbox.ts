@@ -238,7 +238,9 @@ export class BwrapSandbox implements Sandbox {
       return { proc, uid, cgroupProcs: held.cgroup.procsFiles };
     } catch (e) {
       const output = (e as { output?: string }).output;
-      this.#log.error({ err: e, kernelId: req.kernelId, uid, output }, 'kernel sandbox failed to start');
+      if (req.runsToExit)
+        this.#log.info({ err: e, kernelId: req.kernelId, uid }, 'a probe ended before its start was seen');
+      else this.#log.error({ err: e, kernelId: req.kernelId, uid, output }, 'kernel sandbox failed to start');
       throw e;
     }
   }

@@ -57,6 +57,8 @@ export interface LaunchRequest {
   /** When (epoch ms) the kernel's whole start-up budget ends; the sandbox's own set-up counts against
    * it (on a loaded machine bubblewrap alone can take seconds). Default: 30 s from the call. */
   deadline?: number;
+  /** A program that runs to its end (an environment probe): exiting before set-up was seen is its end, not a failure to log. */
+  runsToExit?: boolean;
 }
 
 export interface ExitInfo {
