@@ -4,7 +4,10 @@
 //   /usr/bin/nice …       (kernels yield the CPU to the server and its I/O: a busy kernel cannot
 //                          slow down everyone else's round trips)
 //   /usr/bin/prlimit …    (rlimits, inherited by everything below)
-//   /usr/bin/setpriv …    (drops to the kernel's uid: no groups, no capabilities, no new privileges)
+//   /usr/bin/setpriv …    (drops to the kernel's uid: no groups, no capabilities, no new privileges;
+//                          the parent-death signal, set after the uid change, which would clear it)
+//   /bin/sh -c LIFELINE   (exits unless the server is still its parent: a server killed before
+//                          setpriv set that signal would otherwise leave this kernel running)
 //   /usr/bin/bwrap --args 3   (unprivileged: namespaces, the minimal view, seccomp)
 // fds 0-2 and the pipes below are all the chain keeps.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -37,6 +40,12 @@ const PROLOGUE = `for f in /proc/$$/fd/*; do n=\${f##*/}; if [ "$n" -gt ${LAST_F
 n=$1; shift
 while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done
 exec -c "$@"`;
+
+// Runs after setpriv armed the parent-death signal. The server killed between the fork and that
+// moment never sends it (bubblewrap's own --die-with-parent has the same gap), so this checks the
+// parent is still the server; from here on the kernel dies with it. (dash exports the PWD it sets: unset,
+// so bubblewrap's environment stays empty.)
+const LIFELINE = '[ "$PPID" = "$0" ] || exit 1; unset PWD; exec "$@"';
 
 export interface LaunchContext {
   config: SandboxConfig;
@@ -160,7 +169,12 @@ export async function spawnSandboxed(
     '--inh-caps=-all',
     '--bounding-set=-all',
     '--no-new-privs',
+    '--pdeathsig=KILL',
     '--',
+    '/bin/sh',
+    '-c',
+    LIFELINE,
+    String(process.pid),
     '/usr/bin/bwrap',
     '--args',
     String(FD.args),

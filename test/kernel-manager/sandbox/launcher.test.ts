@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSandbox, defaultSandboxConfig } from '../../../kernel-manager/sandbox/index.js';
 import { processesOfUid } from '../../../kernel-manager/sandbox/procs.js';
 import { launchPy, type TestSandbox, testSandbox, until } from './helpers.js';
 
@@ -107,6 +108,50 @@ await p.destroy();`,
     if (uid !== undefined) expect(await processesOfUid(uid)).toEqual([]);
     expect(kernelDirs(t.config.runtimeRoot)).toEqual([]);
   });
+
+  it('a server killed the moment it forked a kernel leaves no kernel running', async () => {
+    // The window bubblewrap's --die-with-parent leaves open: the server dies after the fork (and after
+    // it wrote the sandbox's arguments) but before anything in the chain armed the parent-death signal.
+    // The server here kills itself right there, on each of several launches in a row.
+    const range: [number, number] = [1_710_000_080, 1_710_000_099];
+    const root = `/run/rct-die-${process.pid}`;
+    const script = `/run/rct-die-${process.pid}.mts`;
+    writeFileSync(
+      script,
+      `import cp from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+const spawn = cp.spawn;
+cp.spawn = (...a) => { const c = spawn(...a); if (a[0] === '/bin/bash') process.nextTick(() => process.kill(process.pid, 'SIGKILL')); return c; };
+syncBuiltinESMExports();
+const { createSandbox, defaultSandboxConfig } = await import('${repo}kernel-manager/sandbox/index.ts');
+const sb = await createSandbox({ ...defaultSandboxConfig(), uidRange: [${range[0]}, ${range[1]}], runtimeRoot: '${root}' });
+await sb.launch({ kernelId: 'k', env: {}, connectionFile: () => Buffer.from('{}'), argv: ['/usr/bin/sleep', '300'] });`,
+    );
+    const inRange = async () => {
+      const found: number[] = [];
+      for (let u = range[0]; u <= range[1]; u++) found.push(...(await processesOfUid(u)));
+      return found;
+    };
+    try {
+      for (let i = 0; i < 5; i++) {
+        const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repo, stdio: 'ignore' });
+        expect(await new Promise((r) => child.once('exit', (_code, signal) => r(signal)))).toBe('SIGKILL');
+        // Whatever the chain had reached, it ends without the server (a bound, not a timing).
+        expect(await until(async () => (await inRange()).length === 0, 10_000)).toBe(true);
+      }
+    } finally {
+      // What the killed runs left (cgroups, runtime dirs) is reclaimed as a restarted server would.
+      const sb = await createSandbox({
+        ...defaultSandboxConfig(),
+        uidRange: range,
+        runtimeRoot: root,
+        reclaim: true,
+      });
+      await sb.close?.();
+      await rm(script, { force: true });
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('refuses a runtime root too long for ipc socket paths', async () => {
     await expect(testSandbox(1_710_000_060, { runtimeRoot: `/run/rct-${'x'.repeat(90)}` })).rejects.toThrow(
