@@ -13,7 +13,7 @@ import { type Kernel, type KernelManager, KernelManagerError } from '../../kerne
 import type { RemoteKernel } from '../../kernel-manager/providers/remote-kernel.js';
 import { kernelManagerConfig, loadConfig } from '../../server/config.js';
 import { newKernel, RawClient, startServer } from '../server/helpers.js';
-import { run, testManager } from './helpers.js';
+import { run, startRun, testManager } from './helpers.js';
 
 const TOKEN = 'gw-token-0123456789';
 /** jupyter-server refuses to run as root, and its kernels are unsandboxed: both run as nobody. */
@@ -183,10 +183,15 @@ describe('remote kernels on two jupyter-servers', () => {
 
   it('interrupts a running execution', async () => {
     const k = kernels[1] as Kernel;
-    const running = run(k, 'import time\nfor _ in range(300): time.sleep(0.1)');
-    await until(() => k.state === 'busy', 10_000, 'busy');
+    // Interrupted once the code runs (its first output), not when the kernel says busy: a SIGINT that
+    // lands before the code starts is caught by ipykernel itself and lost.
+    const { out, done } = startRun(
+      k,
+      'import time\nprint("running", flush=True)\nfor _ in range(300): time.sleep(0.1)',
+    );
+    await until(() => out.stdout.includes('running'), 10_000, 'the code running');
     await k.interrupt();
-    const r = await running;
+    const r = await done;
     expect(r.reply?.content.ename).toBe('KeyboardInterrupt');
     expect((await run(k, '2+3')).reply?.content.status).toBe('ok');
   });

@@ -44,19 +44,31 @@ export interface Collected {
   types: string[];
 }
 
-export async function run(kernel: Kernel, code: string, input?: string): Promise<Collected> {
+/** Runs `code`; `out` fills as messages arrive (for a test that acts mid-run), `done` when it ends. */
+export function startRun(
+  kernel: Kernel,
+  code: string,
+  input?: string,
+): { out: Collected; done: Promise<Collected> } {
   const out: Collected = { messages: [], stdout: '', stderr: '', reply: undefined, types: [] };
-  for await (const m of kernel.execute(code, input === undefined ? {} : { input })) {
-    out.messages.push(m);
-    out.types.push(m.header.msg_type);
-    if (m.header.msg_type === 'stream') {
-      const c = m.content as { name: string; text: string };
-      if (c.name === 'stdout') out.stdout += c.text;
-      else out.stderr += c.text;
+  const done = (async () => {
+    for await (const m of kernel.execute(code, input === undefined ? {} : { input })) {
+      out.messages.push(m);
+      out.types.push(m.header.msg_type);
+      if (m.header.msg_type === 'stream') {
+        const c = m.content as { name: string; text: string };
+        if (c.name === 'stdout') out.stdout += c.text;
+        else out.stderr += c.text;
+      }
+      if (m.header.msg_type === 'execute_reply') out.reply = m;
     }
-    if (m.header.msg_type === 'execute_reply') out.reply = m;
-  }
-  return out;
+    return out;
+  })();
+  return { out, done };
+}
+
+export function run(kernel: Kernel, code: string, input?: string): Promise<Collected> {
+  return startRun(kernel, code, input).done;
 }
 
 /** Host pids of every live (non-zombie) process running as a uid in [lo, hi]. */

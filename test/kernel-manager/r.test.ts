@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelManager } from '../../kernel-manager/index.js';
 import type { Kernel } from '../../kernel-manager/types.js';
-import { type Collected, pidsOfUids, run, testManager, waitFor } from './helpers.js';
+import { pidsOfUids, run, startRun, testManager, waitFor } from './helpers.js';
 
 const SLOT = 161;
 const LO = 61_000 + SLOT * 100;
@@ -74,20 +74,13 @@ describe('R kernel (IRkernel) in the sandbox', () => {
   it('is interrupted out of a long computation and goes on', async () => {
     // Interrupted once the code runs (its first output), not when the kernel says busy: a SIGINT
     // before R evaluates the code is not an interrupt of it.
-    const r: Collected = { messages: [], stdout: '', stderr: '', reply: undefined, types: [] };
-    const running = (async () => {
-      for await (const m of k.execute(
-        'cat("sleeping\\n"); flush.console(); Sys.sleep(60); cat("not interrupted")',
-      )) {
-        r.messages.push(m);
-        r.types.push(m.header.msg_type);
-        if (m.header.msg_type === 'stream') r.stdout += (m.content as { text: string }).text;
-        if (m.header.msg_type === 'execute_reply') r.reply = m;
-      }
-    })();
+    const { out: r, done } = startRun(
+      k,
+      'cat("sleeping\\n"); flush.console(); Sys.sleep(60); cat("not interrupted")',
+    );
     await waitFor(() => r.stdout.includes('sleeping'), 10_000, 'the code running');
     await k.interrupt();
-    await running;
+    await done;
     expect(r.stdout).not.toMatch(/not interrupted/);
     // IRkernel says 'abort'; clients get the spec's 'aborted'.
     expect(reply(r).status).toBe('aborted');

@@ -191,8 +191,10 @@ print("reaped")`,
   });
 
   it('CPU spin: interrupted through the API, the kernel lives on', async () => {
-    const o = await attack('cpu spin (interrupted)', 'while True:\n    pass', {
+    const o = await attack('cpu spin (interrupted)', 'print("spinning", flush=True)\nwhile True:\n    pass', {
       after: async (t) => {
+        // Once the code runs (its first output): a SIGINT that lands before it starts is lost.
+        await t.client.next((x) => x.header.msg_type === 'stream', 10_000, 0);
         expect((await api(s, 'POST', `/api/kernels/${t.id}/interrupt`)).status).toBe(204);
       },
     });

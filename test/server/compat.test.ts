@@ -104,13 +104,13 @@ describe.each([
       expect(withInput.stdout).toBe('hi ada\n');
 
       // Interrupt a busy kernel.
-      const busy = kc.requestExecute({ code: 'import time\ntime.sleep(30)' });
+      // Once the code runs (its first output): a SIGINT that lands before it starts is lost.
+      const busy = kc.requestExecute({ code: 'import time\nprint("sleeping", flush=True)\ntime.sleep(30)' });
       await new Promise<void>((resolve) => {
         busy.onIOPub = (m) => {
-          if (m.header.msg_type === 'execute_input') resolve();
+          if (m.header.msg_type === 'stream') resolve();
         };
       });
-      await new Promise((r) => setTimeout(r, 200));
       await kc.interrupt();
       const interrupted = (await busy.done) as KernelMessage.IExecuteReplyMsg;
       expect(interrupted.content.status).toBe('error');
