@@ -3,6 +3,12 @@
 // hierarchy at /sys/fs/cgroup/unified that still offers cgroup.kill. Each kernel gets
 // <hierarchy>/<parent>/u<uid>; the launcher writes its own pid into every cgroup.procs before it execs
 // anything, so nothing of the kernel ever runs outside its cgroups.
+//
+// CPU: kernels also get a cgroup in the cpu hierarchy (v2 `+cpu`, or v1 `cpu`) whose parent weighs as
+// one process at the kernels' niceness. Not only a share: a task outside the root cpu group is not
+// scheduled by session autogroup (CONFIG_SCHED_AUTOGROUP, on by default in Debian's and most kernels),
+// and every kernel is a new session (bubblewrap's --new-session), so without it each kernel's
+// autogroup weighed as much as the whole server, and its niceness counted for nothing.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +28,12 @@ export interface CgroupLayout {
   /** cgroup v1 memory and pids parents. */
   v1Memory?: string;
   v1Pids?: string;
+  /** The kernels' cpu parent: the v2 directory (cpu controller on) or the v1 cpu one. */
+  cpu?: { dir: string; v2: boolean };
 }
+
+/** CFS weight of a task at `nice` relative to nice 0 (each step is about 1.25x; kernel's sched_prio_to_weight). */
+export const niceWeight = (nice: number) => 1.25 ** -Math.max(-20, Math.min(19, nice));
 
 const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
 
@@ -57,8 +68,11 @@ export function keyed(text: string | undefined, key: string): number | undefined
   return m ? Number(m[1]) : undefined;
 }
 
-/** Finds what this host lets us use and creates the `parent` cgroups. Never throws. */
-export async function detectCgroups(parent: string): Promise<CgroupLayout> {
+/**
+ * Finds what this host lets us use and creates the `parent` cgroups; the kernels as a whole weigh on
+ * the CPU as one task at `nice`. Never throws.
+ */
+export async function detectCgroups(parent: string, nice = 10): Promise<CgroupLayout> {
   const layout: CgroupLayout = { v2Limits: false };
   const pureV2 = existsSync(`${ROOT}/cgroup.controllers`);
   const v2Root = pureV2 ? ROOT : existsSync(`${ROOT}/unified/cgroup.procs`) ? `${ROOT}/unified` : undefined;
@@ -75,6 +89,17 @@ export async function detectCgroups(parent: string): Promise<CgroupLayout> {
           await tryWrite(`${dir}/cgroup.subtree_control`, '+memory +pids');
           const enabled = (await readText(`${dir}/cgroup.subtree_control`)) ?? '';
           layout.v2Limits = /\bmemory\b/.test(enabled) && /\bpids\b/.test(enabled);
+        }
+        if (/\bcpu\b/.test(offered)) {
+          await tryWrite(`${v2Root}/cgroup.subtree_control`, '+cpu');
+          await tryWrite(`${dir}/cgroup.subtree_control`, '+cpu');
+          const enabled = (await readText(`${dir}/cgroup.subtree_control`)) ?? '';
+          // cpu.weight 100 is a nice-0 task's.
+          if (
+            /\bcpu\b/.test(enabled) &&
+            (await tryWrite(`${dir}/cpu.weight`, String(Math.max(1, Math.round(100 * niceWeight(nice))))))
+          )
+            layout.cpu = { dir, v2: true };
         }
       }
     } catch {
@@ -95,6 +120,17 @@ export async function detectCgroups(parent: string): Promise<CgroupLayout> {
       }
     }
   }
+  if (!layout.cpu && !pureV2) {
+    const dir = `${ROOT}/cpu/${parent}`;
+    try {
+      await mkdir(dir, { recursive: true });
+      // cpu.shares 1024 is a nice-0 task's.
+      if (await tryWrite(`${dir}/cpu.shares`, String(Math.max(2, Math.round(1024 * niceWeight(nice))))))
+        layout.cpu = { dir, v2: false };
+    } catch {
+      // not writable
+    }
+  }
   return layout;
 }
 
@@ -111,11 +147,22 @@ export function describeCgroups(layout: CgroupLayout, limits: CgroupLimits): str
     else lines.push('cgroup pids limit: NOT available on this host (RLIMIT_NPROC only)');
   }
   lines.push(
+    layout.cpu
+      ? `cgroup ${layout.cpu.v2 ? 'v2' : 'v1'} cpu ${layout.cpu.dir}: kernels weigh as one niced task, one cgroup each`
+      : 'cgroup cpu: NOT available on this host (niceness only; with session autogroups it barely counts)',
+  );
+  lines.push(
     layout.v2
       ? `cgroup v2 ${layout.v2}: cgroup.kill for cleanup`
       : 'cgroup.kill: not available (cleanup kills cgroup members and every process of the uid)',
   );
   return lines;
+}
+
+/** The parents kernel cgroups are made under, once each (v2's cpu parent is its only v2 one). */
+function uniqueDirs(layout: CgroupLayout): string[] {
+  const dirs = [layout.v2, layout.v1Memory, layout.v1Pids, layout.cpu?.dir];
+  return [...new Set(dirs.filter((d): d is string => d !== undefined))];
 }
 
 export class KernelCgroup {
@@ -128,9 +175,7 @@ export class KernelCgroup {
     this.#layout = layout;
     this.#name = name;
     this.#limits = limits;
-    this.#dirs = [layout.v2, layout.v1Memory, layout.v1Pids]
-      .filter((d): d is string => d !== undefined)
-      .map((d) => `${d}/${name}`);
+    this.#dirs = uniqueDirs(layout).map((d) => `${d}/${name}`);
   }
 
   /** Creates the kernel's cgroups (replacing a leftover of a crashed run) and applies the limits. */
@@ -170,8 +215,7 @@ export class KernelCgroup {
   /** Names of the kernel cgroups that exist under `layout`'s parents, in any hierarchy. */
   static async existing(layout: CgroupLayout): Promise<string[]> {
     const names = new Set<string>();
-    for (const d of [layout.v2, layout.v1Memory, layout.v1Pids]) {
-      if (!d) continue;
+    for (const d of uniqueDirs(layout)) {
       try {
         for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
       } catch {

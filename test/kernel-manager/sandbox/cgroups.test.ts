@@ -159,6 +159,26 @@ print(json.dumps(out))`,
     expect(r.json.core).toEqual([0, 0]);
   });
 
+  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one niced task', async () => {
+    // In the root cpu group, a kernel (a new session) would be scheduled by its session's autogroup,
+    // which weighs as much as the whole server whatever the kernel's niceness.
+    const layout = await detectCgroups('runcell', 10);
+    expect(layout.cpu).toBeDefined();
+    const cpu = layout.cpu as { dir: string; v2: boolean };
+    const weight = readFileSync(`${cpu.dir}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`, 'utf8').trim();
+    expect(weight).toBe(cpu.v2 ? '11' : '110');
+    const p = await launchPy(t.sb, 'import time; time.sleep(30)');
+    try {
+      const rel = cpu.dir.replace(/^\/sys\/fs\/cgroup\/(cpu\/|unified\/)?/, '/');
+      const line = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => (cpu.v2 ? l.startsWith('0::') : /^\d+:[^:]*\bcpu\b[^:]*:/.test(l)));
+      expect(line?.split(':')[2]).toBe(`${rel}/u${p.uid}`);
+    } finally {
+      await p.destroy();
+    }
+  });
+
   it('runs the kernel niced below the server, and it cannot raise its priority back', async () => {
     const r = await pyJson<{ nice: number; raise: string }>(
       t.sb,
