@@ -234,6 +234,7 @@ export class KernelManager extends EventEmitter {
     }
     if (!this.#specs.has(name)) throw new KernelManagerError('NO_SUCH_SPEC', `no kernelspec named "${name}"`);
     const k = await this.#pool.acquire(name);
+    await k.foreground();
     k.assign(opts.owner);
     this.#assigned.add(k);
     this.emit('kernel', k);

@@ -44,6 +44,8 @@ export class LocalKernel extends KernelCore {
   #signer: Signer | undefined;
   #generation = 0;
   #dropStreams = false;
+  /** Handed out: its starts (the first one done, restarts) have a kernel's full CPU weight. */
+  #foreground = false;
   /** The kernel's work dir: files the code writes, and uploads placed for it. */
   readonly files: WorkDir;
 
@@ -61,6 +63,19 @@ export class LocalKernel extends KernelCore {
       deps.sandboxed,
       () => this.#proc?.pid,
     );
+  }
+
+  /**
+   * Handed out of the pool: from now on it weighs on the CPU as a kernel in use, not as a start
+   * refilling the pool (which yields to kernels in use). Never fails a hand-out.
+   */
+  async foreground(): Promise<void> {
+    this.#foreground = true;
+    try {
+      await this.#proc?.foreground?.();
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not raise the CPU weight of a handed-out kernel');
+    }
   }
 
   /** Host pid of the kernel process (tests and diagnostics). */
@@ -130,6 +145,7 @@ export class LocalKernel extends KernelCore {
       this.#proc = await this.#deps.sandbox.launch({
         kernelId: this.id,
         deadline,
+        background: !this.#foreground,
         argv: spec.argv,
         env: { ...spec.env, JPY_PARENT_PID: '1' },
         binds: spec.binds,

@@ -222,7 +222,7 @@ export class BwrapSandbox implements Sandbox {
     };
     try {
       h.runtime = await RuntimeDir.create(this.#config.runtimeRoot, uid, this.#tmpfs);
-      h.cgroup = await KernelCgroup.create(this.#layout, `u${uid}`, this.#config);
+      h.cgroup = await KernelCgroup.create(this.#layout, `u${uid}`, this.#config, req.background);
     } catch (e) {
       this.#log.error({ err: e, kernelId: req.kernelId, uid }, 'kernel sandbox set-up failed');
       await teardown(h).catch((err) => this.#log.error({ err, uid }, 'cleanup after failed set-up failed'));

@@ -178,8 +178,16 @@ export class KernelCgroup {
     this.#dirs = uniqueDirs(layout).map((d) => `${d}/${name}`);
   }
 
-  /** Creates the kernel's cgroups (replacing a leftover of a crashed run) and applies the limits. */
-  static async create(layout: CgroupLayout, name: string, limits: CgroupLimits): Promise<KernelCgroup> {
+  /**
+   * Creates the kernel's cgroups (replacing a leftover of a crashed run) and applies the limits; a
+   * `background` kernel starts at a quarter of the CPU weight (setBackground).
+   */
+  static async create(
+    layout: CgroupLayout,
+    name: string,
+    limits: CgroupLimits,
+    background = false,
+  ): Promise<KernelCgroup> {
     const cg = new KernelCgroup(layout, name, limits);
     if (cg.#dirs.some((d) => existsSync(d))) await cg.destroy();
     for (const d of cg.#dirs) await mkdir(d);
@@ -204,7 +212,21 @@ export class KernelCgroup {
         await set(`${d}/memory.memsw.limit_in_bytes`, limits.memoryBytes);
     }
     if (layout.v1Pids) await set(`${layout.v1Pids}/${name}/pids.max`, limits.pids);
+    if (background) await cg.setBackground(true);
     return cg;
+  }
+
+  /** A quarter of a kernel's CPU weight (a pool kernel starting), or all of it. */
+  async setBackground(background: boolean): Promise<void> {
+    const cpu = this.#layout.cpu;
+    if (!cpu) return;
+    const [file, full] = cpu.v2 ? ['cpu.weight', 100] : ['cpu.shares', 1024];
+    const value = String(background ? full / 4 : full);
+    try {
+      await writeFile(`${cpu.dir}/${this.#name}/${file}`, value);
+    } catch (e) {
+      throw new Error(`cannot set ${cpu.dir}/${this.#name}/${file}`, { cause: e });
+    }
   }
 
   /** Kills and removes a cgroup `name` a previous run left in any hierarchy of `layout` (reclaim.ts). */

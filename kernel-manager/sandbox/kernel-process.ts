@@ -75,6 +75,10 @@ export class KernelProcess implements SandboxedProcess {
   #hasExited = false;
   #destroying: Promise<void> | undefined;
 
+  foreground(): Promise<void> {
+    return this.#h.cgroup?.setBackground(false) ?? Promise.resolve();
+  }
+
   constructor(kernelId: string, child: ChildProcess, tail: OutputTail, h: KernelHandle) {
     this.kernelId = kernelId;
     this.#child = child;

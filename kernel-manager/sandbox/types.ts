@@ -59,6 +59,11 @@ export interface LaunchRequest {
   deadline?: number;
   /** A program that runs to its end (an environment probe): exiting before set-up was seen is its end, not a failure to log. */
   runsToExit?: boolean;
+  /**
+   * A pool kernel nobody holds yet: it starts at a quarter of a kernel's CPU weight, so starts that
+   * refill the pool yield to the kernels visitors use, until foreground().
+   */
+  background?: boolean;
 }
 
 export interface ExitInfo {
@@ -82,6 +87,8 @@ export interface SandboxedProcess {
   signal(sig: NodeJS.Signals): void;
   /** A limit the sandbox saw breached so far (cgroup OOM, pids), if any. */
   limitHit(): string | undefined;
+  /** Gives a kernel launched `background` a kernel's full CPU weight (it was handed out). */
+  foreground?(): Promise<void>;
   /** The last few KiB the kernel wrote to stdout/stderr (bounded), e.g. to explain a start-up failure. */
   output?(): string;
   /**

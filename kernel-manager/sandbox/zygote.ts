@@ -152,6 +152,11 @@ class ForkedProcess implements SandboxedProcess {
     return this.#sandbox.ipcPrefix;
   }
 
+  /** The fork sits in its placeholder's cgroups. */
+  foreground(): Promise<void> {
+    return this.#sandbox.foreground?.() ?? Promise.resolve();
+  }
+
   /** The kernel's wait status as reported by the zygote (128 + n: killed by signal n). */
   exitedWith(status: number | null): void {
     this.#finish(status);

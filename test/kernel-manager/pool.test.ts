@@ -1,6 +1,10 @@
 // Warm pool, global cap and the bounded wait queue, with real kernels.
+
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KernelManager, KernelManagerError } from '../../kernel-manager/index.js';
+import type { LocalKernel } from '../../kernel-manager/kernel.js';
+import { detectCgroups } from '../../kernel-manager/sandbox/cgroups.js';
 import { run, testManager, waitFor } from './helpers.js';
 
 const SLOT = 4;
@@ -21,6 +25,22 @@ describe('warm pool', () => {
     expect((await run(k, 'print(2*21)')).stdout).toBe('42\n');
     await waitFor(() => m?.stats().pooled === 2, 30_000, 'the pool to refill');
     expect(m.stats().live).toBe(3);
+    // The kernel in use has a kernel's full CPU weight; the pool's, a quarter (refills yield to it).
+    const cpu = (await detectCgroups('runcell')).cpu;
+    expect(cpu).toBeDefined();
+    if (cpu) {
+      const base = 61_000 + SLOT * 100;
+      const file = cpu.v2 ? 'cpu.weight' : 'cpu.shares';
+      const weights = new Map<number, string>();
+      for (let uid = base; uid < base + 100; uid++) {
+        const f = `${cpu.dir}/u${uid}/${file}`;
+        if (existsSync(f)) weights.set(uid, readFileSync(f, 'utf8').trim());
+      }
+      const full = cpu.v2 ? '100' : '1024';
+      const quarter = cpu.v2 ? '25' : '256';
+      expect(weights.get((k as LocalKernel).uid as number)).toBe(full);
+      expect([...weights.values()].sort()).toEqual([full, quarter, quarter].sort());
+    }
   });
 
   it('never reuses a kernel: each owner gets a fresh one, and a shut-down kernel is gone', async () => {

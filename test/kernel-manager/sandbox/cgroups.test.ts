@@ -159,7 +159,7 @@ print(json.dumps(out))`,
     expect(r.json.core).toEqual([0, 0]);
   });
 
-  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one niced task', async () => {
+  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one niced task; pool kernels weigh less until handed out', async () => {
     // In the root cpu group, a kernel (a new session) would be scheduled by its session's autogroup,
     // which weighs as much as the whole server whatever the kernel's niceness.
     const layout = await detectCgroups('runcell', 10);
@@ -167,8 +167,19 @@ print(json.dumps(out))`,
     const cpu = layout.cpu as { dir: string; v2: boolean };
     const weight = readFileSync(`${cpu.dir}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`, 'utf8').trim();
     expect(weight).toBe(cpu.v2 ? '11' : '110');
-    const p = await launchPy(t.sb, 'import time; time.sleep(30)');
+    const p = await t.sb.launch({
+      kernelId: 'cpu-weight',
+      argv: ['/usr/bin/python3', '-c', 'import time; time.sleep(30)'],
+      env: {},
+      connectionFile: () => Buffer.from('{}'),
+      background: true,
+    });
     try {
+      // Launched for the pool: a quarter of a kernel's weight, the full weight once handed out.
+      const own = `${cpu.dir}/u${p.uid}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`;
+      expect(readFileSync(own, 'utf8').trim()).toBe(cpu.v2 ? '25' : '256');
+      await p.foreground?.();
+      expect(readFileSync(own, 'utf8').trim()).toBe(cpu.v2 ? '100' : '1024');
       const rel = cpu.dir.replace(/^\/sys\/fs\/cgroup\/(cpu\/|unified\/)?/, '/');
       const line = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8')
         .split('\n')
