@@ -147,7 +147,7 @@ export class BwrapSandbox implements Sandbox {
     } catch (e) {
       throw fail(`runtime root ${config.runtimeRoot} cannot be used`, e);
     }
-    const layout = await detectCgroups(CGROUP_PARENT, config.nice);
+    const layout = await detectCgroups(CGROUP_PARENT);
     const reservedSet = new Set(reserved);
     if (config.reclaim) {
       const found = await reclaim({

@@ -4,13 +4,18 @@
 // <hierarchy>/<parent>/u<uid>; the launcher writes its own pid into every cgroup.procs before it execs
 // anything, so nothing of the kernel ever runs outside its cgroups.
 //
-// CPU: kernels also get a cgroup in the cpu hierarchy (v2 `+cpu`, or v1 `cpu`) whose parent weighs as
-// one process at the kernels' niceness. Not only a share: a task outside the root cpu group is not
-// scheduled by session autogroup (CONFIG_SCHED_AUTOGROUP, on by default in Debian's and most kernels),
-// and every kernel is a new session (bubblewrap's --new-session), so without it each kernel's
-// autogroup weighed as much as the whole server, and its niceness counted for nothing.
+// CPU: kernels also get a cgroup each in the cpu hierarchy (v2 `+cpu`, or v1 `cpu`), so they share the
+// CPU equally whatever their thread count, under a parent that weighs as one ordinary process per core:
+// however many kernels are busy, the server keeps at least 1/(cores + 1) of the machine, and kernels
+// keep theirs against any other busy process. Without it, every kernel is a new session (bubblewrap's
+// --new-session) and session autogroups (CONFIG_SCHED_AUTOGROUP, on by default in Debian's and most
+// kernels) weighed each one as much as the whole server, whatever its niceness: a task outside the
+// root cpu group is not scheduled by autogroup. (A fixed nice-10 weight for all kernels together was
+// tried: the server kept all its CPU, but two other busy processes on the host slowed a kernel's
+// start 8-fold.)
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killAll } from './procs.js';
 
@@ -32,8 +37,8 @@ export interface CgroupLayout {
   cpu?: { dir: string; v2: boolean };
 }
 
-/** CFS weight of a task at `nice` relative to nice 0 (each step is about 1.25x; kernel's sched_prio_to_weight). */
-export const niceWeight = (nice: number) => 1.25 ** -Math.max(-20, Math.min(19, nice));
+/** The kernels' parent weighs as this many nice-0 processes: one per core. */
+const KERNELS_WEIGHT = availableParallelism();
 
 const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
 
@@ -70,9 +75,9 @@ export function keyed(text: string | undefined, key: string): number | undefined
 
 /**
  * Finds what this host lets us use and creates the `parent` cgroups; the kernels as a whole weigh on
- * the CPU as one task at `nice`. Never throws.
+ * the CPU as one process per core. Never throws.
  */
-export async function detectCgroups(parent: string, nice = 10): Promise<CgroupLayout> {
+export async function detectCgroups(parent: string): Promise<CgroupLayout> {
   const layout: CgroupLayout = { v2Limits: false };
   const pureV2 = existsSync(`${ROOT}/cgroup.controllers`);
   const v2Root = pureV2 ? ROOT : existsSync(`${ROOT}/unified/cgroup.procs`) ? `${ROOT}/unified` : undefined;
@@ -94,10 +99,10 @@ export async function detectCgroups(parent: string, nice = 10): Promise<CgroupLa
           await tryWrite(`${v2Root}/cgroup.subtree_control`, '+cpu');
           await tryWrite(`${dir}/cgroup.subtree_control`, '+cpu');
           const enabled = (await readText(`${dir}/cgroup.subtree_control`)) ?? '';
-          // cpu.weight 100 is a nice-0 task's.
+          // cpu.weight 100 is a nice-0 process's (at most 10000).
           if (
             /\bcpu\b/.test(enabled) &&
-            (await tryWrite(`${dir}/cpu.weight`, String(Math.max(1, Math.round(100 * niceWeight(nice))))))
+            (await tryWrite(`${dir}/cpu.weight`, String(Math.min(10_000, 100 * KERNELS_WEIGHT))))
           )
             layout.cpu = { dir, v2: true };
         }
@@ -124,9 +129,8 @@ export async function detectCgroups(parent: string, nice = 10): Promise<CgroupLa
     const dir = `${ROOT}/cpu/${parent}`;
     try {
       await mkdir(dir, { recursive: true });
-      // cpu.shares 1024 is a nice-0 task's.
-      if (await tryWrite(`${dir}/cpu.shares`, String(Math.max(2, Math.round(1024 * niceWeight(nice))))))
-        layout.cpu = { dir, v2: false };
+      // cpu.shares 1024 is a nice-0 process's.
+      if (await tryWrite(`${dir}/cpu.shares`, String(1024 * KERNELS_WEIGHT))) layout.cpu = { dir, v2: false };
     } catch {
       // not writable
     }
@@ -148,7 +152,7 @@ export function describeCgroups(layout: CgroupLayout, limits: CgroupLimits): str
   }
   lines.push(
     layout.cpu
-      ? `cgroup ${layout.cpu.v2 ? 'v2' : 'v1'} cpu ${layout.cpu.dir}: kernels weigh as one niced task, one cgroup each`
+      ? `cgroup ${layout.cpu.v2 ? 'v2' : 'v1'} cpu ${layout.cpu.dir}: kernels weigh as one process per core, one cgroup each`
       : 'cgroup cpu: NOT available on this host (niceness only; with session autogroups it barely counts)',
   );
   lines.push(

@@ -1,6 +1,6 @@
 // Resource limits: cgroup memory and pids (v1 here, v2 in production), and the rlimits set by prlimit.
 import { existsSync, readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { availableParallelism, getPriority } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeCgroups,
@@ -159,14 +159,15 @@ print(json.dumps(out))`,
     expect(r.json.core).toEqual([0, 0]);
   });
 
-  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one niced task; pool kernels weigh less until handed out', async () => {
+  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one process per core; pool kernels weigh less until handed out', async () => {
     // In the root cpu group, a kernel (a new session) would be scheduled by its session's autogroup,
-    // which weighs as much as the whole server whatever the kernel's niceness.
-    const layout = await detectCgroups('runcell', 10);
+    // which weighs as much as the whole server whatever the kernel's niceness; here all kernels
+    // together weigh as one process per core.
+    const layout = await detectCgroups('runcell');
     expect(layout.cpu).toBeDefined();
     const cpu = layout.cpu as { dir: string; v2: boolean };
     const weight = readFileSync(`${cpu.dir}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`, 'utf8').trim();
-    expect(weight).toBe(cpu.v2 ? '11' : '110');
+    expect(weight).toBe(String((cpu.v2 ? 100 : 1024) * availableParallelism()));
     const p = await t.sb.launch({
       kernelId: 'cpu-weight',
       argv: ['/usr/bin/python3', '-c', 'import time; time.sleep(30)'],
