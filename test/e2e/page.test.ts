@@ -1,7 +1,8 @@
 // A real tutorial page in a real browser: twenty isolated cells on an author's site (another origin),
-// over long-poll on a desktop screen and over websocket on a phone, every cell run in turn and a few
-// at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
+// over long-poll on a desktop screen (on two connections at most, Interrupt and Restart included) and
+// over websocket on a phone, every cell run in turn and a few at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
 // by the server within seconds; a file uploaded from the author's site reaches the kernel.
+import type { Socket } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { launch, screenshot, startWebServer, type WebServer } from './helpers.js';
@@ -96,18 +97,60 @@ async function exercise(cells: Locator, few: number[]): Promise<void> {
   await runAtOnce(cells, few);
 }
 
+/**
+ * The TCP connections open to the server at once, at most, from now until the result is called: counted
+ * by the server's listener, as the host sees the page (every request the browser makes counts: the
+ * script, its chunks, the poll, kernel starts, sends, the closing beacon).
+ */
+function countConnections(): () => number {
+  const http = server.app.app.server;
+  let open = 0;
+  let peak = 0;
+  const onConn = (sock: Socket) => {
+    open++;
+    peak = Math.max(peak, open);
+    sock.once('close', () => open--);
+  };
+  http.on('connection', onConn);
+  return () => {
+    http.off('connection', onConn);
+    return peak;
+  };
+}
+
 describe('a twenty-cell page', () => {
-  it('over long-poll on a desktop screen: every cell runs, in turn and a few at once', async () => {
+  it('over long-poll on a desktop screen: every cell runs, in turn and a few at once, on two connections at most', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     onTestFinished(() => ctx.close());
+    const peak = countConnections();
     const { page, cells } = await open(ctx, 'longpoll');
     await exercise(cells, [2, 7, 11, 19]);
     expect(await cells.first().getAttribute('data-transport')).toBe('longpoll');
     expect(pageKernels()).toHaveLength(CELLS);
+    // Interrupt and Restart over the page's poll: a sleeping cell stops, then restarts and runs again.
+    const cell = cells.nth(5);
+    await page.evaluate(`window.RunCell.makeCell(document.querySelectorAll('.runcell')[5]).code =
+      'import time\\nprint("sleeping", flush=True)\\ntime.sleep(60)'`);
+    const runs = Number(await cell.getAttribute('data-runs'));
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('sleeping\n');
+    await cell.locator('.rc-interrupt').click();
+    await expect.poll(() => cell.getAttribute('data-runs'), { timeout: 30_000 }).toBe(String(runs + 1));
+    expect(await cell.locator('.rc-outputs').textContent()).toContain('KeyboardInterrupt');
+    await cell.locator('.rc-restart').click();
+    await expect
+      .poll(() => cell.locator('.rc-status .label').textContent(), { timeout: 30_000 })
+      .toBe('Restarted · idle · long-poll');
+    await page.evaluate(
+      `window.RunCell.makeCell(document.querySelectorAll('.runcell')[5]).code = 'print("cell", 6)'`,
+    );
+    await runAndCheck(cell, 6);
     await screenshot(page, 'page-longpoll');
     // Closed normally: the pagehide beacon ends the page's kernels at once.
     await page.close({ runBeforeUnload: true });
     await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+    // A page of twenty cells never needs more than two connections: its poll and one for the rest.
+    expect(peak()).toBeLessThanOrEqual(2);
   }, 240_000);
 
   it('over websocket on a phone, in two tabs: nothing refused', async () => {

@@ -8,6 +8,7 @@
 // area itself is not live, so streaming output does not flood a screen reader); the "?" button lists
 // the keyboard shortcuts.
 
+import { loadChunk } from './api.js';
 import { Editor } from './editor.js';
 import { ApiError } from './fetch.js';
 import { type KernelConnection, kernelFor, type StatusDetail, shutdownOnUnload } from './kernel.js';
@@ -538,7 +539,7 @@ export class Cell {
     if (open && !box.firstChild) {
       box.textContent = 'Shift+Enter runs the cell.';
       try {
-        (await import('./lazy/shortcuts.js')).fillShortcuts(box);
+        (await loadChunk(() => import('./lazy/shortcuts.js'))).fillShortcuts(box);
       } catch {
         // The one line above stays.
       }

@@ -59,6 +59,9 @@ export class KernelConnection {
     this.api = new Api(opts.server, opts.token);
     this.kernelName = opts.kernel;
     this.#mode = opts.transport;
+    // A page that long-polls this server keeps its other requests to one connection from the start
+    // (its first cells' kernel starts included): with the poll, two connections in all.
+    if (opts.transport === 'longpoll') this.api.lane.narrow();
   }
 
   get id(): string | undefined {
