@@ -1,13 +1,16 @@
 // A real tutorial page in a real browser: twenty isolated cells on an author's site (another origin),
 // over long-poll on a desktop screen (on two connections at most, Interrupt and Restart included) and
 // over websocket on a phone, every cell run in turn and a few at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
-// by the server within seconds; a file uploaded from the author's site reaches the kernel.
+// by the server within seconds; a file uploaded from the author's site reaches the kernel; a cell left
+// alone gives its kernel back, says so, and runs again on a fresh one.
 import type { Socket } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { launch, screenshot, startWebServer, type WebServer } from './helpers.js';
 
 const SLOT = 61;
+/** The idle test's server (kernels released after 3 s unused). */
+const IDLE_SLOT = 64;
 const CELLS = 20;
 let server: WebServer;
 let browser: Browser;
@@ -209,4 +212,53 @@ describe('a twenty-cell page', () => {
       .poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 })
       .toBe('uploaded from the author’s site\n');
   });
+});
+
+describe('a cell left alone', () => {
+  // Its own server: kernels unused for 3 s are shut down (RUNCELL_KERNEL_IDLE_TIMEOUT_MS).
+  let idle: WebServer;
+  beforeAll(async () => {
+    idle = await startWebServer(IDLE_SLOT, { config: { poolSize: 1, kernelIdleTimeoutMs: 3_000 } });
+    idle.pages.set(
+      '/idle',
+      `<!doctype html><html><body><script src="${idle.base}/static/runcell.js"></script>
+<pre data-runcell data-transport="longpoll">x = 41
+print("first")</pre></body></html>`,
+    );
+  });
+  afterAll(async () => {
+    await idle?.stop();
+  });
+
+  it('gives its kernel back after the idle time, says so plainly, and Run starts a fresh one', async () => {
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const page = await ctx.newPage();
+    await page.goto(`${idle.site}/idle`);
+    const cell = page.locator('.runcell');
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('first\n');
+    const [hub] = idle.app.ctx.kernels.all();
+    const first = hub?.id as string;
+    expect(idle.app.ctx.manager.get(first)).toBeDefined();
+    // Left alone: the server shuts the kernel down, and the cell says why and what Run does.
+    await expect.poll(() => cell.getAttribute('data-status'), { timeout: 20_000 }).toBe('dead');
+    await expect.poll(() => idle.app.ctx.manager.get(first), { timeout: 10_000 }).toBeUndefined();
+    expect(idle.app.ctx.kernels.all()).toHaveLength(0);
+    expect(await cell.locator('.rc-banner').textContent()).toContain(
+      'Kernel stopped after 3 s idle — Run starts a new one.',
+    );
+    expect(await cell.locator('.rc-run').isEnabled()).toBe(true);
+    // Run: a new kernel, transparently (the old one's variables are gone).
+    await page.evaluate(
+      `window.RunCell.makeCell(document.querySelector('.runcell')).code = 'print("x" in globals())'`,
+    );
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('False\n');
+    expect(await cell.locator('.rc-banner').isVisible()).toBe(false);
+    expect(await cell.locator('.rc-out').getAttribute('class')).not.toContain('rc-stale');
+    const live = idle.app.ctx.kernels.all().map((h) => h.id);
+    expect(live).toHaveLength(1);
+    expect(live[0]).not.toBe(first);
+  }, 90_000);
 });
