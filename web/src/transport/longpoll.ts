@@ -107,8 +107,9 @@ class PageLink {
         const abort = new AbortController();
         this.#inflight = abort;
         this.#held = new Set(streams);
-        // A stream not yet open gets an immediate answer, so its cell knows it is connected.
-        const fresh = streams.some((s) => !s.open);
+        // A stream not yet open gets an immediate answer, so its cell knows it is connected; one that
+        // has sent something (a run) will have an answer soon anyway, and the poll is held for it.
+        const fresh = streams.some((s) => !s.open && !this.#spoke.has(s));
         try {
           const res = await fetch(this.#url(streams[0] as LongPollTransport, ''), {
             method: 'POST',
