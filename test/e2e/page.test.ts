@@ -156,6 +156,31 @@ describe('a twenty-cell page', () => {
     expect(peak()).toBeLessThanOrEqual(2);
   }, 240_000);
 
+  it('over long-poll, a cell that connects without running (data-eager) joins the held poll at once', async () => {
+    server.pages.set(
+      '/eager-longpoll',
+      `<!doctype html><html><body><script src="${server.base}/static/runcell.js"></script>
+<div id="first" data-runcell data-transport="longpoll">print("first")</div>
+<div style="height: 3000px"></div>
+<div id="later" data-runcell data-eager data-transport="longpoll">print("later")</div></body></html>`,
+    );
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const page = await ctx.newPage();
+    await page.goto(`${server.site}/eager-longpoll`);
+    const first = page.locator('#first');
+    await first.locator('.rc-run').click();
+    await expect.poll(() => first.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('first\n');
+    // The page's poll is held for the first cell. The eager cell's kernel starts when scrolled to; it
+    // sends nothing, so only its hello ends the held poll: it is connected long before the hold (25 s)
+    // would have ended, which the 15 s bound stands for (a kernel start included).
+    const later = page.locator('#later');
+    await later.scrollIntoViewIfNeeded();
+    await expect.poll(() => later.getAttribute('data-status'), { timeout: 15_000 }).toMatch(/^(ready|idle)$/);
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+  });
+
   it('over websocket on a phone, in two tabs: nothing refused', async () => {
     const ctx = await browser.newContext({
       viewport: { width: 390, height: 844 },
