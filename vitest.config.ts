@@ -38,6 +38,7 @@ const UNIT = [
   'test/server/bridge/longpoll.unit.test.ts',
   'test/server/bridge/pages.test.ts',
   'test/server/bridge/pagepoll.unit.test.ts',
+  'test/server/bridge/pagewake.test.ts',
   'test/server/bridge/refusals.test.ts',
   'test/server/bridge/replay.test.ts',
   'test/server/bridge/sessions.test.ts',

@@ -63,7 +63,8 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   #state: ExecutionState = 'starting';
   #reason: string | undefined;
   #lastActivity = new Date();
-  #lastClientSend = Date.now();
+  /** When a client last sent something, or an execution last ended: the idle clock runs from here. */
+  #lastUse = Date.now();
   #info: JsonObject | undefined;
   #transition: 'restart' | 'shutdown' | undefined;
   /** The restart under way: a restart() asked for meanwhile joins it. */
@@ -137,7 +138,7 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   /** Hands the kernel to its one owner and starts its idle and lifetime clocks. */
   assign(owner: string | undefined): void {
     this.#owner = owner;
-    this.#lastClientSend = Date.now();
+    this.#lastUse = Date.now();
     const { idleTimeoutMs, maxLifetimeMs } = this.limits;
     if (maxLifetimeMs > 0) {
       this.#timer(maxLifetimeMs, () =>
@@ -145,9 +146,12 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
       );
     }
     if (idleTimeoutMs > 0) {
+      // A kernel running code is in use however long it runs (the execution limits bound that).
       const check = () => {
-        const idle = Date.now() - this.#lastClientSend;
-        if (idle >= idleTimeoutMs) this.#limit('idle', `kernel idle for ${fmt(idleTimeoutMs)}, shut down`);
+        if (this.#executions.length > 0) this.#lastUse = Date.now();
+        const idle = Date.now() - this.#lastUse;
+        if (idle >= idleTimeoutMs)
+          this.#limit('idle', `kernel idle for ${fmt(idleTimeoutMs)}, shut down`, idleTimeoutMs);
         else this.#timer(idleTimeoutMs - idle, check);
       };
       this.#timer(idleTimeoutMs, check);
@@ -318,6 +322,7 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     if (i < 0) return;
     const [ex] = this.#executions.splice(i, 1);
     if (ex?.timer) clearTimeout(ex.timer);
+    this.#lastUse = Date.now();
     this.#startHeadClock();
   }
 
@@ -338,9 +343,9 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     });
   }
 
-  #limit(kind: 'idle' | 'lifetime', message: string): void {
+  #limit(kind: 'idle' | 'lifetime', message: string, afterMs?: number): void {
     if (this.#state === 'dead') return;
-    this.#emitLimit({ kind, message });
+    this.#emitLimit(afterMs === undefined ? { kind, message } : { kind, message, afterMs });
     void this.shutdown(message);
   }
 
@@ -372,7 +377,7 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     if (this.#state === 'dead')
       throw new KernelManagerError('DEAD', `the kernel is dead: ${this.#reason ?? ''}`);
     const header = this.sendRaw(channel, msg);
-    this.#lastClientSend = Date.now();
+    this.#lastUse = Date.now();
     this.#lastActivity = new Date();
     if (channel === 'shell' && header.msg_type === 'execute_request') {
       this.#executions.push({ msgId: header.msg_id, outputBytes: 0 });

@@ -190,6 +190,8 @@ export interface LimitInfo {
   kind: LimitKind;
   message: string;
   parentMsgId?: string;
+  /** idle: the kernel went unused this long (the configured idle timeout). */
+  afterMs?: number;
 }
 
 /**

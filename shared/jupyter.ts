@@ -77,3 +77,14 @@ export function executeRequest(
     { username: o.username, msgId: o.msgId },
   );
 }
+
+/**
+ * The status message a kernel's clients get when it ends (spec "Kernel status": execution_state), with
+ * runcell's reason, and `idle_ms` when it was shut down for going unused that long (a new run then simply
+ * starts a fresh kernel). The server sends it; the embed reads it.
+ */
+export type DeadStatus = {
+  execution_state: 'dead';
+  reason: string;
+  idle_ms?: number;
+};

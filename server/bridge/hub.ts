@@ -15,6 +15,7 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ChannelMessage, Header, JsonObject, Kernel } from '../../kernel-manager/index.js';
 import { KernelManagerError } from '../../kernel-manager/index.js';
+import type { DeadStatus } from '../../shared/jupyter.js';
 import type { Caller } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { OutputRateLimiter, type TieredRate, visitorKey } from '../limits.js';
@@ -111,6 +112,8 @@ export class Hub<K extends HubKernel = Kernel> {
   /** The session of the kernel's own messages: server-made messages carry it too. */
   #kernelSession: string;
   #lastActivity: string;
+  /** The idle timeout that is ending the kernel, once its idle limit fired. */
+  #idleStopMs: number | undefined;
   readonly #detach: () => void;
 
   constructor(kernel: K, ownerIpKey: string, deps: HubDeps, owner: HubOwner = {}) {
@@ -390,7 +393,8 @@ export class Hub<K extends HubKernel = Kernel> {
     }
   }
 
-  #onLimit(info: { kind: string; message: string; parentMsgId?: string }): void {
+  #onLimit(info: { kind: string; message: string; parentMsgId?: string; afterMs?: number }): void {
+    if (info.kind === 'idle' && info.afterMs !== undefined) this.#idleStopMs = info.afterMs;
     const req = this.#requests.get(info.parentMsgId);
     const origin = this.#requests.origin(info.parentMsgId);
     const parent = req ? (req.server as Record<string, unknown>) : {};
@@ -408,7 +412,9 @@ export class Hub<K extends HubKernel = Kernel> {
       this.#refund(q.msg, q.caller);
       if (this.#sessions.find(q.sid)) this.#refuse(q.sid, q.msg, died.refusal);
     }
-    this.#append(synthetic(this.#kernelSession, 'iopub', 'status', { execution_state: 'dead', reason }));
+    const idle = this.#idleStopMs === undefined ? {} : { idle_ms: this.#idleStopMs };
+    const content: DeadStatus = { execution_state: 'dead', reason, ...idle };
+    this.#append(synthetic(this.#kernelSession, 'iopub', 'status', content));
     this.#detach();
     this.#sessions.gone(`kernel dead: ${reason}`, 1000);
   }

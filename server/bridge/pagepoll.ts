@@ -10,6 +10,9 @@
 // Each stream is one kernel and session with its own cursor, as in GET /api/kernels/:id/messages:
 // the answer comes as soon as any stream has something (a message, a loss, the kernel's death or
 // absence), else empty when the hold ends; resuming every cursor after a drop loses and repeats nothing.
+// A message for a stream of the page that a held poll does not carry (a cell's first run on its new
+// kernel) ends that poll at once (pagewake.ts), so the client polls again with the new stream instead
+// of dropping the held request.
 import { setMaxListeners } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
@@ -20,6 +23,7 @@ import { jsonFor } from './framing.js';
 import type { Hub } from './hub.js';
 import { parseMessages } from './longpoll.js';
 import { PAGE_ID } from './pages.js';
+import { PageWakes, streamKey } from './pagewake.js';
 import type { ClientSession } from './sessions.js';
 
 /** Streams per poll at most (a page's kernels; more than the per-page kernel limit allows by default). */
@@ -59,6 +63,8 @@ interface Stream {
 
 export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
   const access = { auth: 'cell' as const, strictOrigin: true };
+  const wakes = new PageWakes();
+  app.addHook('onClose', async () => wakes.dispose());
 
   app.post<{ Body: PollReq; Params: { kernel: string } }>(
     '/api/poll/:kernel',
@@ -82,6 +88,8 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
         if (!reply.raw.writableFinished) abort.abort();
       };
       reply.raw.on('close', onClose);
+      // Ended early (not aborted): answered with what the streams have, usually nothing.
+      const wake = new AbortController();
       const cleanup: (() => void)[] = [];
       try {
         const streams: Stream[] = req.body.streams.map((s) => {
@@ -98,6 +106,11 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
           if (s.hub) cleanup.push(s.hub.pollerEntered());
         }
         for (const p of pages) cleanup.push(ctx.kernels.pages.connect(p));
+        cleanup.push(
+          wakes.hold(pages, new Set(req.body.streams.map((s) => streamKey(s.kernel, s.session))), () =>
+            wake.abort(),
+          ),
+        );
         const holdMs = Math.min(
           req.body.timeout === undefined ? ctx.config.pollTimeoutMs : req.body.timeout * 1000,
           ctx.config.pollTimeoutMs,
@@ -105,7 +118,7 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
         const body = await pollStreams(streams, {
           holdMs,
           max: ctx.config.pollMaxMessages,
-          signal: abort.signal,
+          signal: AbortSignal.any([abort.signal, wake.signal]),
           draining: () => ctx.draining,
           onLost: (n) => ctx.metrics.lost.inc(n),
         });
@@ -148,11 +161,14 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
         Number(req.headers['content-length']) || 0,
       );
       for (const { hub, session, msg } of items) hub.fromClient(session, msg, req.caller, 'longpoll');
+      // The page's held polls that lack one of these streams end now: the next poll carries it.
+      for (const { hub, session } of items) if (hub.page) wakes.sent(hub.page, streamKey(hub.id, session));
       return { accepted: items.length, gone: [...gone] };
     },
   );
 
-  // sendBeacon sends text/plain (a simple request); the page id is the capability, as a kernel id is
+  // A bodiless POST (the embed's keepalive fetch, or a sendBeacon) is a simple request: no preflight. The
+  // page id is the capability, as a kernel id is
   // for DELETE /api/kernels/:id.
   app.post<{ Params: { page: string } }>(
     '/api/pages/:page/close',

@@ -171,7 +171,7 @@ export const SETTINGS = {
     env: 'RUNCELL_KERNEL_IDLE_TIMEOUT_MS',
     default: KM.limits.idleTimeoutMs,
     min: 0,
-    doc: 'idle culling (0: off)',
+    doc: 'a kernel unused this long (no client message, no code running) is shut down; a cell says so and Run starts a new one (0: off)',
   }),
   kernelMaxLifetimeMs: int({
     env: 'RUNCELL_KERNEL_MAX_LIFETIME_MS',

@@ -178,6 +178,17 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
         'referrer-policy': 'no-referrer',
       });
     }
+    // runcell.js from another site's <script> tag comes through the browser's credentialed connections,
+    // which the embed's own requests (CORS, without credentials) never share: kept alive, that
+    // connection would only sit idle on the server, one more per page. It closes after the script.
+    const h = req.headers;
+    if (
+      rel === 'runcell.js' &&
+      h['sec-fetch-mode'] === 'no-cors' &&
+      h['sec-fetch-site'] !== undefined &&
+      h['sec-fetch-site'] !== 'same-origin'
+    )
+      reply.header('connection', 'close');
     return send(req, reply, rel, staticHeaders);
   });
 

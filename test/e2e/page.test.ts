@@ -1,12 +1,16 @@
 // A real tutorial page in a real browser: twenty isolated cells on an author's site (another origin),
-// over long-poll on a desktop screen and over websocket on a phone, every cell run in turn and a few
-// at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
-// by the server within seconds; a file uploaded from the author's site reaches the kernel.
+// over long-poll on a desktop screen (on two connections at most, Interrupt and Restart included) and
+// over websocket on a phone, every cell run in turn and a few at once, a second tab of the same page, nothing refused; pages that crash have their kernels freed
+// by the server within seconds; a file uploaded from the author's site reaches the kernel; a cell left
+// alone gives its kernel back, says so, and runs again on a fresh one.
+import type { Socket } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { launch, screenshot, startWebServer, type WebServer } from './helpers.js';
 
 const SLOT = 61;
+/** The idle test's server (kernels released after 3 s unused). */
+const IDLE_SLOT = 64;
 const CELLS = 20;
 let server: WebServer;
 let browser: Browser;
@@ -96,19 +100,86 @@ async function exercise(cells: Locator, few: number[]): Promise<void> {
   await runAtOnce(cells, few);
 }
 
+/**
+ * The TCP connections open to the server at once, at most, from now until the result is called: counted
+ * by the server's listener, as the host sees the page (every request the browser makes counts: the
+ * script, its chunks, the poll, kernel starts, sends, the closing beacon).
+ */
+function countConnections(): () => number {
+  const http = server.app.app.server;
+  let open = 0;
+  let peak = 0;
+  const onConn = (sock: Socket) => {
+    open++;
+    peak = Math.max(peak, open);
+    sock.once('close', () => open--);
+  };
+  http.on('connection', onConn);
+  return () => {
+    http.off('connection', onConn);
+    return peak;
+  };
+}
+
 describe('a twenty-cell page', () => {
-  it('over long-poll on a desktop screen: every cell runs, in turn and a few at once', async () => {
+  it('over long-poll on a desktop screen: every cell runs, in turn and a few at once, on two connections at most', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     onTestFinished(() => ctx.close());
+    const peak = countConnections();
     const { page, cells } = await open(ctx, 'longpoll');
     await exercise(cells, [2, 7, 11, 19]);
     expect(await cells.first().getAttribute('data-transport')).toBe('longpoll');
     expect(pageKernels()).toHaveLength(CELLS);
+    // Interrupt and Restart over the page's poll: a sleeping cell stops, then restarts and runs again.
+    const cell = cells.nth(5);
+    await page.evaluate(`window.RunCell.makeCell(document.querySelectorAll('.runcell')[5]).code =
+      'import time\\nprint("sleeping", flush=True)\\ntime.sleep(60)'`);
+    const runs = Number(await cell.getAttribute('data-runs'));
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('sleeping\n');
+    await cell.locator('.rc-interrupt').click();
+    await expect.poll(() => cell.getAttribute('data-runs'), { timeout: 30_000 }).toBe(String(runs + 1));
+    expect(await cell.locator('.rc-outputs').textContent()).toContain('KeyboardInterrupt');
+    await cell.locator('.rc-restart').click();
+    await expect
+      .poll(() => cell.locator('.rc-status .label').textContent(), { timeout: 30_000 })
+      .toBe('Restarted · idle · long-poll');
+    await page.evaluate(
+      `window.RunCell.makeCell(document.querySelectorAll('.runcell')[5]).code = 'print("cell", 6)'`,
+    );
+    await runAndCheck(cell, 6);
     await screenshot(page, 'page-longpoll');
     // Closed normally: the pagehide beacon ends the page's kernels at once.
     await page.close({ runBeforeUnload: true });
     await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+    // A page of twenty cells never needs more than two connections: its poll and one for the rest.
+    expect(peak()).toBeLessThanOrEqual(2);
   }, 240_000);
+
+  it('over long-poll, a cell that connects without running (data-eager) joins the held poll at once', async () => {
+    server.pages.set(
+      '/eager-longpoll',
+      `<!doctype html><html><body><script src="${server.base}/static/runcell.js"></script>
+<div id="first" data-runcell data-transport="longpoll">print("first")</div>
+<div style="height: 3000px"></div>
+<div id="later" data-runcell data-eager data-transport="longpoll">print("later")</div></body></html>`,
+    );
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const page = await ctx.newPage();
+    await page.goto(`${server.site}/eager-longpoll`);
+    const first = page.locator('#first');
+    await first.locator('.rc-run').click();
+    await expect.poll(() => first.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('first\n');
+    // The page's poll is held for the first cell. The eager cell's kernel starts when scrolled to; it
+    // sends nothing, so only its hello ends the held poll: it is connected long before the hold (25 s)
+    // would have ended, which the 15 s bound stands for (a kernel start included).
+    const later = page.locator('#later');
+    await later.scrollIntoViewIfNeeded();
+    await expect.poll(() => later.getAttribute('data-status'), { timeout: 15_000 }).toMatch(/^(ready|idle)$/);
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => pageKernels().length, { timeout: 15_000 }).toBe(0);
+  });
 
   it('over websocket on a phone, in two tabs: nothing refused', async () => {
     const ctx = await browser.newContext({
@@ -166,4 +237,53 @@ describe('a twenty-cell page', () => {
       .poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 })
       .toBe('uploaded from the author’s site\n');
   });
+});
+
+describe('a cell left alone', () => {
+  // Its own server: kernels unused for 3 s are shut down (RUNCELL_KERNEL_IDLE_TIMEOUT_MS).
+  let idle: WebServer;
+  beforeAll(async () => {
+    idle = await startWebServer(IDLE_SLOT, { config: { poolSize: 1, kernelIdleTimeoutMs: 3_000 } });
+    idle.pages.set(
+      '/idle',
+      `<!doctype html><html><body><script src="${idle.base}/static/runcell.js"></script>
+<pre data-runcell data-transport="longpoll">x = 41
+print("first")</pre></body></html>`,
+    );
+  });
+  afterAll(async () => {
+    await idle?.stop();
+  });
+
+  it('gives its kernel back after the idle time, says so plainly, and Run starts a fresh one', async () => {
+    const ctx = await browser.newContext();
+    onTestFinished(() => ctx.close());
+    const page = await ctx.newPage();
+    await page.goto(`${idle.site}/idle`);
+    const cell = page.locator('.runcell');
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('first\n');
+    const [hub] = idle.app.ctx.kernels.all();
+    const first = hub?.id as string;
+    expect(idle.app.ctx.manager.get(first)).toBeDefined();
+    // Left alone: the server shuts the kernel down, and the cell says why and what Run does.
+    await expect.poll(() => cell.getAttribute('data-status'), { timeout: 20_000 }).toBe('dead');
+    await expect.poll(() => idle.app.ctx.manager.get(first), { timeout: 10_000 }).toBeUndefined();
+    expect(idle.app.ctx.kernels.all()).toHaveLength(0);
+    expect(await cell.locator('.rc-banner').textContent()).toContain(
+      'Kernel stopped after 3 s idle — Run starts a new one.',
+    );
+    expect(await cell.locator('.rc-run').isEnabled()).toBe(true);
+    // Run: a new kernel, transparently (the old one's variables are gone).
+    await page.evaluate(
+      `window.RunCell.makeCell(document.querySelector('.runcell')).code = 'print("x" in globals())'`,
+    );
+    await cell.locator('.rc-run').click();
+    await expect.poll(() => cell.locator('.rc-stdout').textContent(), { timeout: 30_000 }).toBe('False\n');
+    expect(await cell.locator('.rc-banner').isVisible()).toBe(false);
+    expect(await cell.locator('.rc-out').getAttribute('class')).not.toContain('rc-stale');
+    const live = idle.app.ctx.kernels.all().map((h) => h.id);
+    expect(live).toHaveLength(1);
+    expect(live[0]).not.toBe(first);
+  }, 90_000);
 });

@@ -270,9 +270,24 @@ describe('kernel core', () => {
     expect(k.state).toBe('idle');
     await tick(1);
     expect(await dead).toBe('kernel idle for 20 ms, shut down');
-    expect(limits.map((l) => l.kind)).toEqual(['idle']);
+    expect(limits).toEqual([{ kind: 'idle', message: 'kernel idle for 20 ms, shut down', afterMs: 20 }]);
     expect(k.calls).toEqual(['stop']);
     expect(k.owner).toBe('owner');
+  });
+
+  it('is not idle while it runs code: the idle clock starts again when the execution ends', async () => {
+    const k = await readyOnTestClock({ idleTimeoutMs: 20 });
+    const dead = deadOf(k);
+    k.assign('owner');
+    const h = execute(k);
+    // Running far past the idle timeout with no client message: still in use.
+    await tick(100);
+    expect(k.state).not.toBe('dead');
+    k.deliver('shell', 'execute_reply', { status: 'ok' }, h);
+    await tick(19);
+    expect(k.state).not.toBe('dead');
+    await tick(1);
+    expect(await dead).toBe('kernel idle for 20 ms, shut down');
   });
 
   it('restarts: status restarting, then restarted and idle; pending executions are forgotten', async () => {

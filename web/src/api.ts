@@ -1,6 +1,7 @@
 // The runcell server's REST API as the embed uses it. Errors carry the server's own message
 // ({code, message}), which the cell shows to the visitor as is.
 import type { KernelAPI } from '@jupyterlab/services';
+import { DEFAULT_SERVER } from './base.js';
 import { ApiError, fetchJson } from './fetch.js';
 import type { Output } from './messages.js';
 
@@ -21,14 +22,31 @@ export interface PermalinkModel {
 }
 
 /**
- * The page's requests to one server other than its long-poll, at most `limit` at a time: while the
- * page long-polls it holds one connection for the poll and needs only one more (browsers open at most
- * six HTTP/1.1 connections per host, shared with everything else the page loads).
+ * The page's requests to one server other than its long-poll, at most four at a time, or one while the
+ * page long-polls it: then it holds one connection for the poll and needs only one more (browsers open
+ * at most six HTTP/1.1 connections per host, shared with everything else the page loads). Requests
+ * beyond that wait here, in order, rather than in the browser's socket pool.
  */
 export class Lane {
-  limit = 4;
+  #narrowed = 0;
   #active = 0;
   readonly #waiting: (() => void)[] = [];
+
+  get limit(): number {
+    return this.#narrowed > 0 ? 1 : 4;
+  }
+
+  /** One request at a time until the result is called (long-poll in use; calls nest). */
+  narrow(): () => void {
+    this.#narrowed++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#narrowed--;
+      this.#wake();
+    };
+  }
 
   async run<T>(f: () => Promise<T>): Promise<T> {
     while (this.#active >= this.limit) await new Promise<void>((r) => this.#waiting.push(r));
@@ -37,8 +55,13 @@ export class Lane {
       return await f();
     } finally {
       this.#active--;
-      this.#waiting.shift()?.();
+      this.#wake();
     }
+  }
+
+  #wake(): void {
+    for (let free = this.limit - this.#active; free > 0 && this.#waiting.length > 0; free--)
+      this.#waiting.shift()?.();
   }
 }
 
@@ -50,6 +73,14 @@ export function laneFor(server: string): Lane {
     lanes.set(server, l);
   }
   return l;
+}
+
+/**
+ * Loads one of the embed's lazy chunks (the editor, KaTeX, markdown-it, widgets) in the lane of the
+ * server that served runcell.js: they come over the same connections as the page's requests.
+ */
+export function loadChunk<T>(load: () => Promise<T>): Promise<T> {
+  return laneFor(DEFAULT_SERVER).run(load);
 }
 
 export class Api {
@@ -130,7 +161,9 @@ export class Api {
     const u = new URL(`/api/pages/${encodeURIComponent(page)}/close`, this.server);
     if (this.token) u.searchParams.set('token', this.token);
     try {
-      navigator.sendBeacon(u.href);
+      // A keepalive fetch rather than sendBeacon: a beacon always goes with credentials, on a connection
+      // of its own, while this one reuses the page's idle connection (still at most two).
+      void fetch(u.href, { method: 'POST', keepalive: true, cache: 'no-store' }).catch(() => undefined);
     } catch {
       // Unloading: nothing to report to; the server frees the kernels when the connections go.
     }

@@ -8,6 +8,7 @@
 // area itself is not live, so streaming output does not flood a screen reader); the "?" button lists
 // the keyboard shortcuts.
 
+import { loadChunk } from './api.js';
 import { Editor } from './editor.js';
 import { ApiError } from './fetch.js';
 import { type KernelConnection, kernelFor, type StatusDetail, shutdownOnUnload } from './kernel.js';
@@ -57,6 +58,11 @@ const LABELS: Record<string, string> = {
   restarting: 'Restarting…',
   dead: 'Kernel stopped',
 };
+
+/** How long a kernel sat unused, as a visitor reads it: "10 min", "45 s". */
+function idleText(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.max(1, Math.round(ms / 1000))} s`;
+}
 
 function icon(name: string): SVGSVGElement {
   const t = document.createElement('template');
@@ -330,7 +336,8 @@ export class Cell {
     const code = this.#editor.value;
     this.#area.clear();
     this.#hideBanner();
-    this.#restarted = false;
+    // A stopped kernel (gone idle) is replaced by this run: a new kernel, but these outputs are its own.
+    this.#restarted = this.#status.status === 'dead';
     this.#replied = undefined;
     this.#idle = false;
     this.#running = 'pending';
@@ -538,7 +545,7 @@ export class Cell {
     if (open && !box.firstChild) {
       box.textContent = 'Shift+Enter runs the cell.';
       try {
-        (await import('./lazy/shortcuts.js')).fillShortcuts(box);
+        (await loadChunk(() => import('./lazy/shortcuts.js'))).fillShortcuts(box);
       } catch {
         // The one line above stays.
       }
@@ -553,7 +560,12 @@ export class Cell {
     if (d.status === 'restarting' || (before === 'dead' && d.status !== 'dead')) this.#markRestart();
     if (this.#restarted && (d.status === 'idle' || d.status === 'ready') && before !== d.status)
       this.#say(`${this.#name}: the kernel restarted; earlier variables are gone.`);
-    if (d.status === 'dead') {
+    if (d.status === 'dead' && d.idleMs !== undefined) {
+      this.#finish('dead');
+      const text = `Kernel stopped after ${idleText(d.idleMs)} idle — Run starts a new one.`;
+      this.#showBanner(text, false, 'info');
+      this.#say(`${this.#name}: ${text}`);
+    } else if (d.status === 'dead') {
       this.#finish('dead');
       this.#showBanner(
         `The kernel stopped${d.reason ? `: ${d.reason}` : ''}. Restart to run again (variables are lost).`,
@@ -579,7 +591,8 @@ export class Cell {
     this.#els.statusLabel.textContent = label;
     this.#els.status.title = this.#status.reason ?? label;
     const running = this.#running !== undefined;
-    this.#els.run.disabled = running || s === 'dead';
+    // A kernel stopped for going idle is replaced by Run; any other death asks for Restart first.
+    this.#els.run.disabled = running || (s === 'dead' && this.#status.idleMs === undefined);
     this.#els.interrupt.disabled = !running;
     this.#els.restart.disabled = !this.#kernel.started || s === 'connecting';
   }

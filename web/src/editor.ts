@@ -3,13 +3,15 @@
 // with the text and selection as they are at that moment.
 // Keyboard: Tab never traps. The textarea lets Tab move focus; CodeMirror starts in navigation mode and
 // captures Tab only after Enter or a click, with a visible hint (lazy/codemirror.ts).
+import { loadChunk } from './api.js';
+
 type CodeMirrorChunk = typeof import('./lazy/codemirror.js');
 type Handle = import('./lazy/codemirror.js').CodeMirrorHandle;
 type Ask = import('./lazy/assist.js').Ask;
 
 let chunk: Promise<CodeMirrorChunk> | undefined;
 export function loadCodeMirror(): Promise<CodeMirrorChunk> {
-  chunk ??= import('./lazy/codemirror.js');
+  chunk ??= loadChunk(() => import('./lazy/codemirror.js'));
   chunk.catch(() => {
     chunk = undefined;
   });

@@ -15,6 +15,8 @@ export interface StatusDetail {
   reason?: string | undefined;
   transport?: 'websocket' | 'longpoll' | undefined;
   kernelId?: string | undefined;
+  /** Dead because unused this long (ms): the next run starts a fresh kernel. */
+  idleMs?: number | undefined;
 }
 
 /** This page load's id (a reload is a new page). */
@@ -59,6 +61,9 @@ export class KernelConnection {
     this.api = new Api(opts.server, opts.token);
     this.kernelName = opts.kernel;
     this.#mode = opts.transport;
+    // A page that long-polls this server keeps its other requests to one connection from the start
+    // (its first cells' kernel starts included): with the poll, two connections in all.
+    if (opts.transport === 'longpoll') this.api.lane.narrow();
   }
 
   get id(): string | undefined {
@@ -83,10 +88,11 @@ export class KernelConnection {
     return () => this.#broadcast.delete(h);
   }
 
-  #set(status: KernelStatus, reason?: string): void {
+  #set(status: KernelStatus, reason?: string, idleMs?: number): void {
     if (status === 'dead' || status === 'restarting')
       this.widgets.disable(status === 'dead' ? (reason ?? 'the kernel stopped') : 'the kernel restarted');
     this.#detail = { status, reason, transport: this.#transport?.kind, kernelId: this.#model?.id };
+    if (idleMs !== undefined) this.#detail.idleMs = idleMs;
     for (const l of this.#listeners) l(this.#detail);
   }
 
@@ -123,7 +129,8 @@ export class KernelConnection {
         state: (s, detail) => this.#onLink(s, detail),
         gone: (reason) => {
           this.#transport?.close();
-          this.#set('dead', reason);
+          // The kernel's own dead status (with why) came first when it had one: keep it.
+          if (this.#detail.status !== 'dead') this.#set('dead', reason);
         },
       },
       this.#mode,
@@ -149,7 +156,7 @@ export class KernelConnection {
       const c = m.content as unknown as StatusContent;
       const state = c.execution_state;
       if (state === 'dead') {
-        this.#set('dead', c.reason ?? 'the kernel died');
+        this.#set('dead', c.reason ?? 'the kernel died', c.idle_ms);
       } else if (state === 'restarting') {
         this.#set('restarting');
       } else if (state === 'busy' || state === 'idle' || state === 'starting') {

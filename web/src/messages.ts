@@ -1,6 +1,7 @@
 // Jupyter message shapes the embed uses: content types come from @jupyterlab/services (type-only, so
 // nothing of it is bundled); the envelope is the legacy JSON framing of /api/kernels/:id/channels.
 import type { KernelMessage } from '@jupyterlab/services';
+import type { DeadStatus } from '../../shared/jupyter.js';
 
 export type Channel = 'shell' | 'iopub' | 'stdin' | 'control';
 
@@ -30,7 +31,8 @@ export type UpdateDisplayDataContent = KernelMessage.IUpdateDisplayDataMsg['cont
 export type ExecuteResultContent = KernelMessage.IExecuteResultMsg['content'];
 export type ErrorContent = KernelMessage.IErrorMsg['content'];
 export type ClearOutputContent = KernelMessage.IClearOutputMsg['content'];
-export type StatusContent = KernelMessage.IStatusMsg['content'] & { reason?: string };
+export type StatusContent = KernelMessage.IStatusMsg['content'] &
+  Partial<Omit<DeadStatus, 'execution_state'>>;
 export type InputRequestContent = KernelMessage.IInputRequestMsg['content'];
 export type ExecuteReplyContent = {
   status: 'ok' | 'error' | 'aborted';

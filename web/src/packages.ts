@@ -3,7 +3,7 @@
 // names each picker entry with its language and version; the list itself is a lazy chunk
 // (lazy/packages.ts). One fetch of the specs per server, shared by every cell of the page.
 import type { EnvironmentSummary } from '../../shared/environments.js';
-import type { Api } from './api.js';
+import { type Api, loadChunk } from './api.js';
 import { fetchJson } from './fetch.js';
 
 export interface SpecModel {
@@ -91,7 +91,7 @@ export function packagesControl(
   lang.addEventListener('change', () => void decorate());
   btn.addEventListener('click', async () => {
     const root = btn.getRootNode() as ShadowRoot | Document;
-    const chunk = await import('./lazy/packages.js');
+    const chunk = await loadChunk(() => import('./lazy/packages.js'));
     chunk.toggle(btn, root, specsOf(api()), current() ?? lang.value);
   });
   return btn;

@@ -413,6 +413,18 @@ describe('hub: death', () => {
     await hub.waitForEntries(60_000);
   });
 
+  it('a kernel shut down for going unused tells its clients how long, so a run can start a new one', () => {
+    const { hub, kernel } = fakeHub();
+    hub.attach('a', anonymous.ipKey, new FakeSink());
+    kernel.emit('limit', { kind: 'idle', message: 'kernel idle for 600 s, shut down', afterMs: 600_000 });
+    kernel.die('kernel idle for 600 s, shut down');
+    expect(seen(hub, 'a').at(-1)?.content).toEqual({
+      execution_state: 'dead',
+      reason: 'kernel idle for 600 s, shut down',
+      idle_ms: 600_000,
+    });
+  });
+
   it('is dead from the start over a kernel that already died', () => {
     const kernel = new FakeKernel();
     kernel.die('crashed');

@@ -1,6 +1,6 @@
 // Long-poll for a whole page against real kernels, as anonymous visitors from an allowed origin: one
 // poll carries every kernel of a page, every stream resumes after dropped polls with nothing lost or
-// repeated, interrupt and restart answer promptly while the page polls, the page's kernels end with
+// repeated, a held poll gives way to a new stream, interrupt and restart answer promptly while the page polls, the page's kernels end with
 // its connections (or at once on its beacon), per-page limits sit under per-address ceilings, and bad
 // input gets a 4xx JSON answer.
 import { randomUUID } from 'node:crypto';
@@ -115,6 +115,21 @@ describe('POST /api/poll/:kernel: a page long-polls every kernel at once', () =>
       await pollOnce(v, [a, b]);
     expect(stdout(a)).toBe('from a\n');
     expect(stdout(b)).toBe('from b\n');
+  });
+
+  it('a held poll ends when a stream it lacks sends (a new cell), so the next poll carries it', async () => {
+    // The page's poll carries a only; b is a cell whose kernel the page started meanwhile.
+    const fresh: StreamState = { kernel: b.kernel, session: randomUUID(), seen: [] };
+    const held = pollOnce(v, [a], 120);
+    // b's first message ends the held poll (or the poll on its way, on arrival): it is not held for
+    // its whole timeout (25 s here), which the race's 10 s bound stands for.
+    const id = await send(v, fresh, 'print("new cell")');
+    const bound = new Promise((r) => setTimeout(r, 10_000, 'still held'));
+    expect(await Promise.race([held.then(() => 'answered'), bound])).toBe('answered');
+    for (let i = 0; i < 40 && !replied(fresh, id); i++) await pollOnce(v, [a, fresh]);
+    expect(stdout(fresh)).toBe('new cell\n');
+    // One log per kernel: b's own stream moves past what this session's run printed.
+    b.after = fresh.after;
   });
 
   it('resumes every stream after dropped polls: nothing lost, nothing repeated', async () => {

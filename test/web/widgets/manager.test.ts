@@ -328,6 +328,32 @@ describe('protocol 2 (ipywidgets 7.x / 8.x, from the protocol document)', () => 
     expect(updates()).toHaveLength(2);
   });
 
+  it('after a reconnect, the answer to a state request does not undo a change made since', () => {
+    const t = setup();
+    open(
+      t,
+      'F2',
+      v2('IntSliderModel', 'IntSliderView', '@jupyter-widgets/controls', { value: 2, max: 50 }),
+      '2.1.0',
+    );
+    const el = t.show('F2');
+    const input = el.querySelector('input') as HTMLInputElement;
+    t.mgr.resync();
+    const request = t.sent.at(-1);
+    expect(request?.content).toMatchObject({ data: { method: 'request_state' } });
+    // Moved on after the request went out; the kernel answers with what it had before.
+    input.value = '7';
+    input.dispatchEvent(new Event('input'));
+    t.mgr.handleComm(
+      msg('comm_msg', { comm_id: 'F2', data: { method: 'update', state: { value: 6 } } }, request?.id),
+    );
+    expect(input.value).toBe('7');
+    // An update the kernel makes itself still applies.
+    t.mgr.intercept(msg('status', { execution_state: 'idle' }, t.sent.at(-1)?.id));
+    t.mgr.handleComm(msg('comm_msg', { comm_id: 'F2', data: { method: 'update', state: { value: 9 } } }));
+    expect(input.value).toBe('9');
+  });
+
   it('update_states (the 2.1 control comm) carries every model with buffers by model id', () => {
     const t = setup();
     open(t, 'T1', v2('TextModel', 'TextView', '@jupyter-widgets/controls', { value: 'a' }), '2.1.0');

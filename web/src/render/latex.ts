@@ -1,12 +1,13 @@
 // text/latex and maths in Markdown: the raw TeX is shown at once, then replaced by KaTeX once its chunk
 // has loaded (first use only). TeX KaTeX cannot parse stays visible as raw TeX.
+import { loadChunk } from '../api.js';
 import { STATIC_BASE } from '../base.js';
 
 type KatexChunk = typeof import('../lazy/katex.js');
 let chunk: Promise<KatexChunk> | undefined;
 
 export function loadKatex(): Promise<KatexChunk> {
-  chunk ??= import('../lazy/katex.js');
+  chunk ??= loadChunk(() => import('../lazy/katex.js'));
   chunk.catch(() => {
     chunk = undefined;
   });

@@ -2,6 +2,7 @@
 // rendering once its chunk has loaded (first use only). That HTML is sanitized like HTML output (raw
 // HTML in the Markdown included; scripts never run, nothing outside is loaded), then $…$ and $$…$$ are
 // typeset by KaTeX.
+import { loadChunk } from '../api.js';
 import { renderTexIn } from './latex.js';
 import { sanitizeHtml } from './sanitize.js';
 
@@ -9,7 +10,7 @@ type MarkdownChunk = typeof import('../lazy/markdown.js');
 let chunk: Promise<MarkdownChunk> | undefined;
 
 function loadMarkdown(): Promise<MarkdownChunk> {
-  chunk ??= import('../lazy/markdown.js');
+  chunk ??= loadChunk(() => import('../lazy/markdown.js'));
   chunk.catch(() => {
     chunk = undefined;
   });

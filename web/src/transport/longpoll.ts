@@ -3,13 +3,15 @@
 //   POST /api/poll/K           {page, timeout, streams: [{kernel, session, after}]} -> {streams: [...]}
 //   POST /api/poll/K/messages  {messages: [{kernel, session, message}]}           -> {accepted, gone}
 // so a page of twenty cells holds one connection for its poll and sends everything else through its
-// lane (api.ts): never more than two connections per host. K is one of the streams' kernels: behind a
-// proxy that routes by kernel id, each instance (kernel id prefix) gets its own poll. Each stream keeps its own cursor, which
-// survives failed polls: after a drop every stream resumes where it was, nothing lost or repeated.
+// lane (api.ts), one request at a time: never more than two connections per host. The held poll is
+// never dropped for a new stream (the server ends it when the new stream's first message arrives).
+// K is one of the streams' kernels: behind a proxy that routes by kernel id, each instance (kernel id
+// prefix) gets its own poll. Each stream keeps its own cursor, which survives failed polls: after a
+// drop every stream resumes where it was, nothing lost or repeated.
 
 import { Backoff, sleep } from '../../../shared/backoff.js';
 import { laneFor } from '../api.js';
-import type { Message } from '../messages.js';
+import { type Message, request } from '../messages.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 
@@ -38,8 +40,14 @@ class PageLink {
   #outbox: { stream: LongPollTransport; m: Message }[] = [];
   #sending = false;
   #running = false;
-  /** Aborts the poll in flight (the set of streams changed: it is sent again with the new one). */
+  /** The streams of the poll being held (undefined between polls). */
+  #held: Set<LongPollTransport> | undefined;
+  /** Aborts the poll in flight: only when the page has no stream left here. */
   #inflight: AbortController | undefined;
+  /** Streams that have sent something (their message ends a held poll that lacks them). */
+  readonly #spoke = new WeakSet<LongPollTransport>();
+  /** While the page has streams here, its other requests to this server go one at a time. */
+  #unnarrow: (() => void) | undefined;
 
   constructor(
     readonly server: string,
@@ -49,21 +57,34 @@ class PageLink {
 
   add(s: LongPollTransport): void {
     this.#streams.add(s);
-    laneFor(this.server).limit = 1;
-    if (this.#running) queueMicrotask(() => this.#inflight?.abort());
-    else void this.#loop();
+    this.#unnarrow ??= laneFor(this.server).narrow();
+    if (!this.#running) {
+      void this.#loop();
+      return;
+    }
+    // The held poll does not carry the new stream. Dropping it would cost its connection (a browser
+    // cannot reuse a connection whose response it abandoned) and open another: instead the stream's
+    // first message ends it on the server, and the next poll carries the stream. A stream that sends
+    // nothing at once (a kernel started before its cell runs) says hello, as Jupyter clients do on
+    // connecting: a kernel_info_request.
+    setTimeout(() => {
+      if (this.#held && !this.#held.has(s) && this.#streams.has(s) && !this.#spoke.has(s))
+        this.send(s, request('kernel_info_request', {}, s.key().session));
+    }, 0);
   }
 
   remove(s: LongPollTransport): void {
     this.#streams.delete(s);
     this.#outbox = this.#outbox.filter((o) => o.stream !== s);
     if (this.#streams.size === 0) {
-      laneFor(this.server).limit = 4;
+      this.#unnarrow?.();
+      this.#unnarrow = undefined;
       this.#inflight?.abort();
     }
   }
 
   send(stream: LongPollTransport, m: Message): void {
+    this.#spoke.add(stream);
     this.#outbox.push({ stream, m });
     void this.#flush();
   }
@@ -85,8 +106,10 @@ class PageLink {
         const streams = [...this.#streams];
         const abort = new AbortController();
         this.#inflight = abort;
-        // A stream not yet open gets an immediate answer, so its cell knows it is connected.
-        const fresh = streams.some((s) => !s.open);
+        this.#held = new Set(streams);
+        // A stream not yet open gets an immediate answer, so its cell knows it is connected; one that
+        // has sent something (a run) will have an answer soon anyway, and the poll is held for it.
+        const fresh = streams.some((s) => !s.open && !this.#spoke.has(s));
         try {
           const res = await fetch(this.#url(streams[0] as LongPollTransport, ''), {
             method: 'POST',
@@ -104,15 +127,18 @@ class PageLink {
           this.#backoff.reset();
           for (const [i, a] of body.streams.entries()) streams[i]?.answer(a);
         } catch (e) {
-          if (abort.signal.aborted) continue; // the streams changed: poll again at once
+          if (abort.signal.aborted) continue; // no streams left: the loop ends
           const why = e instanceof Error ? e.message : String(e);
           for (const s of streams) s.failed(why);
           await sleep(this.#backoff.next());
+        } finally {
+          this.#held = undefined;
         }
       }
     } finally {
       this.#running = false;
       this.#inflight = undefined;
+      this.#held = undefined;
     }
   }
 

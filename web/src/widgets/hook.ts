@@ -3,6 +3,7 @@
 // websocket and long-poll alike. The chunk loads when the kernel first opens a comm or a page shows a
 // stored widget; until it is there every message of that kernel waits, in order, so nothing a widget
 // should capture reaches a cell first.
+import { loadChunk } from '../api.js';
 import type { Message, MimeBundle, Output } from '../messages.js';
 import type { CommType, ViewSpec, WidgetManagerApi, WidgetServices, WidgetStateBundle } from './types.js';
 
@@ -13,7 +14,7 @@ export const STATE_MIME = 'application/vnd.jupyter.widget-state+json';
 type Chunk = typeof import('../lazy/widgets.js');
 let chunk: Promise<Chunk> | undefined;
 function load(): Promise<Chunk> {
-  chunk ??= import('../lazy/widgets.js');
+  chunk ??= loadChunk(() => import('../lazy/widgets.js'));
   chunk.catch(() => {
     chunk = undefined;
   });

@@ -37,6 +37,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   dropped = 0;
   deadReason: string | undefined;
   readonly #inflight = new Map<string, WidgetModel>();
+  /** request_state messages sent by resync() whose answer has not come. */
+  readonly #stateRequests = new Set<string>();
   /** Output widgets capturing, by the msg_id whose outputs they take. */
   readonly #captures = new Map<string, WidgetModel>();
   #versionComm: string | undefined;
@@ -106,8 +108,11 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     const msg = parseIncoming(c.data, m.buffers);
     if ((msg.method === 'update' || msg.method === 'echo_update') && msg.state) {
       let state = msg.state;
-      // Protocol 2.1: an echo of a value this page sent; a newer local change wins.
-      if (msg.method === 'echo_update')
+      // Protocol 2.1: an echo of a value this page sent; a newer local change wins. So does it over the
+      // answer to a state request (after a reconnect): the kernel answered before it saw that change.
+      const parent = m.parent_header?.msg_id;
+      const answer = parent !== undefined && this.#stateRequests.delete(parent);
+      if (msg.method === 'echo_update' || answer)
         state = Object.fromEntries(
           Object.entries(state).filter(
             ([k]) => !model.inflightKeys.has(k) && !(model.pending && k in model.pending),
@@ -290,8 +295,9 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     // Answers to updates sent before the drop may never come: release them (their pending changes go
     // now), then ask for every model's state.
     for (const id of [...this.#inflight.keys()]) this.#release(id);
+    this.#stateRequests.clear();
     for (const m of this.models.values())
-      this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
+      this.#stateRequests.add(this.services.send('comm_msg', { comm_id: m.id, data: requestState() }));
   }
 
   disable(reason: string): void {
@@ -300,6 +306,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     this.models.clear();
     this.#captures.clear();
     this.#inflight.clear();
+    this.#stateRequests.clear();
     this.#v1 = false;
     this.#versionComm = undefined;
     for (const off of this.#linkOff.values()) off();
