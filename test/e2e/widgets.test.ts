@@ -38,10 +38,16 @@ async function run(cell: Locator, timeout = 60_000): Promise<Locator> {
   return cell.locator('.rc-outputs');
 }
 
-/** Moves a range input by `steps` arrow keys (the way a keyboard or a drag sends input events). */
-async function nudge(slider: Locator, steps: number): Promise<void> {
+/**
+ * Moves a range input by `steps` arrow keys (the way a keyboard or a drag sends input events), with
+ * `pauseMs` between steps for a drag that takes a while, as a hand's does.
+ */
+async function nudge(slider: Locator, steps: number, pauseMs = 0): Promise<void> {
   await slider.focus();
-  for (let i = 0; i < Math.abs(steps); i++) await slider.press(steps > 0 ? 'ArrowRight' : 'ArrowLeft');
+  for (let i = 0; i < Math.abs(steps); i++) {
+    if (i > 0 && pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+    await slider.press(steps > 0 ? 'ArrowRight' : 'ArrowLeft');
+  }
 }
 
 const INTERACT = `import matplotlib
@@ -235,9 +241,12 @@ describe('widgets in the embed', () => {
     await p.evaluate(() => {
       for (const w of (globalThis as unknown as { __ws: WebSocket[] }).__ws) w.close(4000, 'test drop');
     });
-    await nudge(slider, 5);
-    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 30_000 }).toBe('n = 7\n');
-    expect(await out.locator('.rc-w-readout').textContent()).toBe('7');
+    // A drag that goes on while the page reconnects (20 steps over a second or more: the reconnect lands
+    // in the middle), so the kernel's answer to the resync's request_state arrives while the page is
+    // ahead of it.
+    await nudge(slider, 20, 50);
+    await expect.poll(() => out.locator('.rc-w-output').textContent(), { timeout: 30_000 }).toBe('n = 22\n');
+    expect(await out.locator('.rc-w-readout').textContent()).toBe('22');
     // A restart leaves the widget disabled with the reason.
     await cell.locator('.rc-restart').click();
     await expect.poll(() => slider.isDisabled(), { timeout: 20_000 }).toBe(true);

@@ -170,6 +170,49 @@ describe('protocol 1 (ipywidgets 6.0, recorded)', () => {
     expect(mgr.intercept(msg('stream', { name: 'stdout', text: 'after\n' }, run))).toBe(false);
     expect(el.querySelector('.rc-w-output')?.textContent).toBe('freq is 7\nseen by another page\n');
   });
+
+  it('a reconnect in the middle of a drag: the answer to request_state does not move the slider back', () => {
+    // Recorded from the browser test "a dropped websocket in the middle of a drag" when it failed: the
+    // kernel answered request_state with value 24 after the page had moved on to 25, the slider jumped
+    // back to 24, and the drag ended one step short.
+    const { mgr, sent, show } = interact();
+    const el = show('V1');
+    const input = el.querySelector('input[type=range]') as HTMLInputElement;
+    const move = (v: string) => {
+      input.value = v;
+      input.dispatchEvent(new Event('input'));
+    };
+    move('4'); // sent while the connection is down (the transport queues it)
+    const queued = sent.at(-1)?.id as string;
+    mgr.resync(); // back: what was in flight is released, then every model is asked for its state
+    const asks = sent.filter((s) => (s.content.data as { method?: string }).method === 'request_state');
+    expect(asks.map((s) => s.content.comm_id).sort()).toEqual(['I1', 'L1', 'O1', 'S1', 'V1']);
+    mgr.intercept(msg('status', { execution_state: 'idle' }, queued));
+    move('5'); // the drag goes on
+    const ask = asks.find((s) => s.content.comm_id === 'I1')?.id as string;
+    mgr.handleComm(
+      msg(
+        'comm_msg',
+        {
+          comm_id: 'I1',
+          data: { method: 'update', state: { ...v1('IntSliderModel', 'IntSliderView'), value: 4, max: 12 } },
+        },
+        ask,
+      ),
+    );
+    expect(input.value).toBe('5');
+    expect(el.querySelector('.rc-w-readout')?.textContent).toBe('5');
+    move('6');
+    expect(sent.filter((s) => s.content.comm_id === 'I1').at(-1)?.content.data).toMatchObject({
+      sync_data: { value: 5 },
+    });
+    // Keys the page did not change are taken from the answer, and later updates apply as ever.
+    expect(mgr.models.get('I1')?.get('max')).toBe(12);
+    mgr.handleComm(
+      msg('comm_msg', { comm_id: 'I1', data: { method: 'update', state: { value: 2 }, buffers: [] } }),
+    );
+    expect(input.value).toBe('2');
+  });
 });
 
 const v2 = (name: string, view: string | null, module: string, extra: Record<string, unknown> = {}) => ({

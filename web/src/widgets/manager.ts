@@ -37,6 +37,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   dropped = 0;
   deadReason: string | undefined;
   readonly #inflight = new Map<string, WidgetModel>();
+  /** Counts changes made on this page; each model remembers when each of its keys last changed. */
+  #clock = 0;
+  /** request_state messages sent by resync() and not yet answered: the clock when each was sent. */
+  readonly #stateRequests = new Map<string, number>();
   /** Output widgets capturing, by the msg_id whose outputs they take. */
   readonly #captures = new Map<string, WidgetModel>();
   #versionComm: string | undefined;
@@ -106,6 +110,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     const msg = parseIncoming(c.data, m.buffers);
     if ((msg.method === 'update' || msg.method === 'echo_update') && msg.state) {
       let state = msg.state;
+      const parent = m.parent_header?.msg_id ?? '';
+      const asked = this.#stateRequests.get(parent);
       // Protocol 2.1: an echo of a value this page sent; a newer local change wins.
       if (msg.method === 'echo_update')
         state = Object.fromEntries(
@@ -113,6 +119,14 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
             ([k]) => !model.inflightKeys.has(k) && !(model.pending && k in model.pending),
           ),
         );
+      else if (asked !== undefined) {
+        // The answer to resync()'s request_state is the kernel's state when it read that request: a key
+        // changed on this page since then (a drag that went on across the reconnect) is newer here, and
+        // reaches the kernel after. Applying the answer would move the slider back under the user's
+        // hand, and the next step of the drag would start from the old value.
+        this.#stateRequests.delete(parent);
+        state = this.#newerHere(model, state, asked);
+      }
       model.apply(state);
       this.#track(model, Object.keys(state), m);
     }
@@ -126,6 +140,15 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     model.closedReason = 'the kernel closed this widget';
     this.#linkOff.get(id)?.();
     model.emit(['disabled']);
+  }
+
+  /** `state` without the keys this page changed after `since` (its clock) or has yet to send. */
+  #newerHere(model: WidgetModel, state: State, since: number): State {
+    return Object.fromEntries(
+      Object.entries(state).filter(
+        ([k]) => (model.edits.get(k) ?? 0) <= since && !(model.pending && k in model.pending),
+      ),
+    );
   }
 
   /** Keeps the capture table and jslink wiring in step with a model's state. */
@@ -186,6 +209,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       (m.content as { execution_state?: string }).execution_state === 'idle'
     ) {
       this.#release(parent);
+      // A request_state the kernel has finished with (answered, or not understood).
+      this.#stateRequests.delete(parent);
       return false;
     }
     if (!parent || !OUTPUT_TYPES.has(type)) return false;
@@ -255,10 +280,13 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   /** At most one update per model in flight; later changes merge, and the last one is always sent. */
   send(model: WidgetModel, patch: State): void {
     if (model.closed || this.deadReason) return;
-    if (model.inflight) {
-      model.pending = { ...model.pending, ...patch };
-      return;
-    }
+    for (const k of Object.keys(patch)) model.edits.set(k, ++this.#clock);
+    if (model.inflight) model.pending = { ...model.pending, ...patch };
+    else this.#transmit(model, patch);
+  }
+
+  #transmit(model: WidgetModel, patch: State): void {
+    if (model.closed || this.deadReason) return;
     const id = this.services.send('comm_msg', {
       comm_id: model.id,
       data: updateMessage(model.version, patch),
@@ -278,7 +306,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     model.inflightKeys.clear();
     const next = model.pending;
     model.pending = undefined;
-    if (next) this.send(model, next);
+    if (next) this.#transmit(model, next);
   }
 
   custom(model: WidgetModel, content: unknown): void {
@@ -290,8 +318,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     // Answers to updates sent before the drop may never come: release them (their pending changes go
     // now), then ask for every model's state.
     for (const id of [...this.#inflight.keys()]) this.#release(id);
-    for (const m of this.models.values())
-      this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
+    for (const m of this.models.values()) {
+      const id = this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
+      this.#stateRequests.set(id, this.#clock);
+    }
   }
 
   disable(reason: string): void {
@@ -300,6 +330,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     this.models.clear();
     this.#captures.clear();
     this.#inflight.clear();
+    this.#stateRequests.clear();
     this.#v1 = false;
     this.#versionComm = undefined;
     for (const off of this.#linkOff.values()) off();
