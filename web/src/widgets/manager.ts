@@ -5,11 +5,15 @@ import { ensureStyles } from './dom.js';
 import { type ChangeListener, type ModelOwner, type ViewContext, WidgetModel } from './model.js';
 import {
   base64,
+  CONTROL_TARGET,
+  CONTROL_VERSION,
   customMessage,
+  isV21,
   openState,
   parseIncoming,
   refId,
   requestState,
+  requestStates,
   type State,
   toBytes,
   updateMessage,
@@ -45,6 +49,12 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   readonly #captures = new Map<string, WidgetModel>();
   #versionComm: string | undefined;
   #v1 = false;
+  /** A model opened with protocol 2.1: the kernel (ipywidgets 8) serves the control comm. */
+  #v21 = false;
+  /** The control comm's request_states in flight (resync): its comm, msg_id and the clock when sent. */
+  #control: { comm: string; msgId: string; at: number } | undefined;
+  /** The kernel refused or did not answer the control comm: resyncs ask model by model. */
+  #noControl = false;
   readonly #linkOff = new Map<string, () => void>();
 
   constructor(services: WidgetServices, readOnlyReason?: string) {
@@ -85,6 +95,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       return;
     }
     const version = versionOf(c.metadata ?? m.metadata);
+    if (isV21(c.metadata ?? m.metadata)) this.#v21 = true;
     const model = new WidgetModel(this, id, version, openState(c.data, c.metadata ?? m.metadata, m.buffers));
     this.models.set(id, model);
     this.#track(model, Object.keys(model.state), m);
@@ -103,6 +114,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   #onCommMsg(id: string, c: Record<string, unknown>, m: Message): void {
     if (id && id === this.#versionComm) {
       this.services.send('comm_msg', { comm_id: id, data: versionReply() });
+      return;
+    }
+    if (id && id === this.#control?.comm) {
+      this.#onUpdateStates(c, m);
       return;
     }
     const model = this.models.get(id);
@@ -132,7 +147,35 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     }
   }
 
+  /** The control comm's answer: every model's state in one message (protocol 2.1). */
+  #onUpdateStates(c: Record<string, unknown>, m: Message): void {
+    const control = this.#control;
+    if (!control) return;
+    const msg = parseIncoming(c.data, m.buffers);
+    if (msg.method !== 'update_states' || !msg.states) return;
+    this.#control = undefined;
+    for (const [id, s] of Object.entries(msg.states)) {
+      const model = this.models.get(id);
+      // A model opened while the page was away (and lost beyond the server's replay) is new here.
+      if (!model) {
+        if (this.models.size >= MAX_MODELS) this.dropped++;
+        else this.models.set(id, new WidgetModel(this, id, 2, s.state));
+        continue;
+      }
+      const state = this.#newerHere(model, s.state, control.at);
+      model.apply(state);
+      this.#track(model, Object.keys(state), m);
+    }
+    // Done with it, as JupyterLab's manager is once it has the states.
+    this.services.send('comm_close', { comm_id: control.comm, data: {} });
+  }
+
   #onCommClose(id: string): void {
+    if (id && id === this.#control?.comm) {
+      // No jupyter.widget.control target in this kernel (or a control version it refuses).
+      this.#controlFailed();
+      return;
+    }
     const model = this.models.get(id);
     if (!model) return;
     this.models.delete(id);
@@ -211,6 +254,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       this.#release(parent);
       // A request_state the kernel has finished with (answered, or not understood).
       this.#stateRequests.delete(parent);
+      // request_states handled without an update_states (the handler raised): ask model by model.
+      if (parent === this.#control?.msgId) this.#controlFailed();
       return false;
     }
     if (!parent || !OUTPUT_TYPES.has(type)) return false;
@@ -316,12 +361,37 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
 
   resync(): void {
     // Answers to updates sent before the drop may never come: release them (their pending changes go
-    // now), then ask for every model's state.
+    // now), then ask for every model's state: in one round trip from an ipywidgets 8 kernel (the
+    // control comm's request_states), else model by model (request_state; protocol 1 and 2.0).
     for (const id of [...this.#inflight.keys()]) this.#release(id);
+    if (this.#v21 && !this.#noControl) this.#requestStates();
+    else this.#requestEach();
+  }
+
+  #requestEach(): void {
     for (const m of this.models.values()) {
       const id = this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
       this.#stateRequests.set(id, this.#clock);
     }
+  }
+
+  #requestStates(): void {
+    // A fresh comm each time: the kernel keeps the last one opened (widget.py: cls._control_comm).
+    const comm = `rc-control-${Math.random().toString(36).slice(2)}`;
+    this.services.send(
+      'comm_open',
+      { comm_id: comm, target_name: CONTROL_TARGET, data: {} },
+      { version: CONTROL_VERSION },
+    );
+    const msgId = this.services.send('comm_msg', { comm_id: comm, data: requestStates() });
+    this.#control = { comm, msgId, at: this.#clock };
+  }
+
+  #controlFailed(): void {
+    if (!this.#control) return;
+    this.#control = undefined;
+    this.#noControl = true;
+    this.#requestEach();
   }
 
   disable(reason: string): void {
@@ -331,7 +401,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     this.#captures.clear();
     this.#inflight.clear();
     this.#stateRequests.clear();
+    this.#control = undefined;
     this.#v1 = false;
+    this.#v21 = false;
+    this.#noControl = false;
     this.#versionComm = undefined;
     for (const off of this.#linkOff.values()) off();
     this.#linkOff.clear();
