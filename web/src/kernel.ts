@@ -49,8 +49,9 @@ export class KernelConnection {
   #exec: 'idle' | 'busy' | 'starting' = 'idle';
   /** Comm messages and widget outputs, on this connection's message stream (any transport). */
   readonly widgets = new WidgetHost({
-    send: (type, content) => {
+    send: (type, content, metadata) => {
       const m = request(type, content, this.#session);
+      if (metadata) m.metadata = metadata;
       this.#transport?.send(m);
       return m.header.msg_id;
     },

@@ -31,11 +31,16 @@ function msg(
 }
 
 function setup() {
-  const sent: { type: CommType; content: Record<string, unknown>; id: string }[] = [];
+  const sent: {
+    type: CommType;
+    content: Record<string, unknown>;
+    id: string;
+    metadata?: Record<string, unknown> | undefined;
+  }[] = [];
   const mgr = new WidgetManager({
-    send: (type, content) => {
+    send: (type, content, metadata) => {
       const id = `c${sent.length + 1}`;
-      sent.push({ type, content, id });
+      sent.push({ type, content, id, metadata });
       return id;
     },
     renderOutput: (o) => renderOutput(o),
@@ -170,6 +175,49 @@ describe('protocol 1 (ipywidgets 6.0, recorded)', () => {
     expect(mgr.intercept(msg('stream', { name: 'stdout', text: 'after\n' }, run))).toBe(false);
     expect(el.querySelector('.rc-w-output')?.textContent).toBe('freq is 7\nseen by another page\n');
   });
+
+  it('a reconnect in the middle of a drag: the answer to request_state does not move the slider back', () => {
+    // Recorded from the browser test "a dropped websocket in the middle of a drag" when it failed: the
+    // kernel answered request_state with value 24 after the page had moved on to 25, the slider jumped
+    // back to 24, and the drag ended one step short.
+    const { mgr, sent, show } = interact();
+    const el = show('V1');
+    const input = el.querySelector('input[type=range]') as HTMLInputElement;
+    const move = (v: string) => {
+      input.value = v;
+      input.dispatchEvent(new Event('input'));
+    };
+    move('4'); // sent while the connection is down (the transport queues it)
+    const queued = sent.at(-1)?.id as string;
+    mgr.resync(); // back: what was in flight is released, then every model is asked for its state
+    const asks = sent.filter((s) => (s.content.data as { method?: string }).method === 'request_state');
+    expect(asks.map((s) => s.content.comm_id).sort()).toEqual(['I1', 'L1', 'O1', 'S1', 'V1']);
+    mgr.intercept(msg('status', { execution_state: 'idle' }, queued));
+    move('5'); // the drag goes on
+    const ask = asks.find((s) => s.content.comm_id === 'I1')?.id as string;
+    mgr.handleComm(
+      msg(
+        'comm_msg',
+        {
+          comm_id: 'I1',
+          data: { method: 'update', state: { ...v1('IntSliderModel', 'IntSliderView'), value: 4, max: 12 } },
+        },
+        ask,
+      ),
+    );
+    expect(input.value).toBe('5');
+    expect(el.querySelector('.rc-w-readout')?.textContent).toBe('5');
+    move('6');
+    expect(sent.filter((s) => s.content.comm_id === 'I1').at(-1)?.content.data).toMatchObject({
+      sync_data: { value: 5 },
+    });
+    // Keys the page did not change are taken from the answer, and later updates apply as ever.
+    expect(mgr.models.get('I1')?.get('max')).toBe(12);
+    mgr.handleComm(
+      msg('comm_msg', { comm_id: 'I1', data: { method: 'update', state: { value: 2 }, buffers: [] } }),
+    );
+    expect(input.value).toBe('2');
+  });
 });
 
 const v2 = (name: string, view: string | null, module: string, extra: Record<string, unknown> = {}) => ({
@@ -181,6 +229,8 @@ const v2 = (name: string, view: string | null, module: string, extra: Record<str
   _view_name: view,
   ...extra,
 });
+
+const ctl2 = '@jupyter-widgets/controls';
 
 describe('protocol 2 (ipywidgets 7.x / 8.x, from the protocol document)', () => {
   function open(
@@ -334,7 +384,7 @@ describe('protocol 2 (ipywidgets 7.x / 8.x, from the protocol document)', () => 
       t,
       'F2',
       v2('IntSliderModel', 'IntSliderView', '@jupyter-widgets/controls', { value: 2, max: 50 }),
-      '2.1.0',
+      '2.0.0', // request_state model by model (2.1 asks the control comm: tested below)
     );
     const el = t.show('F2');
     const input = el.querySelector('input') as HTMLInputElement;
@@ -354,14 +404,128 @@ describe('protocol 2 (ipywidgets 7.x / 8.x, from the protocol document)', () => 
     expect(input.value).toBe('9');
   });
 
-  it('update_states (the 2.1 control comm) carries every model with buffers by model id', () => {
-    const t = setup();
-    open(t, 'T1', v2('TextModel', 'TextView', '@jupyter-widgets/controls', { value: 'a' }), '2.1.0');
-    // parseIncoming is what the manager uses for any comm_msg.
-    t.mgr.handleComm(
-      msg('comm_msg', { comm_id: 'T1', data: { method: 'update', state: { value: 'b' }, buffer_paths: [] } }),
-    );
-    expect(t.mgr.models.get('T1')?.get('value')).toBe('b');
+  describe('resync after a reconnect: the jupyter.widget.control comm (2.1), else request_state', () => {
+    // Written from ipywidgets 8's widget.py (Widget.handle_control_comm_opened and
+    // _handle_control_comm_msg: the answer's buffer_paths start at `states`, [model_id, 'state', ...])
+    // and ipykernel's CommManager.comm_open (a target it does not have: the comm is closed again).
+    const data = (s: { content: Record<string, unknown> }) => s.content.data as Record<string, unknown>;
+    const asks = (t: ReturnType<typeof setup>) =>
+      t.sent.filter((s) => data(s)?.method === 'request_state').map((s) => s.content.comm_id);
+    function twoOne(version = '2.1.0') {
+      const t = setup();
+      const ctl = '@jupyter-widgets/controls';
+      open(t, 'S1', v2('IntSliderModel', 'IntSliderView', ctl, { value: 1, max: 10 }), version);
+      open(
+        t,
+        'IM',
+        v2('ImageModel', 'ImageView', ctl, { format: 'png', value: {} }),
+        version,
+        [['value']],
+        [new Uint8Array([1]).buffer],
+      );
+      return t;
+    }
+
+    it('2.1: every state in one round trip; newer local changes kept; the comm closed after', () => {
+      const t = twoOne();
+      const el = t.show('S1');
+      const img = t.show('IM');
+      t.mgr.resync();
+      const open2 = t.sent.find((s) => s.type === 'comm_open');
+      expect(open2?.content).toMatchObject({ target_name: 'jupyter.widget.control', data: {} });
+      expect(open2?.metadata).toEqual({ version: '1.0.0' });
+      const comm = open2?.content.comm_id as string;
+      const req = t.sent.at(-1);
+      expect(req?.content).toEqual({ comm_id: comm, data: { method: 'request_states' } });
+      expect(asks(t)).toEqual([]);
+      // The page moves the slider before the answer comes.
+      const input = el.querySelector('input') as HTMLInputElement;
+      input.value = '7';
+      input.dispatchEvent(new Event('input'));
+      const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+      t.mgr.handleComm(
+        msg(
+          'comm_msg',
+          {
+            comm_id: comm,
+            data: {
+              method: 'update_states',
+              // A key "__proto__" of its own, as JSON from the wire has it.
+              states: Object.assign(JSON.parse('{"__proto__": {"state": {"polluted": 1}}}'), {
+                S1: {
+                  model_name: 'IntSliderModel',
+                  model_module: ctl2,
+                  model_module_version: '2.0.0',
+                  state: { value: 3, max: 20 },
+                },
+                IM: {
+                  model_name: 'ImageModel',
+                  model_module: ctl2,
+                  model_module_version: '2.0.0',
+                  state: { format: 'png' },
+                },
+                NEW: {
+                  model_name: 'LabelModel',
+                  model_module: ctl2,
+                  model_module_version: '2.0.0',
+                  state: v2('LabelModel', 'LabelView', ctl2, { value: 'opened while away' }),
+                },
+              }),
+              buffer_paths: [
+                ['IM', 'state', 'value'],
+                ['__proto__', 'state', 'polluted'],
+              ],
+            },
+          },
+          req?.id as string,
+          [png.buffer],
+        ),
+      );
+      expect(input.value).toBe('7');
+      expect(t.mgr.models.get('S1')?.get('max')).toBe(20);
+      expect(img.querySelector('img')?.getAttribute('src')).toBe('data:image/png;base64,iVBORw==');
+      expect(t.show('NEW').textContent).toBe('opened while away');
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(t.mgr.models.has('__proto__')).toBe(false);
+      expect(t.sent.at(-1)).toMatchObject({ type: 'comm_close', content: { comm_id: comm } });
+      // An update_states nobody asked for (a hostile kernel) changes nothing.
+      t.mgr.handleComm(
+        msg('comm_msg', {
+          comm_id: comm,
+          data: { method: 'update_states', states: { S1: { state: { max: 99 } } }, buffer_paths: [] },
+        }),
+      );
+      expect(t.mgr.models.get('S1')?.get('max')).toBe(20);
+    });
+
+    it('2.1 kernel without the target closes the comm: model by model, then and on later resyncs', () => {
+      const t = twoOne();
+      t.mgr.resync();
+      const comm = t.sent.find((s) => s.type === 'comm_open')?.content.comm_id as string;
+      t.mgr.handleComm(msg('comm_close', { comm_id: comm, data: {} }));
+      expect(asks(t).sort()).toEqual(['IM', 'S1']);
+      const before = t.sent.length;
+      t.mgr.resync();
+      expect(t.sent.slice(before).map((s) => [s.type, data(s).method])).toEqual([
+        ['comm_msg', 'request_state'],
+        ['comm_msg', 'request_state'],
+      ]);
+    });
+
+    it('2.1 kernel whose handler failed (idle, no update_states): model by model', () => {
+      const t = twoOne();
+      t.mgr.resync();
+      const req = t.sent.at(-1)?.id as string;
+      t.mgr.intercept(msg('status', { execution_state: 'idle' }, req));
+      expect(asks(t).sort()).toEqual(['IM', 'S1']);
+    });
+
+    it('2.0 (ipywidgets 7) has no control comm: request_state for every model', () => {
+      const t = twoOne('2.0.0');
+      t.mgr.resync();
+      expect(t.sent.some((s) => s.type === 'comm_open')).toBe(false);
+      expect(asks(t).sort()).toEqual(['IM', 'S1']);
+    });
   });
 
   it('comm_close and a dead kernel leave views disabled with the reason', () => {

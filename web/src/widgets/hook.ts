@@ -36,7 +36,7 @@ export function widgetPlaceholder(bundle: MimeBundle): HTMLElement {
 }
 
 export interface HostDeps {
-  send(type: CommType, content: Record<string, unknown>): string;
+  send(type: CommType, content: Record<string, unknown>, metadata?: Record<string, unknown>): string;
   /** Hands a message on to the connection's normal dispatch (cells, status). */
   deliver(m: Message): void;
 }

@@ -5,11 +5,15 @@ import { ensureStyles } from './dom.js';
 import { type ChangeListener, type ModelOwner, type ViewContext, WidgetModel } from './model.js';
 import {
   base64,
+  CONTROL_TARGET,
+  CONTROL_VERSION,
   customMessage,
+  isV21,
   openState,
   parseIncoming,
   refId,
   requestState,
+  requestStates,
   type State,
   toBytes,
   updateMessage,
@@ -37,12 +41,20 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   dropped = 0;
   deadReason: string | undefined;
   readonly #inflight = new Map<string, WidgetModel>();
-  /** request_state messages sent by resync() whose answer has not come. */
-  readonly #stateRequests = new Set<string>();
+  /** Counts changes made on this page; each model remembers when each of its keys last changed. */
+  #clock = 0;
+  /** request_state messages sent by resync() and not yet answered: the clock when each was sent. */
+  readonly #stateRequests = new Map<string, number>();
   /** Output widgets capturing, by the msg_id whose outputs they take. */
   readonly #captures = new Map<string, WidgetModel>();
   #versionComm: string | undefined;
   #v1 = false;
+  /** A model opened with protocol 2.1: the kernel (ipywidgets 8) serves the control comm. */
+  #v21 = false;
+  /** The control comm's request_states in flight (resync): its comm, msg_id and the clock when sent. */
+  #control: { comm: string; msgId: string; at: number } | undefined;
+  /** The kernel refused or did not answer the control comm: resyncs ask model by model. */
+  #noControl = false;
   readonly #linkOff = new Map<string, () => void>();
 
   constructor(services: WidgetServices, readOnlyReason?: string) {
@@ -83,6 +95,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       return;
     }
     const version = versionOf(c.metadata ?? m.metadata);
+    if (isV21(c.metadata ?? m.metadata)) this.#v21 = true;
     const model = new WidgetModel(this, id, version, openState(c.data, c.metadata ?? m.metadata, m.buffers));
     this.models.set(id, model);
     this.#track(model, Object.keys(model.state), m);
@@ -103,27 +116,66 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       this.services.send('comm_msg', { comm_id: id, data: versionReply() });
       return;
     }
+    if (id && id === this.#control?.comm) {
+      this.#onUpdateStates(c, m);
+      return;
+    }
     const model = this.models.get(id);
     if (!model) return;
     const msg = parseIncoming(c.data, m.buffers);
     if ((msg.method === 'update' || msg.method === 'echo_update') && msg.state) {
       let state = msg.state;
-      // Protocol 2.1: an echo of a value this page sent; a newer local change wins. So does it over the
-      // answer to a state request (after a reconnect): the kernel answered before it saw that change.
-      const parent = m.parent_header?.msg_id;
-      const answer = parent !== undefined && this.#stateRequests.delete(parent);
-      if (msg.method === 'echo_update' || answer)
+      const parent = m.parent_header?.msg_id ?? '';
+      const asked = this.#stateRequests.get(parent);
+      // Protocol 2.1: an echo of a value this page sent; a newer local change wins.
+      if (msg.method === 'echo_update')
         state = Object.fromEntries(
           Object.entries(state).filter(
             ([k]) => !model.inflightKeys.has(k) && !(model.pending && k in model.pending),
           ),
         );
+      else if (asked !== undefined) {
+        // The answer to resync()'s request_state is the kernel's state when it read that request: a key
+        // changed on this page since then (a drag that went on across the reconnect) is newer here, and
+        // reaches the kernel after. Applying the answer would move the slider back under the user's
+        // hand, and the next step of the drag would start from the old value.
+        this.#stateRequests.delete(parent);
+        state = this.#newerHere(model, state, asked);
+      }
       model.apply(state);
       this.#track(model, Object.keys(state), m);
     }
   }
 
+  /** The control comm's answer: every model's state in one message (protocol 2.1). */
+  #onUpdateStates(c: Record<string, unknown>, m: Message): void {
+    const control = this.#control;
+    if (!control) return;
+    const msg = parseIncoming(c.data, m.buffers);
+    if (msg.method !== 'update_states' || !msg.states) return;
+    this.#control = undefined;
+    for (const [id, s] of Object.entries(msg.states)) {
+      const model = this.models.get(id);
+      // A model opened while the page was away (and lost beyond the server's replay) is new here.
+      if (!model) {
+        if (this.models.size >= MAX_MODELS) this.dropped++;
+        else this.models.set(id, new WidgetModel(this, id, 2, s.state));
+        continue;
+      }
+      const state = this.#newerHere(model, s.state, control.at);
+      model.apply(state);
+      this.#track(model, Object.keys(state), m);
+    }
+    // Done with it, as JupyterLab's manager is once it has the states.
+    this.services.send('comm_close', { comm_id: control.comm, data: {} });
+  }
+
   #onCommClose(id: string): void {
+    if (id && id === this.#control?.comm) {
+      // No jupyter.widget.control target in this kernel (or a control version it refuses).
+      this.#controlFailed();
+      return;
+    }
     const model = this.models.get(id);
     if (!model) return;
     this.models.delete(id);
@@ -131,6 +183,15 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     model.closedReason = 'the kernel closed this widget';
     this.#linkOff.get(id)?.();
     model.emit(['disabled']);
+  }
+
+  /** `state` without the keys this page changed after `since` (its clock) or has yet to send. */
+  #newerHere(model: WidgetModel, state: State, since: number): State {
+    return Object.fromEntries(
+      Object.entries(state).filter(
+        ([k]) => (model.edits.get(k) ?? 0) <= since && !(model.pending && k in model.pending),
+      ),
+    );
   }
 
   /** Keeps the capture table and jslink wiring in step with a model's state. */
@@ -191,6 +252,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
       (m.content as { execution_state?: string }).execution_state === 'idle'
     ) {
       this.#release(parent);
+      // A request_state the kernel has finished with (answered, or not understood).
+      this.#stateRequests.delete(parent);
+      // request_states handled without an update_states (the handler raised): ask model by model.
+      if (parent === this.#control?.msgId) this.#controlFailed();
       return false;
     }
     if (!parent || !OUTPUT_TYPES.has(type)) return false;
@@ -260,10 +325,13 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   /** At most one update per model in flight; later changes merge, and the last one is always sent. */
   send(model: WidgetModel, patch: State): void {
     if (model.closed || this.deadReason) return;
-    if (model.inflight) {
-      model.pending = { ...model.pending, ...patch };
-      return;
-    }
+    for (const k of Object.keys(patch)) model.edits.set(k, ++this.#clock);
+    if (model.inflight) model.pending = { ...model.pending, ...patch };
+    else this.#transmit(model, patch);
+  }
+
+  #transmit(model: WidgetModel, patch: State): void {
+    if (model.closed || this.deadReason) return;
     const id = this.services.send('comm_msg', {
       comm_id: model.id,
       data: updateMessage(model.version, patch),
@@ -283,7 +351,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     model.inflightKeys.clear();
     const next = model.pending;
     model.pending = undefined;
-    if (next) this.send(model, next);
+    if (next) this.#transmit(model, next);
   }
 
   custom(model: WidgetModel, content: unknown): void {
@@ -293,11 +361,37 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
 
   resync(): void {
     // Answers to updates sent before the drop may never come: release them (their pending changes go
-    // now), then ask for every model's state.
+    // now), then ask for every model's state: in one round trip from an ipywidgets 8 kernel (the
+    // control comm's request_states), else model by model (request_state; protocol 1 and 2.0).
     for (const id of [...this.#inflight.keys()]) this.#release(id);
-    this.#stateRequests.clear();
-    for (const m of this.models.values())
-      this.#stateRequests.add(this.services.send('comm_msg', { comm_id: m.id, data: requestState() }));
+    if (this.#v21 && !this.#noControl) this.#requestStates();
+    else this.#requestEach();
+  }
+
+  #requestEach(): void {
+    for (const m of this.models.values()) {
+      const id = this.services.send('comm_msg', { comm_id: m.id, data: requestState() });
+      this.#stateRequests.set(id, this.#clock);
+    }
+  }
+
+  #requestStates(): void {
+    // A fresh comm each time: the kernel keeps the last one opened (widget.py: cls._control_comm).
+    const comm = `rc-control-${Math.random().toString(36).slice(2)}`;
+    this.services.send(
+      'comm_open',
+      { comm_id: comm, target_name: CONTROL_TARGET, data: {} },
+      { version: CONTROL_VERSION },
+    );
+    const msgId = this.services.send('comm_msg', { comm_id: comm, data: requestStates() });
+    this.#control = { comm, msgId, at: this.#clock };
+  }
+
+  #controlFailed(): void {
+    if (!this.#control) return;
+    this.#control = undefined;
+    this.#noControl = true;
+    this.#requestEach();
   }
 
   disable(reason: string): void {
@@ -307,7 +401,10 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     this.#captures.clear();
     this.#inflight.clear();
     this.#stateRequests.clear();
+    this.#control = undefined;
     this.#v1 = false;
+    this.#v21 = false;
+    this.#noControl = false;
     this.#versionComm = undefined;
     for (const off of this.#linkOff.values()) off();
     this.#linkOff.clear();

@@ -39,6 +39,8 @@ export class WidgetModel {
   inflightKeys = new Set<string>();
   pending: State | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When each key was last changed on this page (the manager's clock; see WidgetManager.send). */
+  readonly edits = new Map<string, number>();
   readonly #listeners = new Set<ChangeListener>();
 
   constructor(owner: ModelOwner, id: string, version: Version, state: State) {

@@ -6,6 +6,13 @@
 //    'custom'}, frontend->kernel {method: 'update' | 'request_state' | 'custom'}, binary buffers placed
 //    into the state at buffer_paths; 2.1 adds echo_update and the jupyter.widget.control comm
 //    ({method: 'request_states'} -> {method: 'update_states', states, buffer_paths}).
+//  - the control comm as ipywidgets 8's widget.py serves it (Widget.handle_control_comm_opened,
+//    _handle_control_comm_msg): the frontend opens target jupyter.widget.control with message
+//    metadata {version: '1.0.0'} (a major other than 1 is refused), sends {method: 'request_states'}
+//    on it, and the kernel answers on the same comm with {method: 'update_states', states: {model_id:
+//    {model_name, model_module, model_module_version, state}}, buffer_paths} where each path starts at
+//    `states` ([model_id, 'state', key, ...]: _remove_buffers over the whole dict). A kernel without
+//    the target (ipywidgets 7, or 6) closes the comm again (ipykernel's CommManager.comm_open).
 //  - protocol 1 (ipywidgets 6.0, Debian's python3-ipywidgets): its widget.py: comm_open data is the
 //    state itself, kernel->frontend {method: 'update', state, buffers: [keys]} and {method: 'display'},
 //    frontend->kernel {method: 'backbone', sync_data, buffer_keys} / 'request_state' / 'custom', and the
@@ -16,6 +23,8 @@ export type Version = 1 | 2;
 export const WIDGET_TARGET = 'jupyter.widget';
 export const VERSION_TARGET = 'jupyter.widget.version';
 export const CONTROL_TARGET = 'jupyter.widget.control';
+/** The control comm's own protocol version (ipywidgets 8: __control_protocol_version__). */
+export const CONTROL_VERSION = '1.0.0';
 /** ipywidgets 6 checks this against its `__frontend_version__` ('~2.1.4'). */
 export const V1_FRONTEND_VERSION = '2.1.4';
 
@@ -76,6 +85,12 @@ function clean(v: unknown): State {
   return out;
 }
 
+/** Protocol 2.1 (ipywidgets 8): the kernel has the jupyter.widget.control comm target. */
+export function isV21(metadata: unknown): boolean {
+  const v = isObj(metadata) ? metadata.version : undefined;
+  return typeof v === 'string' && /^2\.([1-9]|\d\d)/.test(v);
+}
+
 /** The protocol of a widget comm_open: metadata.version '2.x' is protocol 2, none is protocol 1. */
 export function versionOf(metadata: unknown): Version {
   const v = isObj(metadata) ? metadata.version : undefined;
@@ -125,13 +140,13 @@ export function parseIncoming(data: unknown, buffers: readonly unknown[] = []): 
           state: clean(s.state),
         };
       }
-      // buffer_paths here are [model_id, ...path into its state].
+      // buffer_paths start at `states`: [model_id, 'state', key, ...]; only paths into a state.
       if (Array.isArray(d.buffer_paths))
-        d.buffer_paths.forEach((p, i) => {
-          if (!Array.isArray(p) || typeof p[0] !== 'string') return;
-          const target = states[p[0]];
-          if (target) placeBuffers(target.state, [p.slice(1)], [buffers[i]]);
-        });
+        placeBuffers(
+          states,
+          d.buffer_paths.map((p) => (Array.isArray(p) && p[1] === 'state' && p.length > 2 ? p : [])),
+          buffers,
+        );
       return { method: 'update_states', states };
     }
     default:
@@ -147,6 +162,8 @@ export function updateMessage(version: Version, state: State): Record<string, un
 }
 
 export const requestState = (): Record<string, unknown> => ({ method: 'request_state' });
+
+export const requestStates = (): Record<string, unknown> => ({ method: 'request_states' });
 
 export const customMessage = (content: unknown): Record<string, unknown> => ({ method: 'custom', content });
 

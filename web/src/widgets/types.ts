@@ -6,8 +6,8 @@ import type { Message, MimeBundle, Output } from '../messages.js';
 export type CommType = 'comm_open' | 'comm_msg' | 'comm_close';
 
 export interface WidgetServices {
-  /** Sends a comm message to the kernel (shell channel); returns its msg_id. */
-  send(type: CommType, content: Record<string, unknown>): string;
+  /** Sends a comm message to the kernel (shell channel), with message metadata if any; returns its msg_id. */
+  send(type: CommType, content: Record<string, unknown>, metadata?: Record<string, unknown>): string;
   /** One nbformat output as DOM (the cell's own renderer), for the Output widget. */
   renderOutput(o: Output): HTMLElement;
   /** Mounts the widget placeholders inside `el` (nested widgets in an Output widget). */
