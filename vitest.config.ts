@@ -49,6 +49,8 @@ const UNIT = [
 ];
 const ISOLATED = [
   'test/security/hostile-code.test.ts',
+  // 10,000 widgets opened in one cell.
+  'test/e2e/widgets-flood.test.ts',
   'test/scale/**/*.test.ts',
   // Stops and restarts the machine's Postgres, which every other suite uses.
   'test/faults/postgres.test.ts',
