@@ -271,7 +271,17 @@ function executeAndWaitRunning(c: RawClient, code: string) {
       },
       parent_header: {},
       metadata: {},
-      content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false },
+      // Its KeyboardInterrupt must not abort what comes next: with stop_on_error (the default),
+      // ipykernel aborts every request that reaches it before its abort ends, one loop turn after
+      // the reply, which a loaded host stretches enough for the test's next execute to land in.
+      content: {
+        code,
+        silent: false,
+        store_history: true,
+        user_expressions: {},
+        allow_stdin: false,
+        stop_on_error: false,
+      },
     }),
   );
   const mine = (m: Json) => m.parent_header?.msg_id === msgId;
