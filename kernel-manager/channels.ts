@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
 import { KernelManagerError } from './errors.js';
 import type { Channel, SendChannel } from './messages.js';
-import { IOPUB_HWM } from './sandbox/hooks.js';
 
 /** Every first byte but "s", and "s" followed by anything but "t": all iopub topics except streams. */
 const NON_STREAM_PREFIXES: Buffer[] = [
@@ -53,7 +52,7 @@ export class Channels {
     // ipc sockets appear when the kernel binds them; retry connecting often so start-up is quick.
     const opts = { linger: 0, maxMessageSize: maxMessageBytes, reconnectInterval: 20 };
     // A deep receive queue on iopub: the kernel's PUB drops what does not fit when we fall behind.
-    const iopubOpts = { ...opts, receiveHighWaterMark: IOPUB_HWM };
+    const iopubOpts = { ...opts, receiveHighWaterMark: 100_000 };
     // The kernel sends input_request to the identity the execute_request came from (on shell), so
     // stdin must share shell's routing id, as jupyter_client's session identity does.
     const identity = { ...opts, routingId: randomBytes(16).toString('hex') };

@@ -16,9 +16,6 @@ export const PIP_NOTE =
   "runcell: kernels cannot install packages; they come from the server's environments. " +
   '`%pip list` shows what this one has (and the "Packages" button beside the cell).';
 
-/** The kernel's iopub send queue, in messages (the server's receive queue holds as many). */
-export const IOPUB_HWM = 100_000;
-
 // Loaded by traitlets as IPython's config: registers the hook module without touching sys.path, and
 // loads it as an extension once the shell exists.
 const IPYTHON_CONFIG = `# runcell: loads the sandbox notes (${HOOKS_INSIDE}/runcell_notes.py) into every IPython kernel.
@@ -29,17 +26,6 @@ _spec.loader.exec_module(_m)
 _s.modules['runcell_notes'] = _m
 c.InteractiveShellApp.extensions = list(c.InteractiveShellApp.get('extensions', [])) + ['runcell_notes']
 del _u, _s, _spec, _m
-# iopub queues up to ${IOPUB_HWM} messages, like the server's end, not zmq's default 1,000: a burst
-# (thousands of widgets opened in one cell) is delivered, not dropped with the display that follows it.
-# Print floods never queue here: the server unsubscribes from a flooding kernel's streams.
-import zmq as _z
-_socket = _z.Context.socket
-def _runcell_socket(self, socket_type, *args, **kwargs):
-    s = _socket(self, socket_type, *args, **kwargs)
-    if socket_type == _z.PUB:
-        s.sndhwm = ${IOPUB_HWM}
-    return s
-_z.Context.socket = _runcell_socket
 `;
 
 const PYTHON_NOTES = `"""runcell's sandbox notes for IPython kernels (see runcell's docs/SECURITY.md).

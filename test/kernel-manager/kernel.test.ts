@@ -1,7 +1,6 @@
 // A real ipykernel in the real sandbox, driven through kernel-manager's public API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelManager } from '../../kernel-manager/index.js';
-import { IOPUB_HWM } from '../../kernel-manager/sandbox/hooks.js';
 import type { Kernel } from '../../kernel-manager/types.js';
 import { run, testManager } from './helpers.js';
 
@@ -21,22 +20,6 @@ describe('executing code on a sandboxed ipykernel', () => {
     expect((result?.content.data as Record<string, string> | undefined)?.['text/plain']).toBe('2');
     expect(r.reply?.content.status).toBe('ok');
     expect(r.types.at(-1) === 'status' || r.types.at(-1) === 'execute_reply').toBe(true);
-  });
-
-  it('queues a burst on iopub instead of dropping it: 20,000 messages in one go all arrive', async () => {
-    // zmq's default queue (1,000 messages) dropped part of such a burst on a busy host, and with it the
-    // display that followed (10,000 widgets opened in one cell showed nothing).
-    const hwm = await run(
-      kernel,
-      'from ipykernel.kernelapp import IPKernelApp\nprint(IPKernelApp.instance().iopub_socket.sndhwm)',
-    );
-    expect(hwm.stdout).toBe(`${IOPUB_HWM}\n`);
-    const r = await run(
-      kernel,
-      'from ipykernel.comm import Comm\ncs = [Comm(target_name="burst", data={"i": i}) for i in range(20000)]\nprint("end")',
-    );
-    expect(r.types.filter((t) => t === 'comm_open')).toHaveLength(20_000);
-    expect(r.stdout).toBe('end\n');
   });
 
   it('streams stdout and stderr', async () => {
