@@ -9,6 +9,7 @@ import { type CgroupLayout, describeCgroups, detectCgroups, KernelCgroup } from 
 import { installHooks } from './hooks.js';
 import { type KernelHandle, teardown } from './kernel-process.js';
 import { spawnSandboxed } from './launcher.js';
+import { Reaper } from './reaper.js';
 import { isReclaimEmpty, type Reclaimed, reclaim } from './reclaim.js';
 import { MAX_SOCKET_PATH, prepareRuntimeRoot, probeTmpfs, RuntimeDir } from './runtime.js';
 import { compileSeccomp } from './seccomp.js';
@@ -55,6 +56,7 @@ export class BwrapSandbox implements Sandbox {
   readonly #hooksDir: string;
   readonly #log: SandboxLog;
   readonly #reserved: ReadonlySet<number>;
+  readonly #reaper: Reaper;
 
   private constructor(
     config: SandboxConfig,
@@ -67,9 +69,11 @@ export class BwrapSandbox implements Sandbox {
       hooksDir: string;
       report: string[];
       reserved: ReadonlySet<number>;
+      reaper: Reaper;
     },
   ) {
     this.#reserved = parts.reserved;
+    this.#reaper = parts.reaper;
     this.#config = config;
     this.#log = log;
     this.#uids = parts.uids;
@@ -171,6 +175,7 @@ export class BwrapSandbox implements Sandbox {
     );
     report.push(...describeCgroups(layout, config));
     const uids = new UidAllocator(config.uidRange, reserved);
+    report.push('reaper: kills what kernels left running if the server is killed without its teardown');
     for (const line of report) log.info({ sandbox: 'bwrap' }, line);
     return new BwrapSandbox(config, log, {
       uids,
@@ -180,6 +185,7 @@ export class BwrapSandbox implements Sandbox {
       hooksDir,
       report,
       reserved: reservedSet,
+      reaper: Reaper.start(),
     });
   }
 
@@ -188,7 +194,11 @@ export class BwrapSandbox implements Sandbox {
    * leak (logged at error level) and is reclaimed. Only when `reclaim` is configured.
    */
   async close(): Promise<void> {
-    if (!this.#config.reclaim || this.#uids.live > 0) return;
+    // Kernels still held (a close before their owners destroyed them): the reaper stays to kill them
+    // when this process exits.
+    if (this.#uids.live > 0) return;
+    this.#reaper.stop();
+    if (!this.#config.reclaim) return;
     // The start-up hooks are this instance's own (written at create); with the range owned, they go too.
     await rm(this.#hooksDir, { recursive: true, force: true });
     const found = await reclaim({
@@ -215,10 +225,14 @@ export class BwrapSandbox implements Sandbox {
   /** launch(), also returning the uid and cgroups it holds (same lifetime as the process). */
   async launchHeld(req: LaunchRequest): Promise<HeldSandbox> {
     const uid = await this.#uids.acquire();
+    this.#reaper.hold(uid);
     const h: KernelHandle = {
       uid,
       cpuSeconds: this.#config.rlimits.cpuSeconds,
-      release: () => this.#uids.release(uid),
+      release: () => {
+        this.#reaper.release(uid);
+        this.#uids.release(uid);
+      },
     };
     try {
       h.runtime = await RuntimeDir.create(this.#config.runtimeRoot, uid, this.#tmpfs);

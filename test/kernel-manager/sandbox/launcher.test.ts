@@ -121,7 +121,7 @@ await p.destroy();`,
       `import cp from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 const spawn = cp.spawn;
-cp.spawn = (...a) => { const c = spawn(...a); if (a[0] === '/bin/bash') process.nextTick(() => process.kill(process.pid, 'SIGKILL')); return c; };
+cp.spawn = (...a) => { const c = spawn(...a); if (a[1]?.includes('runcell-sandbox')) process.nextTick(() => process.kill(process.pid, 'SIGKILL')); return c; };
 syncBuiltinESMExports();
 const { createSandbox, defaultSandboxConfig } = await import('${repo}kernel-manager/sandbox/index.ts');
 const sb = await createSandbox({ ...defaultSandboxConfig(), uidRange: [${range[0]}, ${range[1]}], runtimeRoot: '${root}' });
