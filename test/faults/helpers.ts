@@ -80,21 +80,32 @@ export async function startServerProcess(
 }
 
 /** pids of live (non-zombie) processes owned by any uid of the slot's block, with their names. */
-export function blockProcesses(slot: number): string[] {
+/** Live processes any of whose uids is in the slot's block: pid, name and that uid. */
+function blockMembers(slot: number): { pid: string; name: string; uid: number }[] {
   const [lo, hi] = uidBlock(slot);
-  const found: string[] = [];
+  const found: { pid: string; name: string; uid: number }[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const status = readFileSync(`/proc/${d}/status`, 'utf8');
       if (/^State:\s+[ZX]/m.test(status)) continue;
       const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
-      if (uids.some((u) => u >= lo && u <= hi)) found.push(`${d} ${/^Name:\s+(.*)$/m.exec(status)?.[1]}`);
+      const uid = uids.find((u) => u >= lo && u <= hi);
+      if (uid !== undefined) found.push({ pid: d, name: /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '', uid });
     } catch {
       // exited meanwhile
     }
   }
   return found;
+}
+
+export function blockProcesses(slot: number): string[] {
+  return blockMembers(slot).map((m) => `${m.pid} ${m.name}`);
+}
+
+/** How many kernels of the slot have processes (one uid per kernel). */
+export function blockKernels(slot: number): number {
+  return new Set(blockMembers(slot).map((m) => m.uid)).size;
 }
 
 /** Mount points under the slot's runtime root. */

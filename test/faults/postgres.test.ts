@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDb } from '../server/jobs/helpers.js';
 import {
   auth,
+  blockKernels,
   fdCount,
   job,
   jsonHeaders,
@@ -86,6 +87,8 @@ describe('Postgres restarted and stopped under a running server', () => {
         RUNCELL_JOBS_LEASE_MS: '3000',
         RUNCELL_DB_POOL_MAX: '4',
         RUNCELL_POOL_SIZE: '2',
+        // A fixed pool: when settled, exactly two kernels hold descriptors (the fd check below).
+        RUNCELL_POOL_MAX: '2',
         RUNCELL_MAX_KERNELS: '6',
       },
       cleanups,
@@ -116,6 +119,9 @@ describe('Postgres restarted and stopped under a running server', () => {
   }, 180_000);
 
   it('a 30 s outage: 503s meanwhile, the running job finishes, acknowledged writes are all kept', async () => {
+    // Counted when the pool is settled (its two kernels, nothing else): each kernel holds descriptors.
+    const settled = () => until(() => blockKernels(SLOT) === 2, 60_000, 'the pool settled at two kernels');
+    await settled();
     const fdsBefore = fdCount(s.child.pid as number);
     const [long] = await submit(s.base, [
       { code: 'import time; time.sleep(12); print("done")', name: 'long' },
@@ -170,6 +176,7 @@ describe('Postgres restarted and stopped under a running server', () => {
     }
     expect([...statuses.keys()].every((c) => c === 200 || c === 201 || c === 503)).toBe(true);
     // The server's descriptors: at most a database pool's worth (RUNCELL_DB_POOL_MAX 4) more than before.
+    await settled();
     expect(fdCount(s.child.pid as number)).toBeLessThanOrEqual(fdsBefore + 6);
     s.child.kill('SIGTERM');
     const code = await s.exited;
