@@ -39,6 +39,8 @@ export class KernelConnection {
   readonly #session = newId();
   readonly #listeners = new Set<Listener>();
   readonly #handlers = new Map<string, Handler>();
+  /** Executions in flight (their msg_ids): where the server's parentless notices are shown. */
+  readonly #executing = new Set<string>();
   /** Cells listening for update_display_data, which may target any output of this kernel. */
   readonly #broadcast = new Set<Handler>();
   #transport: Transport | undefined;
@@ -171,6 +173,11 @@ export class KernelConnection {
     }
     const parent = m.parent_header?.msg_id;
     if (parent) this.#handlers.get(parent)?.(m);
+    else if (m.channel === 'iopub' && type === 'stream') {
+      // A notice of the server's about this connection (messages lost, a refusal): every running
+      // cell shows it, since what it is about may be theirs.
+      for (const id of this.#executing) this.#handlers.get(id)?.(m);
+    }
   }
 
   /** Sends code; every reply and output of this request goes to `handler` until `release`. */
@@ -189,6 +196,7 @@ export class KernelConnection {
       this.#session,
     );
     this.#handlers.set(msg.header.msg_id, handler);
+    this.#executing.add(msg.header.msg_id);
     (this.#transport as Transport).send(msg);
     return msg.header.msg_id;
   }
@@ -224,6 +232,7 @@ export class KernelConnection {
 
   release(msgId: string): void {
     this.#handlers.delete(msgId);
+    this.#executing.delete(msgId);
   }
 
   /** Answers an input_request (stdin channel; the parent is the request being answered). */

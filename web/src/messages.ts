@@ -100,3 +100,23 @@ export function request<C extends object>(
     content,
   };
 }
+
+/**
+ * What the page is told when the server's replay log moved on before this connection read some of
+ * the kernel's messages (a long-poll answer's `lost`). Parentless, like the server's own notices: the
+ * kernel connection shows it in every cell running at the time.
+ */
+export function lostNotice(lost: number, session: string): Message<{ name: 'stderr'; text: string }> {
+  const m = request(
+    'stream',
+    {
+      name: 'stderr' as const,
+      text:
+        `[runcell] ${lost} message(s) from the kernel were lost: this connection fell behind the ` +
+        "server's replay log. Output shown may be incomplete.\n",
+    },
+    session,
+    'iopub',
+  );
+  return m;
+}

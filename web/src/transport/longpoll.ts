@@ -11,7 +11,7 @@
 
 import { Backoff, sleep } from '../../../shared/backoff.js';
 import { laneFor } from '../api.js';
-import { type Message, request } from '../messages.js';
+import { lostNotice, type Message, request } from '../messages.js';
 import { Dedupe } from './dedupe.js';
 import type { Transport, TransportEvents, TransportTarget } from './types.js';
 
@@ -244,6 +244,7 @@ export class LongPollTransport implements Transport {
       this.#events.state('open');
     }
     this.#cursor = a.next;
+    if (a.lost > 0) this.#events.message(lostNotice(a.lost, this.#target.session));
     for (const m of a.messages) if (this.#dedupe.first(m.header?.msg_id)) this.#events.message(m);
     if (a.dead !== undefined) this.gone(a.dead);
   }
