@@ -518,7 +518,14 @@ export class Cell {
 
   #finish(status: string): void {
     if (!this.#running) return;
-    if (this.#running !== 'pending') this.#kernel.release(this.#running);
+    if (this.#running !== 'pending') {
+      // Widgets this run opened past the cap, when no view of them said so (the kernel's own output
+      // queue may have dropped the display that would have: a flood overflows it).
+      const dropped = this.#kernel.widgets.droppedNotice(this.#running);
+      if (dropped && !this.#area.root.querySelector('.rc-w-notice'))
+        this.#area.add({ output_type: 'stream', name: 'stderr', text: dropped });
+      this.#kernel.release(this.#running);
+    }
     this.#running = undefined;
     this.#runs++;
     this.host.dataset.runs = String(this.#runs);

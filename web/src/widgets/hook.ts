@@ -138,6 +138,11 @@ export class WidgetHost {
     });
   }
 
+  /** The notice for widgets `msgId` opened past the cap (see WidgetManagerApi), if any. */
+  droppedNotice(msgId: string): string | undefined {
+    return this.#manager?.droppedNotice(msgId);
+  }
+
   resync(): void {
     // After the transport has sent what it queued while away: the kernel must see those changes first.
     setTimeout(() => this.#manager?.resync(), 0);

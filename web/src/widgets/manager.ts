@@ -39,6 +39,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   readonly models = new Map<string, WidgetModel>();
   /** Models dropped by MAX_MODELS (their views say so). */
   dropped = 0;
+  /** The same, by the execution that opened them (its cell says so when no view of them did). */
+  readonly #droppedBy = new Map<string, number>();
   deadReason: string | undefined;
   readonly #inflight = new Map<string, WidgetModel>();
   /** Counts changes made on this page; each model remembers when each of its keys last changed. */
@@ -92,6 +94,8 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     if (c.target_name !== WIDGET_TARGET || !id) return;
     if (!this.models.has(id) && this.models.size >= MAX_MODELS) {
       this.dropped++;
+      const run = m.parent_header?.msg_id;
+      if (run) this.#droppedBy.set(run, (this.#droppedBy.get(run) ?? 0) + 1);
       return;
     }
     const version = versionOf(c.metadata ?? m.metadata);
@@ -408,6 +412,7 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
     this.#versionComm = undefined;
     for (const off of this.#linkOff.values()) off();
     this.#linkOff.clear();
+    this.#droppedBy.clear();
     // The next kernel (after a restart) starts afresh; the views of these models stay, disabled.
     for (const m of all) {
       m.closed = true;
@@ -417,6 +422,14 @@ export class WidgetManager implements WidgetManagerApi, ModelOwner, ViewContext 
   }
 
   // ---- views and snapshots ------------------------------------------------------------------------
+
+  droppedNotice(msgId: string): string | undefined {
+    const n = this.#droppedBy.get(msgId);
+    this.#droppedBy.delete(msgId);
+    return n
+      ? `[runcell] Widgets not shown: this kernel opened more than ${MAX_MODELS} widgets (${n} from this run not shown).\n`
+      : undefined;
+  }
 
   render(id: string, el: HTMLElement): boolean {
     const model = this.models.get(id);

@@ -45,6 +45,11 @@ export interface WidgetManagerApi {
   handleComm(m: Message): void;
   /** Any other message: true when it was consumed (captured by an Output widget, or a v1 warning). */
   intercept(m: Message): boolean;
+  /**
+   * How many widgets the execution `msgId` opened past the cap, as a notice for its cell (once);
+   * undefined when none.
+   */
+  droppedNotice(msgId: string): string | undefined;
   /** Renders a live view of `id` into `el`; false when the model is unknown. */
   render(id: string, el: HTMLElement): boolean;
   /** Renders a stored snapshot, disabled. */
