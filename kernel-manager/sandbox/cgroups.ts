@@ -287,9 +287,13 @@ export class KernelCgroup {
     return undefined;
   }
 
-  /** Kills every member (cgroup.kill where offered) until the cgroups are empty or time runs out. */
-  async kill(timeoutMs = 2000): Promise<number[]> {
+  /**
+   * Kills every member (cgroup.kill where offered) until the cgroups are empty or time runs out. A
+   * pool kernel's quarter weight goes first: dying takes CPU too, and a starved one died in seconds.
+   */
+  async kill(timeoutMs = 10_000): Promise<number[]> {
     const deadline = Date.now() + timeoutMs;
+    await this.setBackground(false).catch(() => undefined); // a leftover may have no cpu cgroup
     for (let round = 0; ; round++) {
       if (this.#layout.v2) await tryWrite(`${this.#layout.v2}/${this.#name}/cgroup.kill`, '1');
       const left = await this.members();

@@ -51,10 +51,12 @@ function killQuietly(pid: number): void {
 
 /**
  * SIGKILLs every process of `uid` until none is left or `timeoutMs` passes; returns the survivors.
+ * A killed process still needs CPU to exit: on a saturated host that can take seconds, and giving
+ * up early would keep its uid from reuse until a restart.
  * Killing from outside (root, by pid) means a kernel cannot dodge it by changing namespace, session
  * or process group; RLIMIT_NPROC on the uid bounds how fast it can fork new ones meanwhile.
  */
-export async function killUid(uid: number, timeoutMs = 2000): Promise<number[]> {
+export async function killUid(uid: number, timeoutMs = 10_000): Promise<number[]> {
   if (uid === 0) throw new Error('refusing to kill processes of uid 0');
   const deadline = Date.now() + timeoutMs;
   for (let round = 0; ; round++) {

@@ -72,6 +72,12 @@ describe('replicas (postgres)', () => {
 
   test('a replica killed mid-run does not fail the job while another succeeds', async () => {
     const owner = 'owner-k';
+    // Both replicas' kernels from the pool (refilled after the tests above): the job is running once
+    // one replica sends its code, and on a loaded machine a replica starting a kernel of its own
+    // could still be starting when the other has finished.
+    const full = Date.now() + 120_000;
+    while (s.manager.stats().pooled < 2 && Date.now() < full) await new Promise((res) => setTimeout(res, 50));
+    expect(s.manager.stats().pooled).toBe(2);
     const r = await s.jobs.submit(owner, {
       code: 'import time; time.sleep(4); print("done")',
       replicas: 2,
@@ -83,7 +89,7 @@ describe('replicas (postgres)', () => {
       after = ev.cursor;
       running = ev.events.some((e) => e.state === 'running');
     }
-    // Both replicas' kernels are out (running is set before either sends its code); kill one.
+    // Both replicas' kernels are out (from the pool, at once); kill one.
     let mine = s.manager.list().filter((k) => k.owner === `job:${owner}`);
     const deadline = Date.now() + 10_000;
     while (mine.length < 2 && Date.now() < deadline) {
