@@ -169,6 +169,8 @@ describe('kernel lifecycle', () => {
       limits: { startupTimeoutMs: 2_000 },
     });
     try {
+      // Each spec's environment probe runs in this range at start-up: let them end first.
+      await Promise.all(m.specs().map((s) => m.environment(s.name)));
       const err = await m.start('mute').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KernelManagerError);
       expect((err as KernelManagerError).code).toBe('START_FAILED');
