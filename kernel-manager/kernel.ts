@@ -204,7 +204,7 @@ export class LocalKernel extends KernelCore {
       });
     } catch (e) {
       await this.#teardown();
-      throw await this.#explain(e, proc, exited);
+      throw await this.#explain(e, proc);
     }
     this.startTimings = { sandboxMs: spawned - started, readyMs: Date.now() - spawned };
     // `pid` is the server's own on every line: the kernel's has its own key.
@@ -216,10 +216,9 @@ export class LocalKernel extends KernelCore {
    * A start-up failure with the end of what the kernel wrote (a ModuleNotFoundError, a bad argv): logged
    * for the operator and carried to the client that asked, without the server's host paths.
    */
-  async #explain(e: unknown, proc: SandboxedProcess, exited: ExitInfo | undefined): Promise<unknown> {
+  async #explain(e: unknown, proc: SandboxedProcess): Promise<unknown> {
     if (!(e instanceof KernelManagerError) || e.code !== 'START_FAILED') return e;
-    // The pipes may still hold the last lines when the exit is seen: give them a moment to drain.
-    if (exited) await sleep(50);
+    // An exit is seen once the kernel's pipes are read to their end (sandbox/tail.ts ended()).
     const output = startOutput(proc.output?.() ?? '', this.#deps.hidePaths);
     if (!output) return e;
     this.log.warn({ spec: this.#spec.name, output }, `kernel failed to start: ${e.message}`);

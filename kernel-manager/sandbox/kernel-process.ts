@@ -89,7 +89,11 @@ export class KernelProcess implements SandboxedProcess {
         this.#hasExited = true;
         resolve(this.#exitInfo(code, sig));
       };
-      child.once('exit', done);
+      // What it wrote last is read before the exit is told (a start-up failure's traceback).
+      child.once('exit', (code, sig) => {
+        this.#hasExited = true;
+        void tail.ended(250).then(() => done(code, sig));
+      });
       child.once('error', () => done(null, null)); // spawn failure: no 'exit' follows
     });
   }
@@ -164,6 +168,10 @@ export class KernelProcess implements SandboxedProcess {
 
   destroy(): Promise<void> {
     this.#destroying ??= (async () => {
+      // The chain's top process first: a launch given up early (its deadline passed) may still be in
+      // the root part of the chain, where neither the kernel's cgroups nor its uid reach it yet, and
+      // would go on to start the kernel after the uid was freed.
+      if (!this.#hasExited) this.#child.kill('SIGKILL');
       await teardown(this.#h);
       // Everything is dead; let Node reap the top process so `exited` settles.
       if (!this.#hasExited && this.#child.exitCode === null && this.#child.signalCode === null) {

@@ -6,6 +6,9 @@ export class OutputTail {
   readonly #max: number;
   #chunks: Buffer[] = [];
   #bytes = 0;
+  /** Streams followed that have not ended yet, and who waits for them to. */
+  #open = 0;
+  #waiters: (() => void)[] = [];
 
   constructor(maxBytes = 16 * 1024) {
     this.#max = maxBytes;
@@ -13,8 +16,33 @@ export class OutputTail {
 
   /** Reads `stream` to its end, keeping only the last maxBytes. */
   follow(stream: Readable | null | undefined): void {
-    stream?.on('data', (chunk: Buffer) => this.push(chunk));
-    stream?.on('error', () => {}); // the kernel side closing early is not our error
+    if (!stream) return;
+    this.#open++;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      if (--this.#open === 0) for (const w of this.#waiters.splice(0)) w();
+    };
+    stream.on('data', (chunk: Buffer) => this.push(chunk));
+    stream.on('error', () => {}); // the kernel side closing early is not our error
+    stream.once('close', end);
+    stream.once('end', end);
+  }
+
+  /**
+   * Resolves once every followed stream has ended (all it wrote is read: a process's 'exit' can come
+   * before its last output), or after `ms` (a process it left behind may hold the pipe open).
+   */
+  ended(ms: number): Promise<void> {
+    if (this.#open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   push(chunk: Buffer): void {

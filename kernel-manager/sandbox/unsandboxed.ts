@@ -37,7 +37,8 @@ export async function launchUnsandboxed(root: string, req: LaunchRequest): Promi
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('exit', (code, signal) => {
       hasExited = true;
-      resolve({ code, signal });
+      // What it wrote last is read before the exit is told (a start-up failure's traceback).
+      void tail.ended(250).then(() => resolve({ code, signal }));
     });
     child.once('error', () => {
       hasExited = true;

@@ -136,6 +136,28 @@ print(os.listdir('/run/kernel'), os.path.exists('${t.config.runtimeRoot}'))`,
 });
 
 describe('signals and exits', () => {
+  it('tells an exit only once everything the kernel wrote is read (its last line included)', async () => {
+    // Its last lines and its exit reach the server together (the server was busy meanwhile, as a
+    // loaded one is): the exit's callback may run before the pipes' reads.
+    for (let i = 0; i < 10; i++) {
+      const p = await launchPy(
+        t.sb,
+        `import os, sys, time
+time.sleep(0.2)
+os.write(1, b"a" * 32768 + b"\\n")
+os.write(2, b"Traceback: LAST ${i}\\n")
+os._exit(3)`,
+      );
+      try {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_500);
+        expect((await p.exited).code).toBe(3);
+        expect(p.output?.().trimEnd().endsWith(`LAST ${i}`)).toBe(true);
+      } finally {
+        await p.destroy();
+      }
+    }
+  }, 60_000);
+
   it('delivers a signal to the kernel process itself', async () => {
     const p = await launchPy(
       t.sb,

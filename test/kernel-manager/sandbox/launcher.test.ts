@@ -153,6 +153,29 @@ await sb.launch({ kernelId: 'k', env: {}, connectionFile: () => Buffer.from('{}'
     }
   }, 120_000);
 
+  it('a launch given up before its sandbox started leaves nothing to start later', async () => {
+    // Its deadline passes while the chain is still in its root part (no uid, no cgroup yet): what
+    // destroys it must stop the chain itself, or the kernel starts after its uid was freed.
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        t.sb.launch({
+          kernelId: `late-${i}`,
+          argv: ['/usr/bin/sleep', '300'],
+          env: {},
+          connectionFile: () => Buffer.from('{}'),
+          deadline: Date.now(),
+        }),
+      ).rejects.toThrow(/start-up deadline/);
+      // A chain left running reaches bubblewrap in well under this (about 0.1 s here).
+      await new Promise((r) => setTimeout(r, 2_000));
+      const [lo, hi] = t.config.uidRange;
+      const found: number[] = [];
+      for (let u = lo; u <= hi; u++) found.push(...(await processesOfUid(u)));
+      expect(found).toEqual([]);
+    }
+    expect(kernelDirs(t.config.runtimeRoot)).toEqual([]);
+  }, 60_000);
+
   it('refuses a runtime root too long for ipc socket paths', async () => {
     await expect(testSandbox(1_710_000_060, { runtimeRoot: `/run/rct-${'x'.repeat(90)}` })).rejects.toThrow(
       /too long for ipc socket paths/,
