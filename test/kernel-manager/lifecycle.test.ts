@@ -141,7 +141,9 @@ describe('kernel lifecycle', () => {
     k.on('limit', (l: { kind: string }) => limits.push(l.kind));
     const r = await run(
       k,
-      'import sys\nfor i in range(10**6):\n    print("x" * 1000)\n    sys.stdout.flush()',
+      // 100 KB a line: the 2 MiB cap within a few dozen lines, well inside the 3 s wall limit even on
+      // a loaded host (1 KB lines ran into the wall limit first with a CPU hog beside the suite).
+      'import sys\nfor i in range(10**6):\n    print("x" * 100_000)\n    sys.stdout.flush()',
     );
     expect(limits).toContain('output');
     expect(r.reply?.content.status).toBe('error');

@@ -240,7 +240,9 @@ describe('jupyter-server --gateway-url pointing at runcell', () => {
       if (Date.now() > deadline) throw new Error('the kernel is still on runcell after shutdown');
       await new Promise((r) => setTimeout(r, 100));
     }
-  });
+    // A hang bound: its steps have their own (a plot's run 60 s), and two Pythons (Jupyter Server, the
+    // kernel) with a CPU hog beside the suite took longer than the default 60 s for all of them.
+  }, 180_000);
 });
 
 function freePort(): Promise<number> {
