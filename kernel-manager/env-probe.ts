@@ -90,7 +90,7 @@ export function parseProbe(language: string, output: string, now = new Date()): 
 export async function probeEnvironment(
   sandbox: Sandbox,
   spec: KernelSpecInfo,
-  o: { timeoutMs: number; hide(text: string): string },
+  o: { timeoutMs: number; hide(text: string): string; signal?: AbortSignal },
 ): Promise<EnvironmentSummary> {
   const base = { language: spec.language, version: null, packages: null, truncated: false };
   const argv = probeArgv(spec);
@@ -108,14 +108,23 @@ export async function probeEnvironment(
       runsToExit: true,
     });
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const timedOut = new Promise<'timeout'>((r) => {
       timer = setTimeout(() => r('timeout'), o.timeoutMs);
     });
-    const end = await Promise.race([proc.exited, timedOut]);
+    // The manager closing: the probe ends now rather than holding up the server's stop.
+    const aborted = new Promise<'aborted'>((r) => {
+      onAbort = () => r('aborted');
+      if (o.signal?.aborted) onAbort();
+      else o.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const end = await Promise.race([proc.exited, timedOut, aborted]);
     clearTimeout(timer);
+    if (onAbort) o.signal?.removeEventListener('abort', onAbort);
     output = proc.output?.() ?? '';
     await proc.destroy();
     if (end === 'timeout') throw new Error(`the probe did not finish within ${o.timeoutMs / 1000} s`);
+    if (end === 'aborted') throw new Error('the probe was stopped: the server is shutting down');
   } catch (e) {
     // A probe quicker than the sandbox's set-up bookkeeping still left its output.
     if (e instanceof SandboxStartError) output = e.output;

@@ -62,6 +62,8 @@ export class KernelManager extends EventEmitter {
   readonly #sandbox: Sandbox;
   /** Fork-server sandboxes by spec name; other specs start plain in #sandbox. */
   readonly #forks = new Map<string, ForkSandbox>();
+  /** Aborted by close(): environment probes stop rather than hold up the stop. */
+  readonly #closing = new AbortController();
   readonly #specs: Map<string, KernelSpecInfo>;
   readonly #unavailable: UnavailableSpec[];
   /** Every live kernel: starting, pooled, or handed out. */
@@ -171,6 +173,7 @@ export class KernelManager extends EventEmitter {
     let p = this.#environments.get(name);
     if (!p) {
       p = probeEnvironment(this.#sandbox, spec, {
+        signal: this.#closing.signal,
         timeoutMs: this.config.limits.startupTimeoutMs,
         hide: (text) => startOutput(text, this.#hidePaths()),
       });
@@ -349,6 +352,7 @@ export class KernelManager extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     this.#pool.close();
     await this.#gateways?.close();
     await Promise.allSettled(

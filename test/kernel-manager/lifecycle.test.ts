@@ -164,6 +164,16 @@ describe('kernel lifecycle', () => {
     expect(pidsOfUids(uid, uid)).toEqual([]);
   });
 
+  it('close() stops the start-up environment probes rather than waiting for them', async () => {
+    const m = await testManager(SLOT + 53, { specDirs: [specRoot], pool: { size: 0 } });
+    // The first probe has just started (one spec after another, from create()).
+    const probes = m.specs().map((s) => m.environment(s.name));
+    await m.close();
+    const summaries = await Promise.all(probes);
+    expect(summaries.some((e) => /stopped: the server is shutting down/.test(e.error ?? ''))).toBe(true);
+    expect(pidsOfUids(61_000 + (SLOT + 53) * 100, 61_000 + (SLOT + 53) * 100 + 99)).toEqual([]);
+  });
+
   it('fails a kernel that never becomes ready with a clear error and cleans up', async () => {
     const m = await testManager(SLOT + 50, {
       specDirs: [specRoot],
