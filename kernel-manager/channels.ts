@@ -51,11 +51,14 @@ export class Channels {
     this.#maxMessageBytes = maxMessageBytes;
     // ipc sockets appear when the kernel binds them; retry connecting often so start-up is quick.
     const opts = { linger: 0, maxMessageSize: maxMessageBytes, reconnectInterval: 20 };
-    // A deep receive queue on iopub: the kernel's PUB drops what does not fit when we fall behind.
-    const iopubOpts = { ...opts, receiveHighWaterMark: 100_000 };
+    // Deep receive queues: the kernel's PUB drops what does not fit when we fall behind, and so does
+    // its ROUTER (shell, control, stdin replies; a busy server under a CPU hog lost 198 of 4,000
+    // queued kernel_info replies at the default 1,000).
+    const deep = { ...opts, receiveHighWaterMark: 100_000 };
+    const iopubOpts = deep;
     // The kernel sends input_request to the identity the execute_request came from (on shell), so
     // stdin must share shell's routing id, as jupyter_client's session identity does.
-    const identity = { ...opts, routingId: randomBytes(16).toString('hex') };
+    const identity = { ...deep, routingId: randomBytes(16).toString('hex') };
     this.#dealers = {
       shell: new zmq.Dealer(identity),
       control: new zmq.Dealer(identity),

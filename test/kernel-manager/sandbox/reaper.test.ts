@@ -1,7 +1,7 @@
 // The reaper: what a server killed without its teardown held is killed; what it freed, and anything
 // after an orderly stop, is left alone.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killUid, processesOfUid } from '../../../kernel-manager/sandbox/procs.js';
@@ -11,6 +11,8 @@ import { until } from './helpers.js';
 const repo = new URL('../../../', import.meta.url).pathname;
 const HELD = 1_710_000_740;
 const FREED = 1_710_000_741;
+/** The orderly-stop test's own uid: nothing the first test left can touch it. */
+const KEPT = 1_710_000_742;
 const script = `/run/rct-reaper-${process.pid}.mts`;
 
 /** Sleepers under `uid`, in their own sessions (as a kernel's daemons would be), not our children's. */
@@ -24,45 +26,43 @@ function sleepers(uid: number, n = 2): ChildProcess[] {
   );
 }
 
-/** Pids of the reapers a given server pid started. */
-function reapersOf(serverPid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (cmd.at(-3) === REAPER_NAME && cmd.at(-2) === String(serverPid)) out.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
+/** True while `pid` runs (a zombie does not). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
   }
-  return out;
 }
 
-/** A stand-in server: starts a reaper, holds and frees uids as told, prints ready, then waits. */
-async function server(lines: string): Promise<ChildProcess> {
+/** A stand-in server: starts a reaper, holds and frees uids as told, says so, then waits. */
+async function server(lines: string): Promise<{ child: ChildProcess; reaper: number }> {
   writeFileSync(
     script,
     `import { Reaper } from '${repo}kernel-manager/sandbox/reaper.ts';
 const r = Reaper.start();
 ${lines}
-console.log('ready');
+console.log('ready', r.pid);
 setInterval(() => {}, 1000);`,
   );
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+  const reaper = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return child;
+  return { child, reaper };
 }
 
 afterAll(async () => {
   await killUid(HELD);
   await killUid(FREED);
+  await killUid(KEPT);
   await rm(script, { force: true });
 });
 
@@ -73,12 +73,13 @@ describe('reaper', () => {
     try {
       expect(await until(async () => (await processesOfUid(HELD)).length === 2)).toBe(true);
       expect(await until(async () => (await processesOfUid(FREED)).length === 2)).toBe(true);
-      s = await server(`r.hold(${HELD}); r.hold(${FREED}); r.release(${FREED});`);
-      const pid = s.pid ?? 0;
-      expect(reapersOf(pid)).toHaveLength(1);
+      const started = await server(`r.hold(${HELD}); r.hold(${FREED}); r.release(${FREED});`);
+      s = started.child;
+      const args = readFileSync(`/proc/${started.reaper}/cmdline`, 'utf8').split('\0');
+      expect(args.slice(-3, -1)).toEqual([REAPER_NAME, String(s.pid)]);
       s.kill('SIGKILL');
       expect(await until(async () => (await processesOfUid(HELD)).length === 0, 10_000)).toBe(true);
-      expect(await until(async () => reapersOf(pid).length === 0, 10_000)).toBe(true);
+      expect(await until(() => !running(started.reaper), 10_000)).toBe(true);
       expect(await processesOfUid(FREED)).toHaveLength(2);
     } finally {
       s?.kill('SIGKILL');
@@ -88,22 +89,21 @@ describe('reaper', () => {
   }, 60_000);
 
   it('an orderly stop ends the reaper and kills nothing, even when the server then exits', async () => {
-    const kids = sleepers(HELD, 1);
+    const kids = sleepers(KEPT, 1);
     let s: ChildProcess | undefined;
     try {
-      expect(await until(async () => (await processesOfUid(HELD)).length === 1)).toBe(true);
-      s = await server(`r.hold(${HELD}); r.stop();`);
-      const pid = s.pid ?? 0;
-      expect(await until(async () => reapersOf(pid).length === 0, 10_000)).toBe(true);
+      expect(await until(async () => (await processesOfUid(KEPT)).length === 1)).toBe(true);
+      const started = await server(`r.hold(${KEPT}); r.stop();`);
+      s = started.child;
+      expect(await until(() => !running(started.reaper), 10_000)).toBe(true);
       s.kill('SIGKILL');
       await new Promise((r) => s?.once('exit', r));
-      // The reaper is gone, so nothing can act on the exit; the sleeper is still there after it.
-      expect(reapersOf(pid)).toEqual([]);
-      expect(await processesOfUid(HELD)).toHaveLength(1);
+      // The reaper was gone before the server, so nothing acted on the exit: the sleeper lives on.
+      expect(await processesOfUid(KEPT)).toHaveLength(1);
     } finally {
       s?.kill('SIGKILL');
       for (const k of kids) k.kill('SIGKILL');
-      await killUid(HELD);
+      await killUid(KEPT);
     }
   }, 60_000);
 });
