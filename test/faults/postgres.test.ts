@@ -189,7 +189,12 @@ describe('Postgres restarted and stopped under a running server', () => {
       )
       .filter((l) => l.msg !== 'The database is unavailable; try again shortly');
     // On failure, which step of the stop took the time.
-    const steps = JSON.stringify(s.lines().filter((l) => l.step !== undefined).map((l) => [l.step, l.ms]));
+    const steps = JSON.stringify(
+      s
+        .lines()
+        .filter((l) => l.step !== undefined)
+        .map((l) => [l.step, l.ms]),
+    );
     expect(
       errors.map((l) => [l.msg, l.step, (l.err as { message?: string } | undefined)?.message]),
       steps,
