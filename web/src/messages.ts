@@ -107,7 +107,7 @@ export function request<C extends object>(
  * kernel connection shows it in every cell running at the time.
  */
 export function lostNotice(lost: number, session: string): Message<{ name: 'stderr'; text: string }> {
-  const m = request(
+  return request(
     'stream',
     {
       name: 'stderr' as const,
@@ -118,5 +118,4 @@ export function lostNotice(lost: number, session: string): Message<{ name: 'stde
     session,
     'iopub',
   );
-  return m;
 }
