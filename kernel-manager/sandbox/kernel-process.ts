@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelCgroup } from './cgroups.js';
-import { killUid, processesOfUid } from './procs.js';
+import { killUid } from './procs.js';
 import type { RuntimeDir } from './runtime.js';
 import { type OutputTail, signalName } from './tail.js';
 import type { ExitInfo, SandboxedProcess } from './types.js';
@@ -23,8 +23,8 @@ export interface KernelHandle {
 /** Kills everything of `h`, verifies, and frees it. Throws (keeping the uid) if processes survive. */
 export async function teardown(h: KernelHandle): Promise<void> {
   const survivors = new Set<number>(await (h.cgroup?.kill() ?? Promise.resolve([])));
+  // killUid returns only after a /proc scan found none of the uid's processes (or the survivors).
   for (const pid of await killUid(h.uid)) survivors.add(pid);
-  for (const pid of await processesOfUid(h.uid)) survivors.add(pid);
   if (survivors.size > 0) {
     // The uid stays allocated: handing it to a new kernel would share it with the survivors.
     throw new Error(`kernel processes survived the kill (uid ${h.uid}, pids ${[...survivors].join(' ')})`);

@@ -1,6 +1,7 @@
 // Host process bookkeeping for the sandbox: which processes a uid owns, killing them all, and removing
 // a directory a kernel could write without ever following a link it planted.
-import { lstat, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -12,33 +13,55 @@ export async function processesOfUid(uid: number): Promise<number[]> {
   return owners.get(uid) ?? [];
 }
 
-/** uid -> pids, for every live process on the host (any of its four uids counts; zombies do not). */
+/** Large enough for any /proc/<pid>/status (about 1.5 KB; the Uid line comes in its first 600 bytes). */
+const STATUS_BYTES = 4096;
+const statusBuf = Buffer.allocUnsafe(STATUS_BYTES);
+
+/**
+ * uid -> pids, for every live process on the host (any of its four uids counts; zombies do not).
+ * Synchronous on purpose: one reused buffer and three syscalls per process take about 2 ms for 150
+ * processes, where the promise API (a FileHandle and four thread-pool round trips per file) took 10x
+ * the CPU and held up the server's other file work while kernels started and stopped.
+ */
 export async function processOwners(): Promise<Map<number, number[]>> {
+  return processOwnersSync();
+}
+
+function processOwnersSync(): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  const entries = await readdir('/proc');
-  await Promise.all(
-    entries.map(async (name) => {
-      if (!/^\d+$/.test(name)) return;
-      const pid = Number(name);
-      let status: string;
-      try {
-        status = await readFile(`/proc/${name}/status`, 'utf8');
-      } catch {
-        return; // exited meanwhile
-      }
-      // A zombie runs nothing and holds nothing but its pid; it goes once its (new) parent reaps it,
-      // which for an orphaned sandbox is the host's pid 1, on its own schedule.
-      if (/^State:\s+[ZX]/m.test(status)) return;
-      const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
-      if (!m) return;
-      for (const u of new Set(m.slice(1, 5).map(Number))) {
-        const list = out.get(u);
-        if (list) list.push(pid);
-        else out.set(u, [pid]);
-      }
-    }),
-  );
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = readStatus(name);
+    if (status === undefined) continue; // exited meanwhile
+    // A zombie runs nothing and holds nothing but its pid; it goes once its (new) parent reaps it,
+    // which for an orphaned sandbox is the host's pid 1, on its own schedule.
+    if (/^State:\s+[ZX]/m.test(status)) continue;
+    const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    if (!m) continue;
+    const pid = Number(name);
+    for (const u of new Set(m.slice(1, 5).map(Number))) {
+      const list = out.get(u);
+      if (list) list.push(pid);
+      else out.set(u, [pid]);
+    }
+  }
   return out;
+}
+
+function readStatus(pid: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/status`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return statusBuf.toString('latin1', 0, readSync(fd, statusBuf, 0, STATUS_BYTES, 0));
+  } catch {
+    return undefined; // ESRCH: it exited between open and read
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function killQuietly(pid: number): void {

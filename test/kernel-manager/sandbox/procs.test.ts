@@ -34,6 +34,20 @@ describe('processes of a uid', () => {
     expect(await processesOfUid(uid)).toEqual([]);
     for (const k of kids) k.kill();
   });
+
+  it('counts a process whose saved uid alone is the uid (it could switch back to it)', async () => {
+    const uid = 1_710_000_651;
+    // Real and effective uid root, saved uid `uid`: only the Uid line's third field names it.
+    const kid = spawn(
+      '/usr/bin/python3',
+      ['-c', `import os, time; os.setresuid(0, 0, ${uid}); print('set', flush=True); time.sleep(60)`],
+      { env: {}, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((r) => kid.stdout.once('data', r));
+    expect(await processesOfUid(uid)).toEqual([kid.pid]);
+    expect(await killUid(uid)).toEqual([]);
+    expect(await until(async () => kid.exitCode !== null || kid.signalCode !== null)).toBe(true);
+  });
 });
 
 describe('removeTreeNoFollow', () => {
