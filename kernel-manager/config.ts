@@ -25,6 +25,7 @@ export function defaultConfig(): KernelManagerConfig {
       specs: [],
       queueMax: 100,
       queueTimeoutMs: 30_000,
+      refillDelayMs: 150,
     },
     limits: {
       // A loaded 2-core machine can take several seconds to start Python.

@@ -76,6 +76,8 @@ export class KernelManager extends EventEmitter {
   readonly #gateways: GatewayProvider | undefined;
   /** Launches in progress (pool refills and cold starts). */
   readonly #launching = new Set<Promise<void>>();
+  /** The kernels of the launches in progress, oldest first. */
+  readonly #launchingKernels = new Set<LocalKernel>();
   /** The latest local starts' timings, newest last (startTimings()). */
   readonly #starts: StartTiming[] = [];
   /** Each spec's prelude, as the code run silently before hand-out. */
@@ -129,6 +131,7 @@ export class KernelManager extends EventEmitter {
       maxKernels: config.maxKernels,
       live: () => this.#kernels.size,
       launch: (spec) => this.#launch(spec),
+      promote: (spec, n) => this.#promote(spec, n),
       log,
     });
     this.#preludes = new Map([...this.#specs.values()].map((s) => [s.name, preludeCode(s, config.prelude)]));
@@ -288,6 +291,7 @@ export class KernelManager extends EventEmitter {
       if (t) this.#recordStart({ spec, ...t, preludeMs: Date.now() - t0 });
     });
     this.#launching.add(launching);
+    this.#launchingKernels.add(k);
     try {
       await launching;
     } catch (e) {
@@ -296,8 +300,19 @@ export class KernelManager extends EventEmitter {
       throw e;
     } finally {
       this.#launching.delete(launching);
+      this.#launchingKernels.delete(k);
     }
     return k;
+  }
+
+  /** Requests wait on `n` starts of `spec`: the oldest `n` run at a kernel's full CPU weight. */
+  #promote(spec: string, n: number): void {
+    for (const k of this.#launchingKernels) {
+      if (n <= 0) return;
+      if (k.specName !== spec) continue;
+      n--;
+      if (!k.isForeground) void k.foreground();
+    }
   }
 
   #recordStart(t: StartTiming): void {

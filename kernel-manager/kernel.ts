@@ -78,6 +78,11 @@ export class LocalKernel extends KernelCore {
     }
   }
 
+  /** Handed out, or a request waits on its start: it has a kernel's full CPU weight. */
+  get isForeground(): boolean {
+    return this.#foreground;
+  }
+
   /** Host pid of the kernel process (tests and diagnostics). */
   get pid(): number | undefined {
     return this.#proc?.pid;
@@ -141,11 +146,12 @@ export class LocalKernel extends KernelCore {
     const started = Date.now();
     // One start-up budget for the sandbox's set-up and the kernel's readiness together.
     const deadline = started + this.limits.startupTimeoutMs;
+    const background = !this.#foreground;
     try {
       this.#proc = await this.#deps.sandbox.launch({
         kernelId: this.id,
         deadline,
-        background: !this.#foreground,
+        background,
         argv: spec.argv,
         env: { ...spec.env, JPY_PARENT_PID: '1' },
         binds: spec.binds,
@@ -169,6 +175,8 @@ export class LocalKernel extends KernelCore {
       throw new KernelManagerError('START_FAILED', 'the kernel sandbox could not be set up', { cause: e });
     }
     const proc = this.#proc;
+    // Promoted (foreground()) while its sandbox was being set up in the background.
+    if (this.#foreground && background) void this.foreground();
     const spawned = Date.now();
     if (this.isDead()) {
       // Shut down while the sandbox was being set up: do not leave the new process behind.

@@ -33,6 +33,11 @@ export interface PoolDeps<K> {
   live(): number;
   /** Creates and launches a kernel of this spec; it already counts as live while starting. */
   launch(spec: string): Promise<K>;
+  /**
+   * Requests wait on `n` starts in progress of this spec: those starts stop yielding the CPU (a pool
+   * refill starts in the background until it is handed out).
+   */
+  promote?(spec: string, n: number): void;
   log: Logger;
   /** Clock (tests). */
   now?: () => number;
@@ -54,6 +59,8 @@ export class Pool<K extends Poolable> {
   /** Pool refills are backing off after a failed start (requests still start kernels). */
   #retry: NodeJS.Timeout | undefined;
   #retireTimer: NodeJS.Timeout | undefined;
+  /** A refill put off after a hand-out (refillDelayMs). */
+  #deferred: NodeJS.Timeout | undefined;
   #evicting = 0;
   readonly #parallel: number;
 
@@ -127,7 +134,8 @@ export class Pool<K extends Poolable> {
     const k = this.#ready.get(spec)?.shift();
     if (k) {
       this.#served.pool++;
-      queueMicrotask(() => this.pump());
+      if (this.readyCount(spec) > 0 && this.#deps.config.refillDelayMs > 0) this.#deferPump();
+      else queueMicrotask(() => this.pump());
       return Promise.resolve(k);
     }
     const covered = this.#startingOf(spec) > this.#waitingOf(spec);
@@ -149,6 +157,16 @@ export class Pool<K extends Poolable> {
       this.pump();
       w.source ??= this.#startingOf(spec) >= this.#waitingOf(spec) ? 'cold' : 'queued';
     });
+  }
+
+  /** One refill for every hand-out within refillDelayMs, after it (pump() sizes it). */
+  #deferPump(): void {
+    if (this.#deferred || this.#closed) return;
+    this.#deferred = setTimeout(() => {
+      this.#deferred = undefined;
+      this.pump();
+    }, this.#deps.config.refillDelayMs);
+    this.#deferred.unref();
   }
 
   #canStart(): boolean {
@@ -204,8 +222,15 @@ export class Pool<K extends Poolable> {
       if (!this.#canStart()) break;
       this.#startOne(w.spec);
     }
-    if (this.#retry) return;
-    // Refills towards each pooled spec's target.
+    // The starts requests wait on run at a kernel's full CPU weight.
+    const promote = new Map<string, number>();
+    for (const w of this.#waiters) promote.set(w.spec, (promote.get(w.spec) ?? 0) + 1);
+    if (!this.#retry) this.#refill(promote);
+    for (const [spec, n] of promote) this.#deps.promote?.(spec, Math.min(n, this.#startingOf(spec)));
+  }
+
+  /** Starts refills towards each pooled spec's target; marks the specs whose pool runs dry in `promote`. */
+  #refill(promote: Map<string, number>): void {
     const now = this.#now();
     for (const [spec, demand] of this.#demand) {
       const surplusStarting = Math.max(0, this.#startingOf(spec) - this.#waitingOf(spec));
@@ -219,6 +244,9 @@ export class Pool<K extends Poolable> {
         maxKernels: this.#deps.maxKernels - this.queued,
       });
       for (let i = 0; i < n; i++) this.#startOne(spec);
+      // A pool below half its target is running dry: its refills stop yielding the CPU too.
+      if (this.readyCount(spec) < Math.ceil(demand.target(now) / 2))
+        promote.set(spec, Number.POSITIVE_INFINITY);
     }
     this.#scheduleRetire();
   }
@@ -321,6 +349,7 @@ export class Pool<K extends Poolable> {
   close(): K[] {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearTimeout(this.#deferred);
     clearTimeout(this.#retireTimer);
     for (const w of [...this.#waiters]) {
       this.#remove(w);

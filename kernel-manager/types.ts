@@ -78,6 +78,12 @@ export interface PoolConfig {
   queueMax: number;
   /** How long a request waits in the queue before it fails. */
   queueTimeoutMs: number;
+  /**
+   * After a hand-out that leaves warm kernels in the pool, refills wait this long: a visitor's first
+   * moments (websocket, kernel_info, first cell) do not share the server and the CPU with a start's
+   * set-up. An empty pool refills at once.
+   */
+  refillDelayMs: number;
 }
 
 export interface ForkConfig {

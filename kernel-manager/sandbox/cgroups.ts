@@ -13,7 +13,7 @@
 // root cpu group is not scheduled by autogroup. (A fixed nice-10 weight for all kernels together was
 // tried: the server kept all its CPU, but two other busy processes on the host slowed a kernel's
 // start 8-fold.)
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,12 +33,25 @@ export interface CgroupLayout {
   /** cgroup v1 memory and pids parents. */
   v1Memory?: string;
   v1Pids?: string;
-  /** The kernels' cpu parent: the v2 directory (cpu controller on) or the v1 cpu one. */
-  cpu?: { dir: string; v2: boolean };
+  /**
+   * The kernels' cpu parent: the v2 directory (cpu controller on) or the v1 cpu one. On v1, `poolDir`
+   * is a second parent beside it, for kernels starting for the pool (see STARTING_WEIGHT).
+   */
+  cpu?: { dir: string; v2: boolean; poolDir?: string };
 }
 
 /** The kernels' parent weighs as this many nice-0 processes: one per core. */
 const KERNELS_WEIGHT = availableParallelism();
+/**
+ * All kernels starting for the pool, together, weigh as a quarter of one nice-0 process, in a parent
+ * of their own beside the kernels' (v1 cpu hierarchy): a refill yields to the server and to the
+ * kernels visitors use, and still runs at full speed on a core nothing else wants. Inside the kernels'
+ * parent a starting kernel's own low weight did not help: alone in that parent it weighed as the
+ * whole parent, more than the server. Handed out, a kernel moves to the kernels' parent
+ * (setBackground(false)). On cgroup v2 a move would leave the kernel's memory charged to the old
+ * cgroup, so there a starting kernel keeps a quarter of a kernel's weight inside the kernels' parent.
+ */
+const STARTING_SHARES = 256;
 
 const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
 
@@ -130,7 +143,12 @@ export async function detectCgroups(parent: string): Promise<CgroupLayout> {
     try {
       await mkdir(dir, { recursive: true });
       // cpu.shares 1024 is a nice-0 process's.
-      if (await tryWrite(`${dir}/cpu.shares`, String(1024 * KERNELS_WEIGHT))) layout.cpu = { dir, v2: false };
+      if (await tryWrite(`${dir}/cpu.shares`, String(1024 * KERNELS_WEIGHT))) {
+        layout.cpu = { dir, v2: false };
+        const poolDir = `${ROOT}/cpu/${parent}-starting`;
+        await mkdir(poolDir, { recursive: true });
+        if (await tryWrite(`${poolDir}/cpu.shares`, String(STARTING_SHARES))) layout.cpu.poolDir = poolDir;
+      }
     } catch {
       // not writable
     }
@@ -152,7 +170,10 @@ export function describeCgroups(layout: CgroupLayout, limits: CgroupLimits): str
   }
   lines.push(
     layout.cpu
-      ? `cgroup ${layout.cpu.v2 ? 'v2' : 'v1'} cpu ${layout.cpu.dir}: kernels weigh as one process per core, one cgroup each`
+      ? `cgroup ${layout.cpu.v2 ? 'v2' : 'v1'} cpu ${layout.cpu.dir}: kernels weigh as one process per core, one cgroup each` +
+          (layout.cpu.poolDir
+            ? `; kernels starting for the pool weigh as a quarter of one process together (${layout.cpu.poolDir})`
+            : '')
       : 'cgroup cpu: NOT available on this host (niceness only; with session autogroups it barely counts)',
   );
   lines.push(
@@ -163,28 +184,36 @@ export function describeCgroups(layout: CgroupLayout, limits: CgroupLimits): str
   return lines;
 }
 
-/** The parents kernel cgroups are made under, once each (v2's cpu parent is its only v2 one). */
-function uniqueDirs(layout: CgroupLayout): string[] {
-  const dirs = [layout.v2, layout.v1Memory, layout.v1Pids, layout.cpu?.dir];
+/**
+ * The parents kernel cgroups are made under, once each (v2's cpu parent is its only v2 one); with
+ * `starting`, the cpu parent of kernels starting for the pool in place of the kernels' one.
+ */
+function uniqueDirs(layout: CgroupLayout, starting = false): string[] {
+  const cpu = starting ? (layout.cpu?.poolDir ?? layout.cpu?.dir) : layout.cpu?.dir;
+  const dirs = [layout.v2, layout.v1Memory, layout.v1Pids, cpu];
   return [...new Set(dirs.filter((d): d is string => d !== undefined))];
 }
 
 export class KernelCgroup {
-  readonly #dirs: string[];
+  /** Every cgroup the kernel's processes may be in (while moving out of the pool's parent: both). */
+  #dirs: string[];
+  /** Its cgroup under the pool's cpu parent, until it is handed out (v1 only). */
+  #startingDir: string | undefined;
   readonly #layout: CgroupLayout;
   readonly #limits: CgroupLimits;
   readonly #name: string;
 
-  private constructor(layout: CgroupLayout, name: string, limits: CgroupLimits) {
+  private constructor(layout: CgroupLayout, name: string, limits: CgroupLimits, starting = false) {
     this.#layout = layout;
     this.#name = name;
     this.#limits = limits;
-    this.#dirs = uniqueDirs(layout).map((d) => `${d}/${name}`);
+    this.#dirs = uniqueDirs(layout, starting).map((d) => `${d}/${name}`);
+    if (starting && layout.cpu?.poolDir) this.#startingDir = `${layout.cpu.poolDir}/${name}`;
   }
 
   /**
    * Creates the kernel's cgroups (replacing a leftover of a crashed run) and applies the limits; a
-   * `background` kernel starts at a quarter of the CPU weight (setBackground).
+   * `background` kernel (starting for the pool) yields the CPU until setBackground(false).
    */
   static async create(
     layout: CgroupLayout,
@@ -192,8 +221,8 @@ export class KernelCgroup {
     limits: CgroupLimits,
     background = false,
   ): Promise<KernelCgroup> {
-    const cg = new KernelCgroup(layout, name, limits);
-    if (cg.#dirs.some((d) => existsSync(d))) await cg.destroy();
+    await KernelCgroup.removeLeftover(layout, name);
+    const cg = new KernelCgroup(layout, name, limits, background);
     for (const d of cg.#dirs) await mkdir(d);
     const set = async (file: string, value: number | string) => {
       try {
@@ -216,32 +245,77 @@ export class KernelCgroup {
         await set(`${d}/memory.memsw.limit_in_bytes`, limits.memoryBytes);
     }
     if (layout.v1Pids) await set(`${layout.v1Pids}/${name}/pids.max`, limits.pids);
-    if (background) await cg.setBackground(true);
+    if (background && !cg.#startingDir) await cg.setBackground(true);
     return cg;
   }
 
-  /** A quarter of a kernel's CPU weight (a pool kernel starting), or all of it. */
+  /**
+   * A kernel starting for the pool yields the CPU (background), or has a kernel's full CPU weight. On
+   * v1, going to the foreground moves the kernel's processes from the pool's cpu parent to the
+   * kernels' one; on v2, a starting kernel has a quarter of a kernel's weight. Synchronous file work
+   * (well under a millisecond): it is on a visitor's hand-out path, where the thread pool's queue
+   * behind a refill's file work took up to 140 ms under load.
+   */
   async setBackground(background: boolean): Promise<void> {
     const cpu = this.#layout.cpu;
     if (!cpu) return;
+    if (this.#startingDir) {
+      if (!background) this.#leavePool(cpu.dir);
+      return;
+    }
     const [file, full] = cpu.v2 ? ['cpu.weight', 100] : ['cpu.shares', 1024];
     const value = String(background ? full / 4 : full);
     try {
-      await writeFile(`${cpu.dir}/${this.#name}/${file}`, value);
+      writeFileSync(`${cpu.dir}/${this.#name}/${file}`, value);
     } catch (e) {
       throw new Error(`cannot set ${cpu.dir}/${this.#name}/${file}`, { cause: e });
     }
   }
 
+  /**
+   * Moves every process from the kernel's cgroup under the pool's cpu parent to a new one under the
+   * kernels' parent (each write moves a whole process, its threads included), until none is left there,
+   * then removes the old one. A process forked during a move may land in the old cgroup: the loop
+   * moves it next round. Both stay in #dirs until the old one is gone, so a kill meanwhile finds all.
+   */
+  #leavePool(cpuParent: string): void {
+    const from = this.#startingDir as string;
+    const to = `${cpuParent}/${this.#name}`;
+    if (!existsSync(to)) mkdirSync(to);
+    if (!this.#dirs.includes(to)) this.#dirs = [...this.#dirs.filter((d) => d !== from), to, from];
+    for (let round = 0; round < 50; round++) {
+      const pids = (readSync(`${from}/cgroup.procs`) ?? '').split('\n').filter(Boolean);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          writeFileSync(`${to}/cgroup.procs`, pid);
+        } catch {
+          // It exited meanwhile (ESRCH): nothing to move.
+        }
+      }
+    }
+    try {
+      rmdirSync(from);
+    } catch {
+      return; // still busy (a process being reaped): destroy() removes it with the rest
+    }
+    this.#dirs = this.#dirs.filter((d) => d !== from);
+    this.#startingDir = undefined;
+  }
+
   /** Kills and removes a cgroup `name` a previous run left in any hierarchy of `layout` (reclaim.ts). */
   static async removeLeftover(layout: CgroupLayout, name: string): Promise<void> {
-    await new KernelCgroup(layout, name, { memoryBytes: 0, pids: 0 }).destroy();
+    const cg = new KernelCgroup(layout, name, { memoryBytes: 0, pids: 0 });
+    const pool = layout.cpu?.poolDir;
+    if (pool) cg.#dirs.push(`${pool}/${name}`);
+    if (cg.#dirs.some((d) => existsSync(d))) await cg.destroy();
   }
 
   /** Names of the kernel cgroups that exist under `layout`'s parents, in any hierarchy. */
   static async existing(layout: CgroupLayout): Promise<string[]> {
     const names = new Set<string>();
-    for (const d of uniqueDirs(layout)) {
+    const pool = layout.cpu?.poolDir;
+    for (const d of [...uniqueDirs(layout), ...(pool ? [pool] : [])]) {
       try {
         for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
       } catch {

@@ -37,8 +37,10 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
     specs,
     queueMax: 100,
     queueTimeoutMs: 30_000,
+    refillDelayMs: 0,
     ...over,
   };
+  const promoted: [string, number][] = [];
   const live = new Set<FakeKernel>();
   const starts: Start[] = [];
   let clock = 0;
@@ -49,6 +51,7 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
     live: () => live.size + liveStarting,
     now: () => clock,
     log: pino({ level: 'silent' }),
+    promote: (spec, n) => promoted.push([spec, n]),
     launch: (spec) =>
       new Promise((resolve, reject) => {
         liveStarting++;
@@ -88,6 +91,7 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
   return {
     pool,
     starts,
+    promoted,
     live,
     flush,
     finishOne,
@@ -150,6 +154,64 @@ describe('pool refill', () => {
     // Refilled to its size afterwards.
     await h.fill();
     expect(h.pool.pooled).toBe(2);
+  });
+
+  it('puts a refill off for refillDelayMs after a hand-out that leaves warm kernels, and refills an emptied pool at once', async () => {
+    const h = track(harness({ size: 3, max: 3, parallel: 4, refillDelayMs: 40 }));
+    h.pool.pump();
+    await h.fill();
+    // Two hand-outs within the delay: nothing starts during it (a visitor's first moments), then one
+    // deferred refill starts both replacements.
+    await h.pool.acquire('py');
+    await h.flush();
+    await h.pool.acquire('py');
+    await h.flush();
+    expect(h.starts.length).toBe(0);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(h.starts.length).toBe(2);
+    await h.fill();
+    expect(h.pool.pooled).toBe(3);
+    // Emptying the pool refills at once.
+    await Promise.all([h.pool.acquire('py'), h.pool.acquire('py'), h.pool.acquire('py')]);
+    await h.flush();
+    expect(h.starts.length).toBe(3);
+  });
+
+  it('promotes the starts that requests wait on, and every refill of a pool below half its target', async () => {
+    const h = track(harness({ size: 4, max: 4, parallel: 8 }));
+    // Filling an empty pool: below half its target, so its refills run at full weight.
+    h.pool.pump();
+    expect(h.starts.length).toBe(4);
+    expect(h.promoted.at(-1)).toEqual(['py', 4]);
+    await h.fill();
+    h.promoted.length = 0;
+    // A hand-out from a well-stocked pool: its refill stays in the background.
+    await h.pool.acquire('py');
+    await h.flush();
+    expect(h.starts.length).toBe(1);
+    expect(h.promoted).toEqual([]);
+    // Two more: one warm kernel left, below half of four: both refills in progress are promoted.
+    await h.pool.acquire('py');
+    await h.pool.acquire('py');
+    await h.flush();
+    expect(h.starts.length).toBe(3);
+    expect(h.promoted.at(-1)).toEqual(['py', 3]);
+    await h.fill();
+    h.promoted.length = 0;
+  });
+
+  it('promotes as many starts as requests wait on them, no more', async () => {
+    // No pool: only requests start kernels, one at a time.
+    const h = track(harness({ size: 0, max: 0, parallel: 1 }));
+    const p = [h.pool.acquire('py'), h.pool.acquire('py')];
+    await h.flush();
+    expect(h.starts.length).toBe(1);
+    expect(h.promoted.at(-1)).toEqual(['py', 1]);
+    await h.finishOne();
+    expect(h.starts.length).toBe(1);
+    expect(h.promoted.at(-1)).toEqual(['py', 1]);
+    await h.finishOne();
+    await Promise.all(p);
   });
 
   it('grows with a burst, serves the next burst from the pool, and retires the surplus when demand falls', async () => {

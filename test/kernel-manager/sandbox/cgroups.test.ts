@@ -159,36 +159,87 @@ print(json.dumps(out))`,
     expect(r.json.core).toEqual([0, 0]);
   });
 
-  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one process per core; pool kernels weigh less until handed out', async () => {
+  it('puts the kernel in its own cpu cgroup, under a parent that weighs as one process per core; pool kernels yield until handed out', async () => {
     // In the root cpu group, a kernel (a new session) would be scheduled by its session's autogroup,
     // which weighs as much as the whole server whatever the kernel's niceness; here all kernels
     // together weigh as one process per core.
     const layout = await detectCgroups('runcell');
     expect(layout.cpu).toBeDefined();
-    const cpu = layout.cpu as { dir: string; v2: boolean };
-    const weight = readFileSync(`${cpu.dir}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`, 'utf8').trim();
+    const cpu = layout.cpu as { dir: string; v2: boolean; poolDir?: string };
+    const file = cpu.v2 ? 'cpu.weight' : 'cpu.shares';
+    const weight = readFileSync(`${cpu.dir}/${file}`, 'utf8').trim();
     expect(weight).toBe(String((cpu.v2 ? 100 : 1024) * availableParallelism()));
+    // v1: kernels starting for the pool have a parent of their own beside the kernels' one, which
+    // weighs as a quarter of one process for all of them together.
+    if (!cpu.v2) {
+      expect(cpu.poolDir).toBe(`${cpu.dir}-starting`);
+      expect(readFileSync(`${cpu.poolDir}/cpu.shares`, 'utf8').trim()).toBe('256');
+    }
     const p = await t.sb.launch({
       kernelId: 'cpu-weight',
+      // A thread and a child process: each must follow the kernel out of the pool's parent.
+      argv: [
+        '/usr/bin/python3',
+        '-c',
+        'import subprocess, threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); subprocess.Popen(["/usr/bin/sleep", "30"]); time.sleep(30)',
+      ],
+      env: {},
+      connectionFile: () => Buffer.from('{}'),
+      background: true,
+    });
+    const cpuLine = (pid: number | undefined) =>
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => (cpu.v2 ? l.startsWith('0::') : /^\d+:[^:]*\bcpu\b[^:]*:/.test(l)))
+        ?.split(':')[2];
+    const rel = (dir: string) => dir.replace(/^\/sys\/fs\/cgroup\/(cpu\/|unified\/)?/, '/');
+    try {
+      const own = `${cpu.dir}/u${p.uid}`;
+      const procs = (dir: string) => readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean);
+      if (cpu.poolDir) {
+        // Launched for the pool: every process of it under the pool's parent, none under the kernels'.
+        const starting = `${cpu.poolDir}/u${p.uid}`;
+        // bwrap, its pid 1, python, sleep
+        expect(await until(async () => procs(starting).length >= 4)).toBe(true);
+        expect(cpuLine(p.pid)).toBe(`${rel(cpu.poolDir)}/u${p.uid}`);
+        expect(existsSync(own)).toBe(false);
+        const before = procs(starting).sort();
+        await p.foreground?.();
+        // Handed out: all of them (threads included) moved, at a kernel's full weight; the old one gone.
+        expect(readFileSync(`${own}/cpu.shares`, 'utf8').trim()).toBe('1024');
+        expect(procs(own).sort()).toEqual(before);
+        expect(readFileSync(`${own}/tasks`, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(
+          before.length,
+        );
+        expect(existsSync(starting)).toBe(false);
+      } else {
+        // v2: a quarter of a kernel's weight in the kernels' parent, the full weight once handed out.
+        expect(readFileSync(`${own}/${file}`, 'utf8').trim()).toBe('25');
+        await p.foreground?.();
+        expect(readFileSync(`${own}/${file}`, 'utf8').trim()).toBe('100');
+      }
+      expect(cpuLine(p.pid)).toBe(`${rel(cpu.dir)}/u${p.uid}`);
+    } finally {
+      await p.destroy();
+    }
+    expect(existsSync(`${cpu.dir}/u${p.uid}`)).toBe(false);
+  });
+
+  it('kills a kernel still starting for the pool, and removes its cgroup under the pool parent', async () => {
+    const layout = await detectCgroups('runcell');
+    const pool = layout.cpu?.poolDir;
+    expect(layout.cpu?.v2 === true || pool !== undefined).toBe(true);
+    const p = await t.sb.launch({
+      kernelId: 'cpu-starting-kill',
       argv: ['/usr/bin/python3', '-c', 'import time; time.sleep(30)'],
       env: {},
       connectionFile: () => Buffer.from('{}'),
       background: true,
     });
-    try {
-      // Launched for the pool: a quarter of a kernel's weight, the full weight once handed out.
-      const own = `${cpu.dir}/u${p.uid}/${cpu.v2 ? 'cpu.weight' : 'cpu.shares'}`;
-      expect(readFileSync(own, 'utf8').trim()).toBe(cpu.v2 ? '25' : '256');
-      await p.foreground?.();
-      expect(readFileSync(own, 'utf8').trim()).toBe(cpu.v2 ? '100' : '1024');
-      const rel = cpu.dir.replace(/^\/sys\/fs\/cgroup\/(cpu\/|unified\/)?/, '/');
-      const line = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => (cpu.v2 ? l.startsWith('0::') : /^\d+:[^:]*\bcpu\b[^:]*:/.test(l)));
-      expect(line?.split(':')[2]).toBe(`${rel}/u${p.uid}`);
-    } finally {
-      await p.destroy();
-    }
+    await p.destroy();
+    expect(await processesOfUid(p.uid as number)).toEqual([]);
+    if (pool) expect(existsSync(`${pool}/u${p.uid}`)).toBe(false);
+    expect(existsSync(`${layout.cpu?.dir}/u${p.uid}`)).toBe(false);
   });
 
   it('runs the kernel niced below the server, and it cannot raise its priority back', async () => {
