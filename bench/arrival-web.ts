@@ -121,8 +121,11 @@ async function main(): Promise<void> {
       );
       // Let the pool and the previous visitors' shutdowns settle before the next rate.
       const deadline = Date.now() + 60_000;
-      while (server.app.ctx.manager.stats().starting > 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      const busy = () => {
+        const st = server.app.ctx.manager.stats();
+        return st.starting > 0 || st.refillPending;
+      };
+      while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
     await close();

@@ -99,7 +99,13 @@ function figureOf(rate: number, ms: number[], errors: string[], parts: Record<st
   };
 }
 
-type Stats = { served: Record<string, number>; starting: number; pooled: number; poolTarget: number };
+type Stats = {
+  served: Record<string, number>;
+  starting: number;
+  refillPending: boolean;
+  pooled: number;
+  poolTarget: number;
+};
 const runcellStats = (t: Target): Promise<Stats> | undefined =>
   'ask' in t ? (t as Target & { ask<T>(c: string): Promise<T> }).ask<Stats>('stats') : undefined;
 
@@ -110,7 +116,7 @@ async function settle(t: Target): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const x = (await runcellStats(t)) as Stats;
-    if (x.starting === 0 || Date.now() > deadline) return;
+    if ((x.starting === 0 && !x.refillPending) || Date.now() > deadline) return;
     await sleep(100);
   }
 }

@@ -43,7 +43,7 @@ async function untilFinal(ids: Set<string>, after: number): Promise<number> {
 async function warm(): Promise<void> {
   for (;;) {
     const st = s.manager.stats();
-    if (st.pooled >= CONCURRENCY && st.starting === 0 && st.live === st.pooled) return;
+    if (st.pooled >= CONCURRENCY && st.starting === 0 && !st.refillPending && st.live === st.pooled) return;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -43,6 +43,8 @@ export interface ManagerStats {
   live: number;
   pooled: number;
   starting: number;
+  /** A pool refill put off after a hand-out is due (starts that have not begun yet). */
+  refillPending: boolean;
   queued: number;
   maxKernels: number;
   /** Warm kernels the default spec's pool aims for now (sized from demand). */
@@ -346,6 +348,7 @@ export class KernelManager extends EventEmitter {
       live: this.#kernels.size,
       pooled: this.#pool.pooled,
       starting: this.#pool.starting,
+      refillPending: this.#pool.refillPending,
       queued: this.#pool.queued,
       maxKernels: this.config.maxKernels,
       poolTarget: this.#pool.target(this.config.defaultSpec),

@@ -86,6 +86,10 @@ export class Pool<K extends Poolable> {
     for (const c of this.#starting.values()) n += c;
     return n;
   }
+  /** A refill put off after a hand-out (refillDelayMs) is due: starts are about to begin. */
+  get refillPending(): boolean {
+    return this.#deferred !== undefined;
+  }
   /** Requests waiting that no start in progress will serve. */
   get queued(): number {
     let n = 0;

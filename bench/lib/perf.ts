@@ -186,8 +186,8 @@ export async function startRuncell(
     async quiesce(timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const s = await ask<{ pooled: number; starting: number }>('stats');
-        if (s.starting === 0 && s.pooled >= (over.poolSize ?? 0)) return;
+        const s = await ask<{ pooled: number; starting: number; refillPending: boolean }>('stats');
+        if (s.starting === 0 && !s.refillPending && s.pooled >= (over.poolSize ?? 0)) return;
         if (Date.now() > deadline) throw new Error(`runcell (${name}): the pool did not fill in time`);
         await new Promise((r) => setTimeout(r, 25));
       }

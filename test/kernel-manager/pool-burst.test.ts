@@ -17,7 +17,12 @@ beforeAll(async () => {
 });
 afterAll(() => m?.close());
 
-const settled = () => waitFor(() => m.stats().starting === 0 && m.stats().queued === 0, 60_000, 'the pool');
+const settled = () =>
+  waitFor(
+    () => m.stats().starting === 0 && !m.stats().refillPending && m.stats().queued === 0,
+    60_000,
+    'the pool',
+  );
 
 describe('an audience arriving at once', () => {
   it('grows the pool with the first burst and serves the second from it, each visitor isolated', async () => {
