@@ -66,6 +66,8 @@ interface RateFigure {
   arrived_per_s?: number;
   /** runcell: how requests got their kernel during this rate. */
   served?: Record<string, number>;
+  /** runcell: its event loop's delay during this rate (what a visitor's request waits behind). */
+  server_loop_delay_ms?: { p50: number; p99: number; max: number };
   skipped?: string;
 }
 
@@ -130,6 +132,7 @@ async function driveRate(
   const schedule = poissonSchedule(rate, SECONDS, MIN_VISITORS, seed);
   const cell = CELLS[scenario];
   const before = await runcellStats(t);
+  await t.lag?.start();
   const ms: number[] = [];
   const errors: string[] = [];
   const parts: Record<string, number>[] = [];
@@ -149,9 +152,11 @@ async function driveRate(
       }
     }),
   );
+  const lag = await t.lag?.stop();
   await Promise.all(deletes);
   const after = await runcellStats(t);
   const f = figureOf(rate, ms, errors, parts);
+  if (lag) f.server_loop_delay_ms = { p50: lag.p50_ms, p99: lag.p99_ms, max: lag.max_ms };
   // A Poisson draw: what arrived, per second of the schedule (the nominal rate is its mean).
   f.arrived_per_s = r1((schedule.length / (schedule.at(-1) ?? 1)) * 1000);
   if (before && after) {

@@ -283,8 +283,9 @@ export class KernelCgroup {
     const to = `${cpuParent}/${this.#name}`;
     if (!existsSync(to)) mkdirSync(to);
     if (!this.#dirs.includes(to)) this.#dirs = [...this.#dirs.filter((d) => d !== from), to, from];
+    const left = () => (readSync(`${from}/cgroup.procs`) ?? '').split('\n').filter(Boolean);
     for (let round = 0; round < 50; round++) {
-      const pids = (readSync(`${from}/cgroup.procs`) ?? '').split('\n').filter(Boolean);
+      const pids = left();
       if (pids.length === 0) break;
       for (const pid of pids) {
         try {
@@ -294,6 +295,8 @@ export class KernelCgroup {
         }
       }
     }
+    const stuck = left();
+    if (stuck.length > 0) throw new Error(`processes ${stuck.join(' ')} stayed in ${from}`);
     try {
       rmdirSync(from);
     } catch {
