@@ -24,10 +24,6 @@ const statusBuf = Buffer.allocUnsafe(STATUS_BYTES);
  * the CPU and held up the server's other file work while kernels started and stopped.
  */
 export async function processOwners(): Promise<Map<number, number[]>> {
-  return processOwnersSync();
-}
-
-function processOwnersSync(): Map<number, number[]> {
   const out = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
