@@ -62,6 +62,8 @@ interface RateFigure {
   p99_ms: number;
   max_ms: number;
   parts_p50_ms?: Record<string, number>;
+  /** The slowest visitor's parts, and when it arrived (s into the rate): where the tail went. */
+  slowest_parts_ms?: Record<string, number>;
   first_error?: string;
   arrived_per_s?: number;
   /** runcell: how requests got their kernel during this rate. */
@@ -72,7 +74,7 @@ interface RateFigure {
 }
 
 function figureOf(rate: number, ms: number[], errors: string[], parts: Record<string, number>[]): RateFigure {
-  const keys = Object.keys(parts[0] ?? {});
+  const keys = Object.keys(parts[0] ?? {}).filter((k) => k !== 'arrived_at_s');
   return {
     rate,
     n: ms.length + errors.length,
@@ -94,6 +96,13 @@ function figureOf(rate: number, ms: number[], errors: string[], parts: Record<st
                 ),
               ),
             ]),
+          ),
+        }
+      : {}),
+    ...(parts.length
+      ? {
+          slowest_parts_ms: Object.fromEntries(
+            Object.entries(parts[ms.indexOf(Math.max(...ms))] ?? {}).map(([k, v]) => [k, r1(v)]),
           ),
         }
       : {}),
@@ -145,7 +154,7 @@ async function driveRate(
       try {
         const v = await visit(t, cell.code, cell.expect, VISIT_TIMEOUT_MS);
         ms.push(v.firstOutputMs);
-        parts.push(v.parts);
+        parts.push({ ...v.parts, arrived_at_s: at / 1000 });
         deletes.push(v.deleted.catch((e: unknown) => void errors.push(`DELETE: ${String(e)}`)));
       } catch (e) {
         errors.push(String(e instanceof Error ? e.message : e));

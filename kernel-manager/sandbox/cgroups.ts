@@ -13,10 +13,11 @@
 // root cpu group is not scheduled by autogroup. (A fixed nice-10 weight for all kernels together was
 // tried: the server kept all its CPU, but two other busy processes on the host slowed a kernel's
 // start 8-fold.)
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { moveAll } from './cgroup-mover.js';
 import { killAll } from './procs.js';
 
 const ROOT = '/sys/fs/cgroup';
@@ -199,6 +200,8 @@ export class KernelCgroup {
   #dirs: string[];
   /** Its cgroup under the pool's cpu parent, until it is handed out (v1 only). */
   #startingDir: string | undefined;
+  /** The move out of the pool's cpu parent, while it runs. */
+  #leaving: Promise<void> | undefined;
   readonly #layout: CgroupLayout;
   readonly #limits: CgroupLimits;
   readonly #name: string;
@@ -252,56 +255,42 @@ export class KernelCgroup {
   /**
    * A kernel starting for the pool yields the CPU (background), or has a kernel's full CPU weight. On
    * v1, going to the foreground moves the kernel's processes from the pool's cpu parent to the
-   * kernels' one; on v2, a starting kernel has a quarter of a kernel's weight. Synchronous file work
-   * (well under a millisecond): it is on a visitor's hand-out path, where the thread pool's queue
-   * behind a refill's file work took up to 140 ms under load.
+   * kernels' one, on the cgroup mover's thread (cgroup-mover.ts: each move waits in the kernel, off
+   * the event loop); on v2, a starting kernel has a quarter of a kernel's weight (one synchronous
+   * write, well under a millisecond, not queued in libuv's thread pool behind refills' file work).
    */
-  async setBackground(background: boolean): Promise<void> {
+  setBackground(background: boolean): Promise<void> {
     const cpu = this.#layout.cpu;
-    if (!cpu) return;
+    if (!cpu) return Promise.resolve();
     if (this.#startingDir) {
-      if (!background) this.#leavePool(cpu.dir);
-      return;
+      if (background) return Promise.resolve();
+      this.#leaving ??= this.#leavePool(cpu.dir).finally(() => {
+        this.#leaving = undefined;
+      });
+      return this.#leaving;
     }
     const [file, full] = cpu.v2 ? ['cpu.weight', 100] : ['cpu.shares', 1024];
     const value = String(background ? full / 4 : full);
     try {
       writeFileSync(`${cpu.dir}/${this.#name}/${file}`, value);
     } catch (e) {
-      throw new Error(`cannot set ${cpu.dir}/${this.#name}/${file}`, { cause: e });
+      return Promise.reject(new Error(`cannot set ${cpu.dir}/${this.#name}/${file}`, { cause: e }));
     }
+    return Promise.resolve();
   }
 
   /**
-   * Moves every process from the kernel's cgroup under the pool's cpu parent to a new one under the
-   * kernels' parent (each write moves a whole process, its threads included), until none is left there,
-   * then removes the old one. A process forked during a move may land in the old cgroup: the loop
-   * moves it next round. Both stay in #dirs until the old one is gone, so a kill meanwhile finds all.
+   * Moves every process from the kernel's cgroup under the pool's cpu parent to one under the kernels'
+   * parent, then removes the old one. Both stay in #dirs until the old one is gone, so a kill
+   * meanwhile finds every process.
    */
-  #leavePool(cpuParent: string): void {
+  async #leavePool(cpuParent: string): Promise<void> {
     const from = this.#startingDir as string;
     const to = `${cpuParent}/${this.#name}`;
-    if (!existsSync(to)) mkdirSync(to);
     if (!this.#dirs.includes(to)) this.#dirs = [...this.#dirs.filter((d) => d !== from), to, from];
-    const left = () => (readSync(`${from}/cgroup.procs`) ?? '').split('\n').filter(Boolean);
-    for (let round = 0; round < 50; round++) {
-      const pids = left();
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          writeFileSync(`${to}/cgroup.procs`, pid);
-        } catch {
-          // It exited meanwhile (ESRCH): nothing to move.
-        }
-      }
-    }
-    const stuck = left();
+    const { stuck, removed } = await moveAll(from, to);
     if (stuck.length > 0) throw new Error(`processes ${stuck.join(' ')} stayed in ${from}`);
-    try {
-      rmdirSync(from);
-    } catch {
-      return; // still busy (a process being reaped): destroy() removes it with the rest
-    }
+    if (!removed) return; // still busy (a process being reaped): destroy() removes it with the rest
     this.#dirs = this.#dirs.filter((d) => d !== from);
     this.#startingDir = undefined;
   }

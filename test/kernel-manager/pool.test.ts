@@ -31,6 +31,8 @@ describe('warm pool', () => {
     // empty pool is running dry.)
     const cpu = (await detectCgroups('runcell')).cpu;
     expect(cpu).toBeDefined();
+    // The move to the kernels' parent runs off the hand-out's path; foreground() waits for it.
+    await (k as LocalKernel).foreground();
     if (cpu) {
       const base = 61_000 + SLOT * 100;
       const file = cpu.v2 ? 'cpu.weight' : 'cpu.shares';

@@ -204,7 +204,8 @@ print(json.dumps(out))`,
         expect(cpuLine(p.pid)).toBe(`${rel(cpu.poolDir)}/u${p.uid}`);
         expect(existsSync(own)).toBe(false);
         const before = procs(starting).sort();
-        await p.foreground?.();
+        // The hand-out and a kill can ask at once: one move serves both.
+        await Promise.all([p.foreground?.(), p.foreground?.()]);
         // Handed out: all of them (threads included) moved, at a kernel's full weight; the old one gone.
         expect(readFileSync(`${own}/cpu.shares`, 'utf8').trim()).toBe('1024');
         expect(procs(own).sort()).toEqual(before);
@@ -239,6 +240,27 @@ print(json.dumps(out))`,
     await p.destroy();
     expect(await processesOfUid(p.uid as number)).toEqual([]);
     if (pool) expect(existsSync(`${pool}/u${p.uid}`)).toBe(false);
+    expect(existsSync(`${layout.cpu?.dir}/u${p.uid}`)).toBe(false);
+  });
+
+  it('kills a kernel while it moves out of the pool parent: no process and no cgroup is left', async () => {
+    const layout = await detectCgroups('runcell');
+    const p = await t.sb.launch({
+      kernelId: 'cpu-moving-kill',
+      argv: [
+        '/usr/bin/python3',
+        '-c',
+        'import subprocess, time; subprocess.Popen(["/usr/bin/sleep", "30"]); time.sleep(30)',
+      ],
+      env: {},
+      connectionFile: () => Buffer.from('{}'),
+      background: true,
+    });
+    const moving = p.foreground?.();
+    await p.destroy();
+    await moving;
+    expect(await processesOfUid(p.uid as number)).toEqual([]);
+    if (layout.cpu?.poolDir) expect(existsSync(`${layout.cpu.poolDir}/u${p.uid}`)).toBe(false);
     expect(existsSync(`${layout.cpu?.dir}/u${p.uid}`)).toBe(false);
   });
 
