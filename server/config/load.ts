@@ -118,6 +118,8 @@ export function loadConfig(
   }
   if (!config.anonymous && config.tokens.length === 0)
     problems.push('RUNCELL_ANONYMOUS=false needs at least one token in RUNCELL_TOKENS');
+  // The default floor yields to a smaller cap the operator set; a floor they set themselves does not.
+  if (!set.has('poolSize')) config.poolSize = Math.min(config.poolSize, config.maxKernels);
   if (config.poolSize > config.maxKernels)
     problems.push('RUNCELL_POOL_SIZE cannot exceed RUNCELL_MAX_KERNELS');
   if (problems.length > 0) throw new ConfigError(problems);

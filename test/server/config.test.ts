@@ -109,7 +109,12 @@ describe('config', () => {
     expect(explicitSettings(c).has('poolSize')).toBe(false);
     expect(explicitSettings(c).has('kernelIdPrefix')).toBe(true);
     const f = loadConfig({ RUNCELL_CONFIG: configFile({ sandboxUidRange: [70000, 70001], maxKernels: 3 }) });
-    expect(f).toMatchObject({ sandboxUidRange: [70000, 70001], maxKernels: 3 });
+    // The default pool floor (4) yields to the smaller cap; an explicit floor above the cap is refused.
+    expect(f).toMatchObject({ sandboxUidRange: [70000, 70001], maxKernels: 3, poolSize: 3 });
+    expect(resolveConfig(kernelManagerConfig(f)).pool.size).toBe(3);
+    expect(() => loadConfig({ RUNCELL_MAX_KERNELS: '3', RUNCELL_POOL_SIZE: '4' })).toThrow(
+      /RUNCELL_POOL_SIZE cannot exceed RUNCELL_MAX_KERNELS/,
+    );
   });
 
   it('every default is a value its own setting accepts', () => {
