@@ -82,8 +82,8 @@ export class KernelManager extends EventEmitter {
   readonly #launchingKernels = new Set<LocalKernel>();
   /** The latest local starts' timings, newest last (startTimings()). */
   readonly #starts: StartTiming[] = [];
-  /** Each spec's prelude, as the code run silently before hand-out. */
-  readonly #preludes: Map<string, string>;
+  /** Each spec's prelude, as the code run silently before hand-out: for a plain kernel, for a fork. */
+  readonly #preludes: Map<string, { plain: string; forked: string }>;
   /** Each spec's environment summary, probed once (env-probe.ts). */
   readonly #environments = new Map<string, Promise<EnvironmentSummary>>();
   #probing: Promise<void> | undefined;
@@ -136,7 +136,15 @@ export class KernelManager extends EventEmitter {
       promote: (spec, n) => this.#promote(spec, n),
       log,
     });
-    this.#preludes = new Map([...this.#specs.values()].map((s) => [s.name, preludeCode(s, config.prelude)]));
+    this.#preludes = new Map(
+      [...this.#specs.values()].map((s) => [
+        s.name,
+        {
+          plain: preludeCode(s, config.prelude),
+          forked: preludeCode(s, config.prelude, { figureDrawn: true }),
+        },
+      ]),
+    );
   }
 
   /** Detects the sandbox, scans kernelspecs and starts filling the warm pool. */
@@ -290,7 +298,8 @@ export class KernelManager extends EventEmitter {
     // first draw; that belongs to the pool's refill, not to a visitor's first Run.
     const launching = k.launch().then(async () => {
       const t0 = Date.now();
-      await k.warmUp(this.#preludes.get(spec) ?? 'pass');
+      const prelude = this.#preludes.get(spec);
+      await k.warmUp((k.figureDrawn ? prelude?.forked : prelude?.plain) ?? 'pass');
       const t = k.startTimings;
       if (t) this.#recordStart({ spec, ...t, preludeMs: Date.now() - t0 });
     });

@@ -87,6 +87,10 @@ export class LocalKernel extends KernelCore {
   get pid(): number | undefined {
     return this.#proc?.pid;
   }
+  /** Forked from a zygote that drew a matplotlib figure (the prelude draws less). */
+  get figureDrawn(): boolean {
+    return this.#proc?.figureDrawn === true;
+  }
   /** Host uid the kernel runs as. */
   get uid(): number | undefined {
     return this.#proc?.uid;

@@ -83,6 +83,11 @@ export interface SandboxedProcess {
   readonly ipcPrefix: string;
   /** Resolves once when the process tree's top process exits. */
   readonly exited: Promise<ExitInfo>;
+  /**
+   * A fork of a zygote that drew a matplotlib figure: the renderer's first use is paid, so the
+   * prelude need not draw a whole figure again (prelude.ts).
+   */
+  readonly figureDrawn?: boolean;
   /** Sends a signal to the kernel process (interrupt_mode 'signal'). */
   signal(sig: NodeJS.Signals): void;
   /** A limit the sandbox saw breached so far (cgroup OOM, pids), if any. */

@@ -49,6 +49,7 @@ interface Pending {
 
 type Reply = {
   ready?: boolean;
+  drewFigure?: boolean;
   pid?: number;
   fatal?: string;
   seq?: number;
@@ -70,6 +71,7 @@ export class Zygote extends EventEmitter {
   #buf = '';
   #alive = true;
   #pid = 0;
+  #drewFigure = false;
 
   private constructor(child: ChildProcess) {
     super();
@@ -78,6 +80,11 @@ export class Zygote extends EventEmitter {
 
   get pid(): number {
     return this.#pid;
+  }
+
+  /** It drew a matplotlib figure before forking: its forks have paid for the renderer's first use. */
+  get drewFigure(): boolean {
+    return this.#drewFigure;
   }
   get alive(): boolean {
     return this.#alive;
@@ -162,6 +169,7 @@ export class Zygote extends EventEmitter {
   #onReply(msg: Reply): void {
     if (msg.ready) {
       this.#pid = typeof msg.pid === 'number' ? msg.pid : (this.#child.pid ?? 0);
+      this.#drewFigure = msg.drewFigure === true;
       this.emit('ready');
       return;
     }

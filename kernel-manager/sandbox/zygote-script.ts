@@ -127,6 +127,7 @@ import ipykernel.kernelapp
 # 100 ms of CPU per kernel start. Through the object API with the Agg canvas only: pyplot's backend is
 # left unresolved, for each kernel to choose (the inline backend). The font cache is emptied after,
 # since a cached font holds an open file and every fork closes the fds it inherits.
+DREW = False
 if 'matplotlib.pyplot' in sys.modules:
     try:
         import io
@@ -140,6 +141,7 @@ if 'matplotlib.pyplot' in sys.modules:
         ax.legend()
         fig.savefig(io.BytesIO(), format='png')
         del fig, ax
+        DREW = True
     except Exception:
         pass
     fonts = getattr(sys.modules.get('matplotlib.font_manager'), '_get_font', None)
@@ -362,7 +364,7 @@ wake_r, wake_w = os.pipe()
 os.set_blocking(wake_w, False)
 signal.set_wakeup_fd(wake_w)
 signal.signal(signal.SIGCHLD, lambda *_: None)
-emit({'ready': True, 'pid': os.getpid(), 'modules': sorted(INIT['preload'])})
+emit({'ready': True, 'pid': os.getpid(), 'modules': sorted(INIT['preload']), 'drewFigure': DREW})
 
 while True:
     try:

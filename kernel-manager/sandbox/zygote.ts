@@ -126,6 +126,7 @@ class ForkedProcess implements SandboxedProcess {
   readonly pid: number;
   readonly uid: number;
   readonly exited: Promise<ExitInfo>;
+  readonly figureDrawn: boolean;
   readonly #sandbox: SandboxedProcess;
   readonly #cpuSeconds: number;
   readonly #start: string | undefined;
@@ -134,8 +135,16 @@ class ForkedProcess implements SandboxedProcess {
   #destroying: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
 
-  constructor(kernelId: string, sandbox: SandboxedProcess, pid: number, uid: number, cpuSeconds: number) {
+  constructor(
+    kernelId: string,
+    sandbox: SandboxedProcess,
+    pid: number,
+    uid: number,
+    cpuSeconds: number,
+    figureDrawn: boolean,
+  ) {
     this.kernelId = kernelId;
+    this.figureDrawn = figureDrawn;
     this.#sandbox = sandbox;
     this.pid = pid;
     this.uid = uid;
@@ -405,6 +414,7 @@ export class ForkSandbox implements Sandbox {
       return this.#base.launch(req);
     }
     const started = Date.now();
+    const drew = this.#zygote.drewFigure;
     const held = await this.#base.launchHeld({ ...req, argv: PLACEHOLDER });
     let f: Forked;
     try {
@@ -421,6 +431,7 @@ export class ForkSandbox implements Sandbox {
       f.pid,
       held.uid,
       this.#base.config.rlimits.cpuSeconds,
+      drew,
     );
     this.#live.add(proc);
     void f.exit.then((status) => proc.exitedWith(status));

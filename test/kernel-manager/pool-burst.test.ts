@@ -3,7 +3,7 @@
 // pool, the second is served from it without a start of its own; each visitor's kernel is its own, and
 // the prelude leaves nothing in the user's namespace or history.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kernel, KernelManager } from '../../kernel-manager/index.js';
+import type { Kernel, KernelManager, LocalKernel } from '../../kernel-manager/index.js';
 import { run, testManager, waitFor } from './helpers.js';
 
 const SLOT = 130;
@@ -57,6 +57,8 @@ describe('an audience arriving at once', () => {
     // The prelude ran (numpy is imported, the inline backend set up) and left nothing visible: the first
     // cell is execution 1, the namespace is empty, the history holds only the user's cells.
     const k = second[0] as Kernel;
+    // Forks of a zygote that drew a figure: their prelude drew only one character (prelude.ts).
+    expect(second.every((x) => (x as LocalKernel).figureDrawn)).toBe(true);
     const first1 = await run(
       k,
       "import sys; print('numpy' in sys.modules, 'matplotlib.pyplot' in sys.modules)",
