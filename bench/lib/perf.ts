@@ -108,6 +108,9 @@ export function runcellSettings(over: Partial<ServerConfig>): Partial<ServerConf
     kernelIdleTimeoutMs: 0,
     ipKernelCreatesPerMinute: 100_000,
     ipMaxKernels: 1_000,
+    // Visitors that name no page count as one per address: the bench's stand for different people.
+    pageKernelCreatesPerMinute: 100_000,
+    pageMaxKernels: 1_000,
     ipExecutionsPerMinute: 10_000_000,
     ipMaxSockets: 1_000,
     ipMaxPollers: 1_000,
