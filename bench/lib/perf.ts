@@ -111,6 +111,7 @@ export function runcellSettings(over: Partial<ServerConfig>): Partial<ServerConf
     // Visitors that name no page count as one per address: the bench's stand for different people.
     pageKernelCreatesPerMinute: 100_000,
     pageMaxKernels: 1_000,
+    pageExecutionsPerMinute: 10_000_000,
     ipExecutionsPerMinute: 10_000_000,
     ipMaxSockets: 1_000,
     ipMaxPollers: 1_000,
