@@ -33,9 +33,10 @@ export function preludeModules(spec: KernelSpecInfo, cfg: PreludeConfig): string
  * is slower than the rest). Modules that are not installed are skipped. With matplotlib.pyplot, a plain
  * kernel draws one small figure and encodes it as PNG (fonts, the Agg renderer, the inline backend's
  * set-up) and closes it, so nothing is shown. A fork of a zygote that already drew one
- * (`figureDrawn`) only resolves the inline backend and renders one character: a whole figure cost
- * each fork about 120 ms of CPU and saved its first plot about 8 ms (measured on a 2-core VM), since
- * what it warmed was already warm in the zygote.
+ * (`figureDrawn`) creates one axes with a line but does not render it, and renders one character: the
+ * whole figure rendered again cost each fork about 115 ms of CPU for a first plot no faster (measured
+ * on a 2-core VM: prelude 159 -> 46 ms, a fork's start 336 -> 216 ms of CPU, first plot unchanged);
+ * without the axes the first plot was 16-20 ms slower (its first Axes pays for the pages it copies).
  */
 export function preludeCode(
   spec: KernelSpecInfo,
@@ -45,7 +46,11 @@ export function preludeCode(
   const modules = preludeModules(spec, cfg);
   if (modules.length === 0 || spec.language.toLowerCase() !== 'python') return 'pass';
   const draw = opts.figureDrawn
-    ? ['        fig = plt.figure(figsize=(0.5, 0.5))', "        fig.text(0, 0, 'x')"]
+    ? [
+        '        plt.figure(figsize=(2, 1.5)).add_subplot().plot([0, 1])',
+        '        fig = plt.figure(figsize=(0.5, 0.5))',
+        "        fig.text(0, 0, 'x')",
+      ]
     : [
         '        fig = plt.figure(figsize=(2, 1.5))',
         '        ax = fig.add_subplot()',

@@ -24,11 +24,12 @@ const spec = (over: Partial<KernelSpecInfo> = {}): KernelSpecInfo => ({
 const cfg = { python: ['numpy', 'matplotlib.pyplot'] };
 
 describe('preludeCode', () => {
-  it('draws a whole figure in a plain kernel and only one character in a fork of a zygote that drew', () => {
+  it('renders a whole figure in a plain kernel; a fork of a zygote that drew makes an axes and renders one character', () => {
     const plain = preludeCode(spec(), cfg);
     const forked = preludeCode(spec(), cfg, { figureDrawn: true });
-    expect(plain).toContain('add_subplot');
-    expect(forked).not.toContain('add_subplot');
+    expect(plain).toContain('ax.legend()');
+    expect(forked).not.toContain('legend');
+    expect(forked).toContain('add_subplot().plot([0, 1])');
     expect(forked).toContain("fig.text(0, 0, 'x')");
     for (const code of [plain, forked]) {
       expect(code).toContain('print_figure');
