@@ -17,7 +17,7 @@ export function defaultConfig(): KernelManagerConfig {
     // Sized from demand between 4 and 8 warm kernels (docs/performance.md, "Audiences"); up to two
     // starts per core run at once (parallel 0). The floor serves an audience's first moments, before
     // demand is seen: at 1 visitor/s, 3 arrivals within one start time are common, and a pool of 2
-    // ran dry; a forked warm kernel costs about 43 MiB (PSS), a plain one about 85 MiB.
+    // ran dry; a forked warm kernel costs about 45 MiB (PSS), a plain one about 87 MiB.
     pool: {
       size: 4,
       max: 8,
