@@ -114,6 +114,8 @@ type Stats = {
   served: Record<string, number>;
   starting: number;
   refillPending: boolean;
+  rehearsing: number;
+  servedRehearsed: number;
   pooled: number;
   poolTarget: number;
 };
@@ -127,7 +129,8 @@ async function settle(t: Target): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const x = (await runcellStats(t)) as Stats;
-    if ((x.starting === 0 && !x.refillPending) || Date.now() > deadline) return;
+    // Idle: no start, no refill due, no rehearsal left (an audience finds a pool that had time).
+    if ((x.starting === 0 && !x.refillPending && x.rehearsing === 0) || Date.now() > deadline) return;
     await sleep(100);
   }
 }
@@ -172,6 +175,7 @@ async function driveRate(
     f.served = Object.fromEntries(
       Object.entries(after.served).map(([k, v]) => [k, v - (before.served[k] ?? 0)]),
     );
+    f.served.rehearsed = after.servedRehearsed - before.servedRehearsed;
     f.served.pool_target_after = after.poolTarget;
   }
   await settle(t);

@@ -10,7 +10,7 @@ import { probeEnvironment } from './env-probe.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { type HandOut, Pool } from './pool.js';
-import { preludeCode } from './prelude.js';
+import { preludeCode, rehearsalCode } from './prelude.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import { startOutput } from './sandbox/tail.js';
@@ -53,6 +53,10 @@ export interface ManagerStats {
   startMs: number | undefined;
   /** Requests served so far: from the pool, by a start in progress, by a start of their own, queued. */
   served: Readonly<Record<HandOut, number>>;
+  /** Warm kernels rehearsing a first cell now (idle time only; 0 or 1). */
+  rehearsing: number;
+  /** Requests served so far with a warm kernel that had rehearsed its first cell. */
+  servedRehearsed: number;
 }
 
 /**
@@ -83,7 +87,7 @@ export class KernelManager extends EventEmitter {
   /** The latest local starts' timings, newest last (startTimings()). */
   readonly #starts: StartTiming[] = [];
   /** Each spec's prelude, as the code run silently before hand-out: for a plain kernel, for a fork. */
-  readonly #preludes: Map<string, { plain: string; forked: string }>;
+  readonly #preludes: Map<string, { plain: string; forked: string; rehearsal: string | undefined }>;
   /** Each spec's environment summary, probed once (env-probe.ts). */
   readonly #environments = new Map<string, Promise<EnvironmentSummary>>();
   #probing: Promise<void> | undefined;
@@ -134,6 +138,10 @@ export class KernelManager extends EventEmitter {
       live: () => this.#kernels.size,
       launch: (spec) => this.#launch(spec),
       promote: (spec, n) => this.#promote(spec, n),
+      rehearse: (spec, k) => {
+        const code = this.#preludes.get(spec)?.rehearsal;
+        return code === undefined ? undefined : k.warmUp(code);
+      },
       log,
     });
     this.#preludes = new Map(
@@ -142,6 +150,7 @@ export class KernelManager extends EventEmitter {
         {
           plain: preludeCode(s, config.prelude),
           forked: preludeCode(s, config.prelude, { figureDrawn: true }),
+          rehearsal: rehearsalCode(s, config.prelude),
         },
       ]),
     );
@@ -365,6 +374,8 @@ export class KernelManager extends EventEmitter {
       poolTarget: this.#pool.target(this.config.defaultSpec),
       startMs: this.#pool.startMs(this.config.defaultSpec),
       served: this.#pool.served,
+      rehearsing: this.#pool.rehearsing,
+      servedRehearsed: this.#pool.servedRehearsed,
     };
   }
 

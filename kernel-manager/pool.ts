@@ -2,7 +2,9 @@
 // several starts in parallel, under a global cap on live kernels. A request is served from the pool,
 // else by a kernel already starting, else by a start begun for it, else it waits in arrival order
 // (bounded queue, timeout) until the cap leaves room. Shutdowns never stand in a request's way: a
-// retired kernel is shut down in the background.
+// retired kernel is shut down in the background. While no kernel is starting and no request waits, warm
+// kernels rehearse a first cell one at a time (`rehearse`, e.g. a first plot), and a hand-out prefers
+// one that has: idle time pays what would otherwise be a visitor's, and a busy machine skips it.
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { KernelManagerError } from './errors.js';
@@ -38,6 +40,11 @@ export interface PoolDeps<K> {
    * refill starts in the background until it is handed out).
    */
   promote?(spec: string, n: number): void;
+  /**
+   * Rehearses a visitor's first cell in a warm kernel (resolves when done; rejects if the kernel
+   * failed), or returns undefined when this spec has nothing to rehearse.
+   */
+  rehearse?(spec: string, k: K): Promise<void> | undefined;
   log: Logger;
   /** Clock (tests). */
   now?: () => number;
@@ -63,6 +70,12 @@ export class Pool<K extends Poolable> {
   #deferred: NodeJS.Timeout | undefined;
   #evicting = 0;
   readonly #parallel: number;
+  /** The warm kernel rehearsing now (one at a time), out of its ready list meanwhile. */
+  #rehearsing: { spec: string; k: K } | undefined;
+  /** Warm kernels that have rehearsed, or have nothing to rehearse. */
+  readonly #rehearsed = new WeakSet<K>();
+  readonly #dead = new WeakSet<K>();
+  #servedRehearsed = 0;
 
   constructor(specs: readonly string[], deps: PoolDeps<K>) {
     this.#deps = deps;
@@ -76,10 +89,19 @@ export class Pool<K extends Poolable> {
     }
   }
 
+  /** Warm kernels, the one rehearsing included. */
   get pooled(): number {
-    let n = 0;
+    let n = this.#rehearsing ? 1 : 0;
     for (const list of this.#ready.values()) n += list.length;
     return n;
+  }
+  /** A warm kernel is rehearsing a first cell now (0 or 1). */
+  get rehearsing(): number {
+    return this.#rehearsing ? 1 : 0;
+  }
+  /** Requests served so far with a warm kernel that had rehearsed. */
+  get servedRehearsed(): number {
+    return this.#servedRehearsed;
   }
   get starting(): number {
     let n = 0;
@@ -90,10 +112,10 @@ export class Pool<K extends Poolable> {
   get refillPending(): boolean {
     return this.#deferred !== undefined;
   }
-  /** Requests waiting that no start in progress will serve. */
+  /** Requests waiting that no start in progress (or rehearsal) will serve. */
   get queued(): number {
     let n = 0;
-    const covered = new Map(this.#starting);
+    const covered = this.#comingAll();
     for (const w of this.#waiters) {
       const c = covered.get(w.spec) ?? 0;
       if (c > 0) covered.set(w.spec, c - 1);
@@ -109,8 +131,9 @@ export class Pool<K extends Poolable> {
   get served(): Readonly<Record<HandOut, number>> {
     return { ...this.#served };
   }
+  /** Warm kernels of this spec, the one rehearsing included. */
   readyCount(spec: string): number {
-    return this.#ready.get(spec)?.length ?? 0;
+    return (this.#ready.get(spec)?.length ?? 0) + this.#rehearsingOf(spec);
   }
   /** Warm kernels this spec's pool aims for now (0 for a spec that is not pooled). */
   target(spec: string): number {
@@ -124,6 +147,28 @@ export class Pool<K extends Poolable> {
   #startingOf(spec: string): number {
     return this.#starting.get(spec) ?? 0;
   }
+  #rehearsingOf(spec: string): number {
+    return this.#rehearsing?.spec === spec ? 1 : 0;
+  }
+  /** Kernels of this spec that will be ready soon: starts in progress and the one rehearsing. */
+  #comingOf(spec: string): number {
+    return this.#startingOf(spec) + this.#rehearsingOf(spec);
+  }
+  #comingAll(): Map<string, number> {
+    const m = new Map(this.#starting);
+    if (this.#rehearsing) m.set(this.#rehearsing.spec, (m.get(this.#rehearsing.spec) ?? 0) + 1);
+    return m;
+  }
+
+  /** The warm kernel to hand out: the oldest that has rehearsed, else the oldest. */
+  #take(spec: string): K | undefined {
+    const list = this.#ready.get(spec);
+    if (!list || list.length === 0) return undefined;
+    const i = list.findIndex((k) => this.#rehearsed.has(k));
+    const [k] = list.splice(Math.max(0, i), 1) as [K];
+    if (this.#rehearsed.has(k)) this.#servedRehearsed++;
+    return k;
+  }
   #waitingOf(spec: string): number {
     let n = 0;
     for (const w of this.#waiters) if (w.spec === spec) n++;
@@ -135,14 +180,14 @@ export class Pool<K extends Poolable> {
     if (this.#closed)
       return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
     this.#demand.get(spec)?.request(this.#now());
-    const k = this.#ready.get(spec)?.shift();
+    const k = this.#take(spec);
     if (k) {
       this.#served.pool++;
-      if (this.readyCount(spec) > 0 && this.#deps.config.refillDelayMs > 0) this.#deferPump();
+      if ((this.#ready.get(spec)?.length ?? 0) > 0 && this.#deps.config.refillDelayMs > 0) this.#deferPump();
       else queueMicrotask(() => this.pump());
       return Promise.resolve(k);
     }
-    const covered = this.#startingOf(spec) > this.#waitingOf(spec);
+    const covered = this.#comingOf(spec) > this.#waitingOf(spec);
     if (!covered && this.queued >= this.#deps.config.queueMax && !this.#canStart()) {
       return Promise.reject(
         new KernelManagerError('CAPACITY', 'all kernels are busy and the wait queue is full'),
@@ -159,7 +204,7 @@ export class Pool<K extends Poolable> {
       this.#arm(w);
       this.#waiters.push(w);
       this.pump();
-      w.source ??= this.#startingOf(spec) >= this.#waitingOf(spec) ? 'cold' : 'queued';
+      w.source ??= this.#comingOf(spec) >= this.#waitingOf(spec) ? 'cold' : 'queued';
     });
   }
 
@@ -182,7 +227,7 @@ export class Pool<K extends Poolable> {
     const { queueTimeoutMs } = this.#deps.config;
     w.timer = setTimeout(() => {
       const ahead = this.#waiters.filter((x) => x.spec === w.spec).indexOf(w);
-      if (ahead >= 0 && ahead < this.#startingOf(w.spec)) return this.#arm(w);
+      if (ahead >= 0 && ahead < this.#comingOf(w.spec)) return this.#arm(w);
       this.#remove(w);
       w.reject(
         new KernelManagerError('QUEUE_TIMEOUT', `no kernel became free within ${queueTimeoutMs / 1000} s`),
@@ -211,11 +256,11 @@ export class Pool<K extends Poolable> {
   pump(): void {
     if (this.#closed) return;
     for (const w of [...this.#waiters]) {
-      const k = this.#ready.get(w.spec)?.shift();
+      const k = this.#take(w.spec);
       if (k) this.#serve(w, k);
     }
     // Starts for waiters, in arrival order.
-    const covered = new Map(this.#starting);
+    const covered = this.#comingAll();
     for (const w of this.#waiters) {
       const c = covered.get(w.spec) ?? 0;
       if (c > 0) {
@@ -231,14 +276,58 @@ export class Pool<K extends Poolable> {
     for (const w of this.#waiters) promote.set(w.spec, (promote.get(w.spec) ?? 0) + 1);
     if (!this.#retry) this.#refill(promote);
     for (const [spec, n] of promote) this.#deps.promote?.(spec, Math.min(n, this.#startingOf(spec)));
+    this.#rehearseNext();
+  }
+
+  /**
+   * Has one warm kernel rehearse, when the machine is not starting kernels, no request waits and no
+   * refill is due: rehearsals use idle time only. A request that finds only the rehearsing kernel
+   * waits for it, like one served by a start in progress.
+   */
+  #rehearseNext(): void {
+    const rehearse = this.#deps.rehearse;
+    if (!rehearse || this.#rehearsing || this.#closed) return;
+    if (this.starting > 0 || this.#waiters.length > 0 || this.#deferred) return;
+    for (const [spec, list] of this.#ready) {
+      for (const k of [...list]) {
+        if (this.#rehearsed.has(k)) continue;
+        const running = rehearse(spec, k);
+        if (!running) {
+          this.#rehearsed.add(k);
+          continue;
+        }
+        list.splice(list.indexOf(k), 1);
+        this.#rehearsing = { spec, k };
+        running
+          .then(
+            () => this.#rehearsed.add(k),
+            (e: unknown) => {
+              this.#deps.log.warn({ err: e, spec }, 'a warm kernel failed its rehearsal');
+              void k.shutdown('failed its rehearsal');
+            },
+          )
+          .finally(() => {
+            this.#rehearsing = undefined;
+            if (this.#closed || this.#dead.has(k) || !this.#rehearsed.has(k)) return this.pump();
+            // Back to the pool first in line (or to the oldest request waiting for it).
+            const waiter = this.#waiters.find((w) => w.spec === spec);
+            if (waiter) {
+              this.#servedRehearsed++;
+              this.#serve(waiter, k);
+            } else list.unshift(k);
+            this.pump();
+          });
+        return;
+      }
+    }
   }
 
   /** Starts refills towards each pooled spec's target; marks the specs whose pool runs dry in `promote`. */
   #refill(promote: Map<string, number>): void {
     const now = this.#now();
     for (const [spec, demand] of this.#demand) {
-      const surplusStarting = Math.max(0, this.#startingOf(spec) - this.#waitingOf(spec));
-      const wanted = demand.target(now) - this.readyCount(spec) - surplusStarting;
+      const surplusComing = Math.max(0, this.#comingOf(spec) - this.#waitingOf(spec));
+      const wanted = demand.target(now) - (this.#ready.get(spec)?.length ?? 0) - surplusComing;
       const n = startsAllowed({
         wanted,
         starting: this.starting,
@@ -311,6 +400,7 @@ export class Pool<K extends Poolable> {
           list.push(k);
           // A warm kernel that dies while waiting in the pool is dropped and replaced.
           k.once('dead', () => {
+            this.#dead.add(k);
             const i = list.indexOf(k);
             if (i >= 0) list.splice(i, 1);
           });
@@ -360,6 +450,7 @@ export class Pool<K extends Poolable> {
       w.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
     }
     const all = [...this.#ready.values()].flat();
+    if (this.#rehearsing) all.push(this.#rehearsing.k);
     for (const list of this.#ready.values()) list.length = 0;
     return all;
   }

@@ -78,3 +78,37 @@ export function preludeCode(
   ].join('\n');
   return `exec(compile(${JSON.stringify(body)}, '<runcell-prelude>', 'exec'), {'__name__': '__runcell_prelude__'})`;
 }
+
+/**
+ * The code of a warm kernel's rehearsal (pool.ts: idle time only), or undefined when the spec's prelude
+ * has no matplotlib.pyplot: a first plot as Jupyter shows one, a default-size figure with one line
+ * formatted by IPython's display formatter (the inline backend's PNG, `bbox_inches='tight'`), not
+ * published, then closed. In a fork of the zygote most of a first plot's cost is pages it copies from
+ * the zygote (each write to a shared page faults): the rehearsal copies them before the hand-out, so a
+ * visitor's first plot costs what a later one does (measured on a 2-core VM: 1680 -> 890 page faults,
+ * 122-170 -> 86-97 ms of CPU; docs/performance.md). Silent and history-less like the prelude.
+ */
+export function rehearsalCode(spec: KernelSpecInfo, cfg: PreludeConfig): string | undefined {
+  if (spec.language.toLowerCase() !== 'python' || !preludeModules(spec, cfg).includes('matplotlib.pyplot'))
+    return undefined;
+  const body = [
+    'import sys',
+    "plt = sys.modules.get('matplotlib.pyplot')",
+    'if plt is not None:',
+    '    try:',
+    '        fig = plt.figure()',
+    '        fig.add_subplot().plot([1, 3, 2])',
+    '        from IPython import get_ipython',
+    '        shell = get_ipython()',
+    '        if shell is not None:',
+    '            shell.display_formatter.format(fig)',
+    '        else:',
+    '            from IPython.core.pylabtools import print_figure',
+    "            print_figure(fig, 'png', bbox_inches='tight')",
+    '    except Exception:',
+    '        pass',
+    '    finally:',
+    "        plt.close('all')",
+  ].join('\n');
+  return `exec(compile(${JSON.stringify(body)}, '<runcell-rehearsal>', 'exec'), {'__name__': '__runcell_prelude__'})`;
+}

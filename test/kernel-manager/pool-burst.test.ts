@@ -1,7 +1,8 @@
 // The product's kernel defaults under an audience: fork-server kernels where the host passes its probe,
 // the Python prelude, and a pool sized from demand. Twenty requests in two bursts: the first grows the
 // pool, the second is served from it without a start of its own; each visitor's kernel is its own, and
-// the prelude leaves nothing in the user's namespace or history.
+// the prelude and the idle-time rehearsal of a first plot leave nothing in the user's namespace or
+// history.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel, KernelManager, LocalKernel } from '../../kernel-manager/index.js';
 import { run, testManager, waitFor } from './helpers.js';
@@ -19,7 +20,11 @@ afterAll(() => m?.close());
 
 const settled = () =>
   waitFor(
-    () => m.stats().starting === 0 && !m.stats().refillPending && m.stats().queued === 0,
+    () =>
+      m.stats().starting === 0 &&
+      !m.stats().refillPending &&
+      m.stats().queued === 0 &&
+      m.stats().rehearsing === 0,
     60_000,
     'the pool',
   );
@@ -47,8 +52,11 @@ describe('an audience arriving at once', () => {
     await settled();
 
     const before = m.stats().served;
+    const rehearsedBefore = m.stats().servedRehearsed;
     const second = await burst('b');
     const after = m.stats().served;
+    // The pool had idle time: every warm kernel had rehearsed a first plot.
+    expect(m.stats().servedRehearsed - rehearsedBefore).toBe(10);
     expect(after.pool - before.pool).toBe(10);
     expect(after.cold - before.cold + after.queued - before.queued + after.starting - before.starting).toBe(
       0,
@@ -72,11 +80,13 @@ describe('an audience arriving at once', () => {
       "print(sorted(n for n in dir() if not n.startswith('_') and n not in ('In', 'Out', 'exit', 'quit', 'get_ipython')), len(In))",
     );
     expect(names.stdout).toBe('[] 2\n');
-    // A plot is shown (the inline backend is set up) as a PNG of its own.
+    // A plot is shown (the inline backend is set up) as a PNG of its own: the rehearsal's figure was
+    // closed and published nothing, and the visitor's first figure is figure 1.
     const plot = await run(
       second[3] as Kernel,
-      'import matplotlib.pyplot as plt; plt.plot([1, 2]); plt.show()',
+      'import matplotlib.pyplot as plt; print(plt.get_fignums()); plt.plot([1, 2]); print(plt.gcf().number); plt.show()',
     );
+    expect(plot.stdout).toBe('[]\n1\n');
     const png = plot.messages.filter((x) => x.header.msg_type === 'display_data');
     expect(png.length).toBe(1);
     expect(Object.keys((png[0]?.content.data ?? {}) as object)).toContain('image/png');

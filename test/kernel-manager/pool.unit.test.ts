@@ -27,7 +27,20 @@ interface Start {
   fail(e: Error): void;
 }
 
-function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']) {
+interface Rehearsal {
+  spec: string;
+  k: FakeKernel;
+  done(): Promise<void>;
+  fail(e: Error): Promise<void>;
+}
+
+function harness(
+  over: Partial<PoolConfig> = {},
+  maxKernels = 50,
+  specs = ['py'],
+  /** Specs whose warm kernels rehearse (the test finishes each rehearsal by hand). */
+  rehearsing: string[] = [],
+) {
   const config: PoolConfig = {
     size: 2,
     max: 8,
@@ -43,6 +56,7 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
   const promoted: [string, number][] = [];
   const live = new Set<FakeKernel>();
   const starts: Start[] = [];
+  const rehearsals: Rehearsal[] = [];
   let clock = 0;
   let liveStarting = 0;
   const deps: PoolDeps<FakeKernel> = {
@@ -52,6 +66,23 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
     now: () => clock,
     log: pino({ level: 'silent' }),
     promote: (spec, n) => promoted.push([spec, n]),
+    rehearse: (spec, k) =>
+      rehearsing.includes(spec)
+        ? new Promise<void>((resolve, reject) => {
+            const settle = async (f: () => void) => {
+              rehearsals.splice(rehearsals.indexOf(r), 1);
+              f();
+              await flush();
+            };
+            const r: Rehearsal = {
+              spec,
+              k,
+              done: () => settle(resolve),
+              fail: (e) => settle(() => reject(e)),
+            };
+            rehearsals.push(r);
+          })
+        : undefined,
     launch: (spec) =>
       new Promise((resolve, reject) => {
         liveStarting++;
@@ -91,6 +122,7 @@ function harness(over: Partial<PoolConfig> = {}, maxKernels = 50, specs = ['py']
   return {
     pool,
     starts,
+    rehearsals,
     promoted,
     live,
     flush,
@@ -298,5 +330,112 @@ describe('pool refill', () => {
     const closed = h.pool.close();
     expect(closed.length).toBe(1);
     expect(((await waiting) as KernelManagerError).code).toBe('CLOSED');
+  });
+});
+
+describe('pool rehearsals', () => {
+  it('rehearses one warm kernel at a time, only while no start runs and no request waits', async () => {
+    const h = track(harness({ size: 3, max: 3, parallel: 3 }, 50, ['py'], ['py']));
+    h.pool.pump();
+    await h.finishOne();
+    // Two starts still run: nothing rehearses yet.
+    expect(h.rehearsals.length).toBe(0);
+    await h.fill();
+    expect(h.rehearsals.length).toBe(1);
+    expect(h.pool.rehearsing).toBe(1);
+    // The rehearsing kernel still counts as warm (the pool does not start a replacement for it).
+    expect(h.pool.pooled).toBe(3);
+    expect(h.starts.length).toBe(0);
+    const first = h.rehearsals[0]?.k;
+    await h.rehearsals[0]?.done();
+    expect(h.rehearsals.length).toBe(1);
+    expect(h.rehearsals[0]?.k).not.toBe(first);
+    await h.rehearsals[0]?.done();
+    await h.rehearsals[0]?.done();
+    expect(h.rehearsals.length).toBe(0);
+    expect(h.pool.rehearsing).toBe(0);
+    expect(h.pool.pooled).toBe(3);
+  });
+
+  it('hands out a rehearsed kernel first, and none rehearses while the refill runs', async () => {
+    const h = track(harness({ size: 3, max: 3, parallel: 3 }, 50, ['py'], ['py']));
+    h.pool.pump();
+    await h.fill();
+    const rehearsed = h.rehearsals[0]?.k as FakeKernel;
+    await h.rehearsals[0]?.done();
+    // The second kernel rehearses now; a request takes the one that has, not the oldest.
+    expect(h.rehearsals.length).toBe(1);
+    const k = await h.pool.acquire('py');
+    expect(k).toBe(rehearsed);
+    expect(h.pool.servedRehearsed).toBe(1);
+    // A refill starts for the hand-out; the rehearsal in progress goes on, no new one begins.
+    await h.flush();
+    expect(h.starts.length).toBe(1);
+    await h.rehearsals[0]?.done();
+    expect(h.rehearsals.length).toBe(0);
+    // A second request gets the kernel that has just rehearsed.
+    const k2 = await h.pool.acquire('py');
+    expect(h.pool.servedRehearsed).toBe(2);
+    expect(k2).not.toBe(rehearsed);
+    // Idle again (the refills done): the rest rehearse.
+    await h.fill();
+    expect(h.rehearsals.length).toBe(1);
+  });
+
+  it('serves a request that finds only the rehearsing kernel with it, once the rehearsal ends', async () => {
+    const h = track(harness({ size: 1, max: 1, parallel: 1 }, 50, ['py'], ['py']));
+    h.pool.pump();
+    await h.fill();
+    const k = h.rehearsals[0]?.k;
+    let got: FakeKernel | undefined;
+    const req = h.pool.acquire('py').then((x) => {
+      got = x;
+    });
+    await h.flush();
+    // Covered by the rehearsing kernel: not queued; the one start is the pool's refill.
+    expect(h.pool.queued).toBe(0);
+    expect(h.starts.length).toBe(1);
+    expect(got).toBeUndefined();
+    await h.rehearsals[0]?.done();
+    await req;
+    expect(got).toBe(k);
+    expect(h.pool.served.starting).toBe(1);
+    expect(h.pool.servedRehearsed).toBe(1);
+    // The refill goes to the pool.
+    await h.fill();
+    expect(h.pool.pooled).toBe(1);
+  });
+
+  it('shuts down a kernel whose rehearsal fails and refills; close returns the one rehearsing', async () => {
+    const h = track(harness({ size: 2, max: 2, parallel: 2 }, 50, ['py'], ['py']));
+    h.pool.pump();
+    await h.fill();
+    const bad = h.rehearsals[0]?.k as FakeKernel;
+    await h.rehearsals[0]?.fail(new Error('kernel died'));
+    expect(bad.dead).toBe(true);
+    expect(h.pool.pooled).toBe(1);
+    expect(h.starts.length).toBe(1);
+    await h.fill();
+    expect(h.pool.pooled).toBe(2);
+    const rehearsing = h.rehearsals[0]?.k;
+    expect(rehearsing).toBeDefined();
+    const closed = h.pool.close();
+    expect(closed).toContain(rehearsing);
+    expect(closed.length).toBe(2);
+    // Its rehearsal ending after close does not put it back.
+    await h.rehearsals[0]?.done();
+    expect(h.pool.pooled).toBe(0);
+  });
+
+  it('marks the kernels of a spec with nothing to rehearse as rehearsed without running anything', async () => {
+    const h = track(harness({ size: 2, max: 2, parallel: 2 }, 50, ['py', 'r'], ['py']));
+    h.pool.pump();
+    await h.fill();
+    await h.rehearsals[0]?.done();
+    await h.rehearsals[0]?.done();
+    expect(h.rehearsals.length).toBe(0);
+    await h.pool.acquire('r');
+    await h.pool.acquire('py');
+    expect(h.pool.servedRehearsed).toBe(2);
   });
 });

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { preludeCode, specPrelude } from '../../kernel-manager/prelude.js';
+import { preludeCode, rehearsalCode, specPrelude } from '../../kernel-manager/prelude.js';
 import type { KernelSpecInfo } from '../../kernel-manager/types.js';
 
 const run = promisify(execFile);
@@ -68,5 +68,34 @@ describe('preludeCode', () => {
       // Only the names this check imports itself appear; no figure is left open.
       expect(stderr).toBe("(['plt', 'sys'], [])");
     }
+  });
+});
+
+describe('rehearsalCode', () => {
+  it('rehearses a first plot only where the prelude has matplotlib.pyplot, in Python', () => {
+    expect(rehearsalCode(spec(), cfg)).toContain("'<runcell-rehearsal>'");
+    expect(rehearsalCode(spec(), { python: ['numpy'] })).toBeUndefined();
+    expect(rehearsalCode(spec({ language: 'R' }), cfg)).toBeUndefined();
+    expect(rehearsalCode(spec({ metadata: { runcell: { prelude: [] } } }), cfg)).toBeUndefined();
+  });
+
+  it('draws and encodes a figure, then leaves nothing: no output, no figure open, the globals untouched', async () => {
+    const code = rehearsalCode(spec(), cfg) as string;
+    const check = [
+      'import matplotlib.pyplot as plt, sys, io',
+      'from IPython.core import pylabtools',
+      'drawn = []',
+      'real = pylabtools.print_figure',
+      'pylabtools.print_figure = lambda *a, **k: drawn.append(len(real(*a, **k)))',
+      "before = set(globals()) | {'before'}",
+      code,
+      'sys.stderr.write(repr((sorted(set(globals()) - before), plt.get_fignums(), len(drawn), drawn[0] > 1000)))',
+    ].join('\n');
+    const { stdout, stderr } = await run('/usr/bin/python3', ['-c', check], {
+      env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
+    });
+    expect(stdout).toBe('');
+    // One PNG encoded (outside IPython: print_figure, tight as the inline backend's), none left open.
+    expect(stderr).toBe('([], [], 1, True)');
   });
 });
