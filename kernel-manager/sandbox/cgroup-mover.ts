@@ -59,12 +59,13 @@ function failAll(e: Error): void {
 
 function theWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER, { eval: true, env: {}, stdout: false, stderr: false });
-  w.unref(); // an idle mover never keeps the process alive
+  // Plain CommonJS, whatever flags this process runs with (--input-type=module would make it ESM).
+  const w = new Worker(WORKER, { eval: true, env: {}, execArgv: [], stdout: false, stderr: false });
   w.on('message', (m: { id: number; stuck?: string[]; removed?: boolean; error?: string }) => {
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
+    if (pending.size === 0) w.unref();
     if (m.error !== undefined) p.reject(new Error(m.error));
     else p.resolve({ stuck: m.stuck ?? [], removed: m.removed === true });
   });
@@ -72,6 +73,9 @@ function theWorker(): Worker {
   w.on('exit', (code) => {
     if (worker === w) failAll(new Error(`the cgroup mover exited (${code})`));
   });
+  // An idle mover never keeps the process alive; one with moves in flight does (moveAll). Only after
+  // the listeners: adding a 'message' listener refs the worker's port again.
+  w.unref();
   worker = w;
   return w;
 }
@@ -80,7 +84,9 @@ function theWorker(): Worker {
 export function moveAll(from: string, to: string): Promise<MoveResult> {
   const id = ++seq;
   return new Promise<MoveResult>((resolve, reject) => {
+    const w = theWorker();
+    if (pending.size === 0) w.ref();
     pending.set(id, { resolve, reject });
-    theWorker().postMessage({ id, from, to });
+    w.postMessage({ id, from, to });
   });
 }
