@@ -290,13 +290,16 @@ async function oneRound(targets: Target[], round: number): Promise<Run> {
 }
 
 /** Medians across runs of every number at the same path. */
-function medians(runs: unknown[]): unknown {
+function medians(all: unknown[]): unknown {
+  // A figure one round lacks (a rate where every visitor failed has no parts) is left out of its median.
+  const runs = all.filter((r) => r !== undefined && r !== null);
   const first = runs[0];
   if (typeof first === 'number') return quantile(runs as number[], 0.5);
   if (Array.isArray(first)) return first.map((_, i) => medians(runs.map((r) => (r as unknown[])[i])));
   if (first && typeof first === 'object') {
+    const keys = [...new Set(runs.flatMap((r) => Object.keys(r as object)))];
     return Object.fromEntries(
-      Object.keys(first).map((k) => [k, medians(runs.map((r) => (r as Record<string, unknown>)[k]))]),
+      keys.map((k) => [k, medians(runs.map((r) => (r as Record<string, unknown>)[k]))]),
     );
   }
   return first;

@@ -53,7 +53,7 @@ export interface ManagerStats {
   startMs: number | undefined;
   /** Requests served so far: from the pool, by a start in progress, by a start of their own, queued. */
   served: Readonly<Record<HandOut, number>>;
-  /** Warm kernels rehearsing a first cell now (idle time only; 0 or 1). */
+  /** Warm kernels rehearsing a first cell now, or about to once requests pause (idle time only; 0 or 1). */
   rehearsing: number;
   /** Requests served so far with a warm kernel that had rehearsed its first cell. */
   servedRehearsed: number;

@@ -52,6 +52,11 @@ export interface PoolDeps<K> {
 
 /** How often surplus warm kernels are looked for once demand may have fallen. */
 const RETIRE_EVERY_MS = 5_000;
+/**
+ * A rehearsal begins only this long after the last request: while visitors keep arriving, the CPU goes
+ * to their cells and to the refills (rehearsing beside them made both slower at 2 visitors/s and more).
+ */
+export const REHEARSE_QUIET_MS = 1_000;
 
 export class Pool<K extends Poolable> {
   readonly #ready = new Map<string, K[]>();
@@ -76,6 +81,8 @@ export class Pool<K extends Poolable> {
   readonly #rehearsed = new WeakSet<K>();
   readonly #dead = new WeakSet<K>();
   #servedRehearsed = 0;
+  #lastRequest = Number.NEGATIVE_INFINITY;
+  #rehearseTimer: NodeJS.Timeout | undefined;
 
   constructor(specs: readonly string[], deps: PoolDeps<K>) {
     this.#deps = deps;
@@ -95,9 +102,12 @@ export class Pool<K extends Poolable> {
     for (const list of this.#ready.values()) n += list.length;
     return n;
   }
-  /** A warm kernel is rehearsing a first cell now (0 or 1). */
+  /**
+   * A warm kernel is rehearsing a first cell now, or one will once requests have paused for
+   * REHEARSE_QUIET_MS (0 or 1).
+   */
   get rehearsing(): number {
-    return this.#rehearsing ? 1 : 0;
+    return this.#rehearsing || this.#rehearseTimer ? 1 : 0;
   }
   /** Requests served so far with a warm kernel that had rehearsed. */
   get servedRehearsed(): number {
@@ -179,7 +189,8 @@ export class Pool<K extends Poolable> {
   acquire(spec: string): Promise<K> {
     if (this.#closed)
       return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
-    this.#demand.get(spec)?.request(this.#now());
+    this.#lastRequest = this.#now();
+    this.#demand.get(spec)?.request(this.#lastRequest);
     const k = this.#take(spec);
     if (k) {
       this.#served.pool++;
@@ -280,14 +291,28 @@ export class Pool<K extends Poolable> {
   }
 
   /**
-   * Has one warm kernel rehearse, when the machine is not starting kernels, no request waits and no
-   * refill is due: rehearsals use idle time only. A request that finds only the rehearsing kernel
-   * waits for it, like one served by a start in progress.
+   * Has one warm kernel rehearse, when the machine is not starting kernels, no request waits, no
+   * refill is due and no request came for REHEARSE_QUIET_MS: rehearsals use idle time only. A request
+   * that finds only the rehearsing kernel waits for it, like one served by a start in progress.
    */
   #rehearseNext(): void {
     const rehearse = this.#deps.rehearse;
     if (!rehearse || this.#rehearsing || this.#closed) return;
     if (this.starting > 0 || this.#waiters.length > 0 || this.#deferred) return;
+    const quietIn = this.#lastRequest + REHEARSE_QUIET_MS - this.#now();
+    const due = [...this.#ready.values()].some((list) => list.some((k) => !this.#rehearsed.has(k)));
+    if (!due) return;
+    if (quietIn > 0) {
+      // Look again once it has been quiet long enough (pump() runs then).
+      if (!this.#rehearseTimer) {
+        this.#rehearseTimer = setTimeout(() => {
+          this.#rehearseTimer = undefined;
+          this.pump();
+        }, quietIn);
+        this.#rehearseTimer.unref();
+      }
+      return;
+    }
     for (const [spec, list] of this.#ready) {
       for (const k of [...list]) {
         if (this.#rehearsed.has(k)) continue;
@@ -445,6 +470,7 @@ export class Pool<K extends Poolable> {
     clearTimeout(this.#retry);
     clearTimeout(this.#deferred);
     clearTimeout(this.#retireTimer);
+    clearTimeout(this.#rehearseTimer);
     for (const w of [...this.#waiters]) {
       this.#remove(w);
       w.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));

@@ -37,6 +37,7 @@ export function preludeModules(spec: KernelSpecInfo, cfg: PreludeConfig): string
  * whole figure rendered again cost each fork about 115 ms of CPU for a first plot no faster (measured
  * on a 2-core VM: prelude 159 -> 46 ms, a fork's start 336 -> 216 ms of CPU, first plot unchanged);
  * without the axes the first plot was 16-20 ms slower (its first Axes pays for the pages it copies).
+ * What does make a fork's first plot faster, a rehearsal of one (rehearsalCode), runs in idle time.
  */
 export function preludeCode(
   spec: KernelSpecInfo,

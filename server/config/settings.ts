@@ -124,7 +124,8 @@ export const SETTINGS = {
     emptyIsNone: true,
     doc:
       'Python modules a pooled kernel imports (where installed) before it is handed out, silently; with ' +
-      "matplotlib.pyplot it also draws one figure off-screen. A kernelspec's `metadata.runcell.prelude` " +
+      'matplotlib.pyplot it also draws one figure off-screen, and warm kernels rehearse a first plot while ' +
+      "the machine is idle. A kernelspec's `metadata.runcell.prelude` " +
       '(a list of module names, [] for none) overrides it for that spec (docs/performance.md)',
     check: (v) =>
       v.every((m) => /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(m))

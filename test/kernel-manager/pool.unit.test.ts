@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KernelManagerError } from '../../kernel-manager/errors.js';
-import { Pool, type PoolDeps } from '../../kernel-manager/pool.js';
+import { Pool, type PoolDeps, REHEARSE_QUIET_MS } from '../../kernel-manager/pool.js';
 import type { PoolConfig } from '../../kernel-manager/types.js';
 
 class FakeKernel extends EventEmitter {
@@ -377,8 +377,15 @@ describe('pool rehearsals', () => {
     const k2 = await h.pool.acquire('py');
     expect(h.pool.servedRehearsed).toBe(2);
     expect(k2).not.toBe(rehearsed);
-    // Idle again (the refills done): the rest rehearse.
+    // The refills done, the rest rehearse once requests have paused for REHEARSE_QUIET_MS.
     await h.fill();
+    expect(h.rehearsals.length).toBe(0);
+    expect(h.pool.rehearsing).toBe(1);
+    h.advance(REHEARSE_QUIET_MS - 1);
+    h.pool.pump();
+    expect(h.rehearsals.length).toBe(0);
+    h.advance(1);
+    h.pool.pump();
     expect(h.rehearsals.length).toBe(1);
   });
 
