@@ -86,7 +86,7 @@ export class KernelManager extends EventEmitter {
   readonly #launchingKernels = new Set<LocalKernel>();
   /** The latest local starts' timings, newest last (startTimings()). */
   readonly #starts: StartTiming[] = [];
-  /** Each spec's prelude, as the code run silently before hand-out: for a plain kernel, for a fork. */
+  /** Each spec's prelude, as the code run silently before hand-out (for a plain kernel, for a fork), and its idle-time rehearsal (pool.ts). */
   readonly #preludes: Map<string, { plain: string; forked: string; rehearsal: string | undefined }>;
   /** Each spec's environment summary, probed once (env-probe.ts). */
   readonly #environments = new Map<string, Promise<EnvironmentSummary>>();
