@@ -116,6 +116,7 @@ type Stats = {
   refillPending: boolean;
   rehearsing: number;
   servedRehearsed: number;
+  rehearsalsStopped: number;
   pooled: number;
   poolTarget: number;
 };
@@ -176,6 +177,8 @@ async function driveRate(
       Object.entries(after.served).map(([k, v]) => [k, v - (before.served[k] ?? 0)]),
     );
     f.served.rehearsed = after.servedRehearsed - before.servedRehearsed;
+    // Rehearsals a request stopped (the CPU went to the visitor); ?? 0: stats of an older build.
+    f.served.rehearsals_stopped = (after.rehearsalsStopped ?? 0) - (before.rehearsalsStopped ?? 0);
     f.served.pool_target_after = after.poolTarget;
   }
   await settle(t);

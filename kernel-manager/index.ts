@@ -10,7 +10,7 @@ import { probeEnvironment } from './env-probe.js';
 import { KernelManagerError } from './errors.js';
 import { LocalKernel } from './kernel.js';
 import { type HandOut, Pool } from './pool.js';
-import { preludeCode, rehearsalCode } from './prelude.js';
+import { preludeCode, REHEARSAL_YIELD_SIGNAL, rehearsalCode } from './prelude.js';
 import { GatewayProvider, type GatewayStatus } from './providers/gateway.js';
 import { createForkSandbox, createSandbox, type ForkSandbox } from './sandbox/index.js';
 import { startOutput } from './sandbox/tail.js';
@@ -57,6 +57,8 @@ export interface ManagerStats {
   rehearsing: number;
   /** Requests served so far with a warm kernel that had rehearsed its first cell. */
   servedRehearsed: number;
+  /** Rehearsals stopped so far because a request arrived (the CPU went to the visitor). */
+  rehearsalsStopped: number;
 }
 
 /**
@@ -140,7 +142,8 @@ export class KernelManager extends EventEmitter {
       promote: (spec, n) => this.#promote(spec, n),
       rehearse: (spec, k) => {
         const code = this.#preludes.get(spec)?.rehearsal;
-        return code === undefined ? undefined : k.warmUp(code);
+        if (code === undefined) return undefined;
+        return { done: k.warmUp(code), stop: () => k.signal(REHEARSAL_YIELD_SIGNAL) };
       },
       log,
     });
@@ -376,6 +379,7 @@ export class KernelManager extends EventEmitter {
       served: this.#pool.served,
       rehearsing: this.#pool.rehearsing,
       servedRehearsed: this.#pool.servedRehearsed,
+      rehearsalsStopped: this.#pool.rehearsalsStopped,
     };
   }
 

@@ -95,6 +95,13 @@ export class LocalKernel extends KernelCore {
   get uid(): number | undefined {
     return this.#proc?.uid;
   }
+  /**
+   * Sends a signal to the kernel process, only while it runs and the pid is still its own (the pool
+   * stops a rehearsal this way; interrupts go through interrupt()).
+   */
+  signal(sig: NodeJS.Signals): void {
+    this.#proc?.signal(sig);
+  }
   deprioritize(on: boolean): void {
     // Stream output stops at the kernel's own socket; what was already on its way is dropped unparsed.
     this.#channels?.streams(!on);

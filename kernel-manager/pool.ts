@@ -4,7 +4,8 @@
 // (bounded queue, timeout) until the cap leaves room. Shutdowns never stand in a request's way: a
 // retired kernel is shut down in the background. While no kernel is starting and no request waits, warm
 // kernels rehearse a first cell one at a time (`rehearse`, e.g. a first plot), and a hand-out prefers
-// one that has: idle time pays what would otherwise be a visitor's, and a busy machine skips it.
+// one that has: idle time pays what would otherwise be a visitor's, and a busy machine skips it. A
+// request that arrives during a rehearsal stops it: the CPU is the visitor's.
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { KernelManagerError } from './errors.js';
@@ -40,14 +41,19 @@ export interface PoolDeps<K> {
    * refill starts in the background until it is handed out).
    */
   promote?(spec: string, n: number): void;
-  /**
-   * Rehearses a visitor's first cell in a warm kernel (resolves when done; rejects if the kernel
-   * failed), or returns undefined when this spec has nothing to rehearse.
-   */
-  rehearse?(spec: string, k: K): Promise<void> | undefined;
+  /** Rehearses a visitor's first cell in a warm kernel, or returns undefined when this spec has nothing to rehearse. */
+  rehearse?(spec: string, k: K): Rehearsal | undefined;
   log: Logger;
   /** Clock (tests). */
   now?: () => number;
+}
+
+/** A rehearsal in progress. */
+export interface Rehearsal {
+  /** Settles when the kernel is done with it (ran to the end or stopped); rejects if the kernel failed. */
+  done: Promise<void>;
+  /** Asks the kernel to stop the rehearsal now (at most once; it may already be done). */
+  stop(): void;
 }
 
 /** How often surplus warm kernels are looked for once demand may have fallen. */
@@ -76,11 +82,12 @@ export class Pool<K extends Poolable> {
   #evicting = 0;
   readonly #parallel: number;
   /** The warm kernel rehearsing now (one at a time), out of its ready list meanwhile. */
-  #rehearsing: { spec: string; k: K } | undefined;
+  #rehearsing: { spec: string; k: K; rehearsal: Rehearsal; stopped: boolean } | undefined;
   /** Warm kernels that have rehearsed, or have nothing to rehearse. */
   readonly #rehearsed = new WeakSet<K>();
   readonly #dead = new WeakSet<K>();
   #servedRehearsed = 0;
+  #rehearsalsStopped = 0;
   #lastRequest = Number.NEGATIVE_INFINITY;
   #rehearseTimer: NodeJS.Timeout | undefined;
 
@@ -112,6 +119,10 @@ export class Pool<K extends Poolable> {
   /** Requests served so far with a warm kernel that had rehearsed. */
   get servedRehearsed(): number {
     return this.#servedRehearsed;
+  }
+  /** Rehearsals stopped so far because a request arrived. */
+  get rehearsalsStopped(): number {
+    return this.#rehearsalsStopped;
   }
   get starting(): number {
     let n = 0;
@@ -191,6 +202,7 @@ export class Pool<K extends Poolable> {
       return Promise.reject(new KernelManagerError('CLOSED', 'the kernel manager is shutting down'));
     this.#lastRequest = this.#now();
     this.#demand.get(spec)?.request(this.#lastRequest);
+    this.#stopRehearsal();
     const k = this.#take(spec);
     if (k) {
       this.#served.pool++;
@@ -291,9 +303,23 @@ export class Pool<K extends Poolable> {
   }
 
   /**
+   * A request has arrived: the rehearsal in progress, if any, stops (its kernel goes back to the pool
+   * not rehearsed, or to the request if it finds no other warm kernel), so it takes no CPU from the
+   * visitor's first moments nor from the refill that follows a hand-out.
+   */
+  #stopRehearsal(): void {
+    const r = this.#rehearsing;
+    if (!r || r.stopped) return;
+    r.stopped = true;
+    this.#rehearsalsStopped++;
+    r.rehearsal.stop();
+  }
+
+  /**
    * Has one warm kernel rehearse, when the machine is not starting kernels, no request waits, no
    * refill is due and no request came for REHEARSE_QUIET_MS: rehearsals use idle time only. A request
-   * that finds only the rehearsing kernel waits for it, like one served by a start in progress.
+   * that arrives meanwhile stops it; one that finds only the rehearsing kernel waits for it to stop,
+   * like one served by a start in progress.
    */
   #rehearseNext(): void {
     const rehearse = this.#deps.rehearse;
@@ -316,28 +342,34 @@ export class Pool<K extends Poolable> {
     for (const [spec, list] of this.#ready) {
       for (const k of [...list]) {
         if (this.#rehearsed.has(k)) continue;
-        const running = rehearse(spec, k);
-        if (!running) {
+        const rehearsal = rehearse(spec, k);
+        if (!rehearsal) {
           this.#rehearsed.add(k);
           continue;
         }
         list.splice(list.indexOf(k), 1);
-        this.#rehearsing = { spec, k };
-        running
+        const current = { spec, k, rehearsal, stopped: false };
+        this.#rehearsing = current;
+        let failed = false;
+        rehearsal.done
           .then(
-            () => this.#rehearsed.add(k),
+            () => {
+              // A stopped one may have ended first: counting it as not rehearsed costs only a rerun.
+              if (!current.stopped) this.#rehearsed.add(k);
+            },
             (e: unknown) => {
+              failed = true;
               this.#deps.log.warn({ err: e, spec }, 'a warm kernel failed its rehearsal');
               void k.shutdown('failed its rehearsal');
             },
           )
           .finally(() => {
             this.#rehearsing = undefined;
-            if (this.#closed || this.#dead.has(k) || !this.#rehearsed.has(k)) return this.pump();
+            if (this.#closed || this.#dead.has(k) || failed) return this.pump();
             // Back to the pool first in line (or to the oldest request waiting for it).
             const waiter = this.#waiters.find((w) => w.spec === spec);
             if (waiter) {
-              this.#servedRehearsed++;
+              if (this.#rehearsed.has(k)) this.#servedRehearsed++;
               this.#serve(waiter, k);
             } else list.unshift(k);
             this.pump();

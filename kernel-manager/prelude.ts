@@ -81,6 +81,13 @@ export function preludeCode(
 }
 
 /**
+ * The signal that asks a rehearsing kernel to stop (pool.ts: a request has arrived, so the CPU is
+ * theirs). Its default disposition is to ignore it, so one that arrives before or after the rehearsal's
+ * own handler is in place changes nothing; a kernel has no terminal, so nothing else sends it.
+ */
+export const REHEARSAL_YIELD_SIGNAL = 'SIGWINCH';
+
+/**
  * The code of a warm kernel's rehearsal (pool.ts: idle time only), or undefined when the spec's prelude
  * has no matplotlib.pyplot: a first plot as Jupyter shows one, a default-size figure with one line
  * formatted by IPython's display formatter (the inline backend's PNG, `bbox_inches='tight'`), not
@@ -88,28 +95,48 @@ export function preludeCode(
  * the zygote (each write to a shared page faults): the rehearsal copies them before the hand-out, so a
  * visitor's first plot costs what a later one does (measured on a 2-core VM: 1680 -> 890 page faults,
  * 122-170 -> 86-97 ms of CPU; docs/performance.md). Silent and history-less like the prelude.
+ *
+ * It yields: REHEARSAL_YIELD_SIGNAL, sent once, raises a private exception wherever the rehearsal is
+ * (its handler puts the old one back first); the rehearsal catches it itself (no traceback is
+ * formatted), and every figure is closed and the old handler is back in place whether it ran to the
+ * end, yielded or failed.
  */
 export function rehearsalCode(spec: KernelSpecInfo, cfg: PreludeConfig): string | undefined {
   if (spec.language.toLowerCase() !== 'python' || !preludeModules(spec, cfg).includes('matplotlib.pyplot'))
     return undefined;
   const body = [
-    'import sys',
+    'import signal, sys',
     "plt = sys.modules.get('matplotlib.pyplot')",
-    'if plt is not None:',
+    'class Yield(BaseException):',
+    '    pass',
+    `sig = signal.${REHEARSAL_YIELD_SIGNAL}`,
+    'old = signal.getsignal(sig)',
+    'if old is None:',
+    '    old = signal.SIG_DFL',
+    'def yield_(*_):',
+    '    signal.signal(sig, old)',
+    '    raise Yield()',
+    'try:',
     '    try:',
-    '        fig = plt.figure()',
-    '        fig.add_subplot().plot([1, 3, 2])',
-    '        from IPython import get_ipython',
-    '        shell = get_ipython()',
-    '        if shell is not None:',
-    '            shell.display_formatter.format(fig)',
-    '        else:',
-    '            from IPython.core.pylabtools import print_figure',
-    "            print_figure(fig, 'png', bbox_inches='tight')",
+    '        signal.signal(sig, yield_)',
+    '        if plt is not None:',
+    '            fig = plt.figure()',
+    '            fig.add_subplot().plot([1, 3, 2])',
+    '            from IPython import get_ipython',
+    '            shell = get_ipython()',
+    '            if shell is not None:',
+    '                shell.display_formatter.format(fig)',
+    '            else:',
+    '                from IPython.core.pylabtools import print_figure',
+    "                print_figure(fig, 'png', bbox_inches='tight')",
     '    except Exception:',
     '        pass',
     '    finally:',
-    "        plt.close('all')",
+    '        signal.signal(sig, old)',
+    'except Yield:',
+    '    pass',
+    'if plt is not None:',
+    "    plt.close('all')",
   ].join('\n');
   return `exec(compile(${JSON.stringify(body)}, '<runcell-rehearsal>', 'exec'), {'__name__': '__runcell_prelude__'})`;
 }

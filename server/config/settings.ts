@@ -125,7 +125,7 @@ export const SETTINGS = {
     doc:
       'Python modules a pooled kernel imports (where installed) before it is handed out, silently; with ' +
       'matplotlib.pyplot it also draws one figure off-screen, and warm kernels rehearse a first plot while ' +
-      "the machine is idle. A kernelspec's `metadata.runcell.prelude` " +
+      "the machine is idle (a request stops a rehearsal in progress). A kernelspec's `metadata.runcell.prelude` " +
       '(a list of module names, [] for none) overrides it for that spec (docs/performance.md)',
     check: (v) =>
       v.every((m) => /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(m))

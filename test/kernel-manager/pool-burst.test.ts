@@ -5,6 +5,8 @@
 // history.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kernel, KernelManager, LocalKernel } from '../../kernel-manager/index.js';
+import { REHEARSAL_YIELD_SIGNAL, rehearsalCode } from '../../kernel-manager/prelude.js';
+import type { KernelSpecInfo } from '../../kernel-manager/types.js';
 import { run, testManager, waitFor } from './helpers.js';
 
 const SLOT = 130;
@@ -91,5 +93,51 @@ describe('an audience arriving at once', () => {
     expect(png.length).toBe(1);
     expect(Object.keys((png[0]?.content.data ?? {}) as object)).toContain('image/png');
     await shutAll(second);
+  });
+
+  it("stops a rehearsal at the pool's signal, wherever the kernel is, and leaves it as it found it", async () => {
+    const k = (await m.start(undefined, { owner: 'stop' })) as LocalKernel;
+    // The rehearsal's first figure takes its time (as a loaded machine's would) and says when it starts.
+    await run(
+      k,
+      [
+        'import matplotlib.figure as mf, time',
+        'state = {}',
+        'slow_from = mf.Figure.add_subplot',
+        'def slow(self, *a, **kw):',
+        "    print('drawing', flush=True)",
+        '    time.sleep(30)',
+        "    state['slept'] = True",
+        '    return slow_from(self, *a, **kw)',
+        'mf.Figure.add_subplot = slow',
+      ].join('\n'),
+    );
+    const spec = m.specs().find((s) => s.name === m.config.defaultSpec) as KernelSpecInfo;
+    const code = rehearsalCode(spec, { python: ['matplotlib.pyplot'] }) as string;
+    let signalled = false;
+    const messages: string[] = [];
+    for await (const msg of k.execute(code, { silent: true, storeHistory: false })) {
+      messages.push(msg.header.msg_type);
+      if (msg.header.msg_type === 'stream' && !signalled) {
+        signalled = true;
+        k.signal(REHEARSAL_YIELD_SIGNAL);
+      }
+      if (msg.header.msg_type === 'execute_reply') expect(msg.content.status).toBe('ok');
+    }
+    expect(signalled).toBe(true);
+    // It stopped in the sleep (no traceback, no figure), the handler is back, and plots still work.
+    expect(messages).not.toContain('error');
+    const after = await run(
+      k,
+      [
+        'import signal, matplotlib.pyplot as plt',
+        'mf.Figure.add_subplot = slow_from',
+        'print(state, plt.get_fignums(), signal.getsignal(signal.SIGWINCH) == signal.SIG_DFL)',
+        'plt.plot([1, 2]); plt.show()',
+      ].join('\n'),
+    );
+    expect(after.stdout).toBe('{} [] True\n');
+    expect(after.messages.filter((x) => x.header.msg_type === 'display_data').length).toBe(1);
+    await k.shutdown();
   });
 });

@@ -30,6 +30,8 @@ interface Start {
 interface Rehearsal {
   spec: string;
   k: FakeKernel;
+  /** The pool asked it to stop (a request arrived). */
+  stopped: boolean;
   done(): Promise<void>;
   fail(e: Error): Promise<void>;
 }
@@ -66,23 +68,26 @@ function harness(
     now: () => clock,
     log: pino({ level: 'silent' }),
     promote: (spec, n) => promoted.push([spec, n]),
-    rehearse: (spec, k) =>
-      rehearsing.includes(spec)
-        ? new Promise<void>((resolve, reject) => {
-            const settle = async (f: () => void) => {
-              rehearsals.splice(rehearsals.indexOf(r), 1);
-              f();
-              await flush();
-            };
-            const r: Rehearsal = {
-              spec,
-              k,
-              done: () => settle(resolve),
-              fail: (e) => settle(() => reject(e)),
-            };
-            rehearsals.push(r);
-          })
-        : undefined,
+    rehearse: (spec, k) => {
+      if (!rehearsing.includes(spec)) return undefined;
+      let r: Rehearsal | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        const settle = async (f: () => void) => {
+          rehearsals.splice(rehearsals.indexOf(r as Rehearsal), 1);
+          f();
+          await flush();
+        };
+        r = { spec, k, stopped: false, done: () => settle(resolve), fail: (e) => settle(() => reject(e)) };
+        rehearsals.push(r);
+      });
+      return {
+        done,
+        stop: () => {
+          if (r?.stopped) throw new Error('stopped twice');
+          if (r) r.stopped = true;
+        },
+      };
+    },
     launch: (spec) =>
       new Promise((resolve, reject) => {
         liveStarting++;
@@ -357,7 +362,7 @@ describe('pool rehearsals', () => {
     expect(h.pool.pooled).toBe(3);
   });
 
-  it('hands out a rehearsed kernel first, and none rehearses while the refill runs', async () => {
+  it('hands out a rehearsed kernel first, stops the rehearsal in progress, and none rehearses while the refill runs', async () => {
     const h = track(harness({ size: 3, max: 3, parallel: 3 }, 50, ['py'], ['py']));
     h.pool.pump();
     await h.fill();
@@ -365,18 +370,25 @@ describe('pool rehearsals', () => {
     await h.rehearsals[0]?.done();
     // The second kernel rehearses now; a request takes the one that has, not the oldest.
     expect(h.rehearsals.length).toBe(1);
+    const second = h.rehearsals[0] as (typeof h.rehearsals)[number];
+    expect(second.stopped).toBe(false);
     const k = await h.pool.acquire('py');
     expect(k).toBe(rehearsed);
     expect(h.pool.servedRehearsed).toBe(1);
-    // A refill starts for the hand-out; the rehearsal in progress goes on, no new one begins.
+    // The request stopped the rehearsal in progress: the CPU is the visitor's.
+    expect(second.stopped).toBe(true);
+    expect(h.pool.rehearsalsStopped).toBe(1);
+    // A refill starts for the hand-out; no new rehearsal begins once the stopped one has ended.
     await h.flush();
     expect(h.starts.length).toBe(1);
-    await h.rehearsals[0]?.done();
+    await second.done();
     expect(h.rehearsals.length).toBe(0);
-    // A second request gets the kernel that has just rehearsed.
+    expect(h.pool.pooled).toBe(2);
+    // The stopped kernel did not rehearse: a second request gets it (first in line), not counted.
     const k2 = await h.pool.acquire('py');
-    expect(h.pool.servedRehearsed).toBe(2);
-    expect(k2).not.toBe(rehearsed);
+    expect(k2).toBe(second.k);
+    expect(h.pool.servedRehearsed).toBe(1);
+    expect(h.pool.rehearsalsStopped).toBe(1);
     // The refills done, the rest rehearse once requests have paused for REHEARSE_QUIET_MS.
     await h.fill();
     expect(h.rehearsals.length).toBe(0);
@@ -389,28 +401,61 @@ describe('pool rehearsals', () => {
     expect(h.rehearsals.length).toBe(1);
   });
 
-  it('serves a request that finds only the rehearsing kernel with it, once the rehearsal ends', async () => {
+  it('serves a request that finds only the rehearsing kernel with it, once the rehearsal has stopped', async () => {
     const h = track(harness({ size: 1, max: 1, parallel: 1 }, 50, ['py'], ['py']));
     h.pool.pump();
     await h.fill();
-    const k = h.rehearsals[0]?.k;
+    const r = h.rehearsals[0] as (typeof h.rehearsals)[number];
     let got: FakeKernel | undefined;
     const req = h.pool.acquire('py').then((x) => {
       got = x;
     });
     await h.flush();
-    // Covered by the rehearsing kernel: not queued; the one start is the pool's refill.
+    // Covered by the rehearsing kernel, asked to stop: not queued; the one start is the pool's refill.
+    expect(r.stopped).toBe(true);
     expect(h.pool.queued).toBe(0);
     expect(h.starts.length).toBe(1);
     expect(got).toBeUndefined();
-    await h.rehearsals[0]?.done();
+    await r.done();
     await req;
-    expect(got).toBe(k);
+    expect(got).toBe(r.k);
     expect(h.pool.served.starting).toBe(1);
-    expect(h.pool.servedRehearsed).toBe(1);
+    expect(h.pool.servedRehearsed).toBe(0);
+    expect(h.pool.rehearsalsStopped).toBe(1);
     // The refill goes to the pool.
     await h.fill();
     expect(h.pool.pooled).toBe(1);
+  });
+
+  it('rehearses a stopped kernel again once requests pause, and never stops a rehearsal twice', async () => {
+    const h = track(harness({ size: 2, max: 2, parallel: 2 }, 50, ['py'], ['py']));
+    h.pool.pump();
+    await h.fill();
+    const first = h.rehearsals[0] as (typeof h.rehearsals)[number];
+    // Two requests in a row during one rehearsal: one stop (the fake throws on a second).
+    const a = await h.pool.acquire('py');
+    expect(a).not.toBe(first.k);
+    expect(first.stopped).toBe(true);
+    await h.flush();
+    await h.fill();
+    const b = h.pool.acquire('py');
+    await h.flush();
+    expect(h.pool.rehearsalsStopped).toBe(1);
+    await first.done();
+    expect(await b).not.toBe(first.k);
+    // Refilled; the stopped kernel and the new ones rehearse after a quiet REHEARSE_QUIET_MS.
+    await h.fill();
+    expect(h.pool.pooled).toBe(2);
+    expect(h.rehearsals.length).toBe(0);
+    h.advance(REHEARSE_QUIET_MS);
+    h.pool.pump();
+    expect(h.rehearsals[0]?.k).toBe(first.k);
+    await h.rehearsals[0]?.done();
+    await h.rehearsals[0]?.done();
+    expect(h.rehearsals.length).toBe(0);
+    await h.pool.acquire('py');
+    await h.pool.acquire('py');
+    expect(h.pool.servedRehearsed).toBe(2);
   });
 
   it('shuts down a kernel whose rehearsal fails and refills; close returns the one rehearsing', async () => {

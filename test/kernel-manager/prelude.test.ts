@@ -3,7 +3,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { preludeCode, rehearsalCode, specPrelude } from '../../kernel-manager/prelude.js';
+import {
+  preludeCode,
+  REHEARSAL_YIELD_SIGNAL,
+  rehearsalCode,
+  specPrelude,
+} from '../../kernel-manager/prelude.js';
 import type { KernelSpecInfo } from '../../kernel-manager/types.js';
 
 const run = promisify(execFile);
@@ -97,5 +102,70 @@ describe('rehearsalCode', () => {
     expect(stdout).toBe('');
     // One PNG encoded (outside IPython: print_figure, tight as the inline backend's), none left open.
     expect(stderr).toBe('([], [], 1, True)');
+  });
+
+  it('yields to REHEARSAL_YIELD_SIGNAL wherever it lands, and leaves nothing either way', async () => {
+    const code = rehearsalCode(spec(), cfg) as string;
+    // The signal is sent at each line the rehearsal runs, in turn, until one run ends before it; each
+    // run reports whether it encoded its PNG, the figures open and the signal's handler after it.
+    const check = [
+      'import matplotlib.pyplot as plt, os, signal, sys',
+      'from IPython.core import pylabtools',
+      'drawn = []',
+      'real = pylabtools.print_figure',
+      'pylabtools.print_figure = lambda *a, **k: drawn.append(len(real(*a, **k)))',
+      `sig = signal.${REHEARSAL_YIELD_SIGNAL}`,
+      "before = set(globals()) | {'before', 'runs', 'n', 'tracer', 'line', 'fired'}",
+      'runs = []',
+      'for n in range(1, 200):',
+      '    line = [0]',
+      '    fired = [False]',
+      '    def tracer(frame, event, arg):',
+      "        if frame.f_code.co_filename == '<runcell-rehearsal>':",
+      "            if event == 'line':",
+      '                line[0] += 1',
+      '                if line[0] == n:',
+      '                    fired[0] = True',
+      '                    os.kill(os.getpid(), sig)',
+      '            return tracer',
+      '        return None',
+      '    drawn.clear()',
+      '    sys.settrace(tracer)',
+      `    ${code}`,
+      '    sys.settrace(None)',
+      '    runs.append((len(drawn), plt.get_fignums(), signal.getsignal(sig) == signal.SIG_DFL))',
+      '    if not fired[0]:',
+      '        break',
+      'sys.stderr.write(repr((sorted(set(globals()) - before), runs)))',
+    ].join('\n');
+    const { stdout, stderr } = await run('/usr/bin/python3', ['-c', check], {
+      env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
+    });
+    expect(stdout).toBe('');
+    const m = /^\(\[(.*?)\], (\[.*\])\)$/.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    // The rehearsal's own names stay in its private globals.
+    expect(m?.[1]).toBe('');
+    const runs = JSON.parse(
+      (m?.[2] ?? '')
+        .replaceAll('(', '[')
+        .replaceAll(')', ']')
+        .replaceAll('True', 'true')
+        .replaceAll('False', 'false'),
+    ) as [number, number[], boolean][];
+    // Every run, stopped at any line or not: no figure open, the handler back to its default.
+    expect(runs.length).toBeGreaterThan(10);
+    for (const [, figs, restored] of runs) {
+      expect(figs).toEqual([]);
+      expect(restored).toBe(true);
+    }
+    // Before its handler is in place the signal is ignored (the rehearsal runs to its PNG); from then
+    // until the PNG it stops the rehearsal; after it, or with no signal at all, the PNG was encoded.
+    expect(runs[0]?.[0]).toBe(1);
+    const stopped = runs.flatMap(([d], i) => (d === 0 ? [i] : []));
+    expect(stopped.length).toBeGreaterThan(3);
+    // One stretch of lines: the signal stops every run in it.
+    expect(stopped).toEqual(stopped.map((_, i) => (stopped[0] ?? 0) + i));
+    expect(runs.at(-1)?.[0]).toBe(1);
   });
 });
