@@ -27,6 +27,11 @@ const spec = (over: Partial<KernelSpecInfo> = {}): KernelSpecInfo => ({
   ...over,
 });
 const cfg = { python: ['numpy', 'matplotlib.pyplot'] };
+/** Runs a check in Debian's Python, matplotlib off-screen. */
+const python = (check: string) =>
+  run('/usr/bin/python3', ['-c', check], {
+    env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
+  });
 
 describe('preludeCode', () => {
   it('renders a whole figure in a plain kernel; a fork of a zygote that drew makes an axes and renders one character', () => {
@@ -66,9 +71,7 @@ describe('preludeCode', () => {
         'import matplotlib.pyplot as plt, sys',
         "sys.stderr.write(repr((sorted(set(globals()) - before - {'before'}), plt.get_fignums())))",
       ].join('\n');
-      const { stdout, stderr } = await run('/usr/bin/python3', ['-c', check], {
-        env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
-      });
+      const { stdout, stderr } = await python(check);
       expect(stdout).toBe('');
       // Only the names this check imports itself appear; no figure is left open.
       expect(stderr).toBe("(['plt', 'sys'], [])");
@@ -96,9 +99,7 @@ describe('rehearsalCode', () => {
       code,
       'sys.stderr.write(repr((sorted(set(globals()) - before), plt.get_fignums(), len(drawn), drawn[0] > 1000)))',
     ].join('\n');
-    const { stdout, stderr } = await run('/usr/bin/python3', ['-c', check], {
-      env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
-    });
+    const { stdout, stderr } = await python(check);
     expect(stdout).toBe('');
     // One PNG encoded (outside IPython: print_figure, tight as the inline backend's), none left open.
     expect(stderr).toBe('([], [], 1, True)');
@@ -138,9 +139,7 @@ describe('rehearsalCode', () => {
       '        break',
       'sys.stderr.write(repr((sorted(set(globals()) - before), runs)))',
     ].join('\n');
-    const { stdout, stderr } = await run('/usr/bin/python3', ['-c', check], {
-      env: { MPLBACKEND: 'Agg', HOME: '/tmp', MPLCONFIGDIR: `/tmp/rct-prelude-${process.pid}` },
-    });
+    const { stdout, stderr } = await python(check);
     expect(stdout).toBe('');
     const m = /^\(\[(.*?)\], (\[.*\])\)$/.exec(stderr);
     expect(m, stderr).not.toBeNull();
