@@ -52,6 +52,13 @@ export function localEvents(): Events {
 }
 
 /**
+ * How long an unsubscribe waits for its UNLISTEN. The handler is gone at once either way; after the
+ * database went away the listening connection may not answer for seconds, and a server's stop
+ * (tokens, the store) must not wait on it: the connection is ended right after.
+ */
+export const UNLISTEN_WAIT_MS = 1_000;
+
+/**
  * LISTEN/NOTIFY through postgres.js, which keeps one dedicated listening connection and
  * re-issues LISTEN after reconnecting; a handler that throws is logged, not propagated.
  */
@@ -73,7 +80,19 @@ export function pgEvents(sql: Sql, log: Logger): Events {
       });
       const off = async () => {
         unlisteners.delete(off);
-        await unlisten().catch(() => {});
+        let timer: NodeJS.Timeout | undefined;
+        const answered = await Promise.race([
+          unlisten().then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), UNLISTEN_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!answered)
+          log.warn({ channel, waitedMs: UNLISTEN_WAIT_MS }, 'UNLISTEN got no answer; not waiting for it');
       };
       unlisteners.add(off);
       return off;
