@@ -129,6 +129,16 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
 
   app.decorateRequest('caller', null as unknown as Caller);
 
+  // A stop that takes long says which part held it: each hook below logs when it started (ms since
+  // close()) and how long it took. Fastify runs them after the listener has closed, newest first.
+  let closeStartedAt = 0;
+  const closeHook = (hook: string, fn: () => Promise<void>) =>
+    app.addHook('onClose', async () => {
+      const t = Date.now();
+      await fn();
+      app.log.info({ hook, startedMs: t - closeStartedAt, ms: Date.now() - t }, 'close hook done');
+    });
+
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -228,7 +238,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       tokens: apiTokens,
       exchanges: new RateLimiter(config.loginExchangesPerMinute),
     });
-    app.addHook('onClose', () => apiTokens.close());
+    closeHook('tokens', () => apiTokens.close());
   }
   if (store) {
     // The stats page's history: /api/stats reads it, and this instance samples its gauges into it.
@@ -241,9 +251,11 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       log: logger.child({ component: 'stats' }),
     });
     sampler.start();
-    app.addHook('onClose', () => sampler.stop());
+    closeHook('stats sampler', () => sampler.stop());
   }
   await app.register(webRoutes);
+  // Registered last, so it runs first of these: when the listener had closed (connections included).
+  closeHook('listener closed', async () => {});
 
   return {
     app,
@@ -252,12 +264,16 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
       ctx.draining = true;
     },
     async close() {
+      closeStartedAt = Date.now();
       ctx.draining = true;
       ctx.kernels.closeAll('the server is shutting down');
       // Streams and long-polls were ended above; a connection a client still holds open (a response
       // it has not finished reading, a keep-alive socket mid-request) gets a second, then is cut, so
       // a stop never waits on a client.
-      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_CONNECTIONS_AFTER_MS);
+      const cut = setTimeout(() => {
+        app.log.info('cutting the client connections still open');
+        app.server.closeAllConnections();
+      }, CLOSE_CONNECTIONS_AFTER_MS);
       try {
         await app.close();
       } finally {

@@ -193,9 +193,15 @@ describe('Postgres restarted and stopped under a running server', () => {
     const steps = JSON.stringify(
       s
         .lines()
-        // and every warning the stop logged (a database wait it gave up on, say), with its time since SIGTERM.
-        .filter((l) => l.step !== undefined || (Number(l.level) >= 40 && Number(l.time) >= stopAt))
-        .map((l) => [l.step ?? l.msg, l.ms, Number(l.time) - stopAt]),
+        // each close hook of the app step, and every warning the stop logged (a database wait it gave up
+        // on, say), with its time since SIGTERM.
+        .filter(
+          (l) =>
+            l.step !== undefined ||
+            l.hook !== undefined ||
+            (Number(l.time) >= stopAt && (Number(l.level) >= 40 || /connections/.test(String(l.msg)))),
+        )
+        .map((l) => [l.step ?? l.hook ?? l.msg, l.ms, Number(l.time) - stopAt]),
     );
     expect(
       errors.map((l) => [l.msg, l.step, (l.err as { message?: string } | undefined)?.message]),
