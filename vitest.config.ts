@@ -29,6 +29,7 @@ const UNIT = [
   'test/server/config/*.test.ts',
   'test/server/errors.test.ts',
   'test/server/error-handler.test.ts',
+  'test/server/validation.test.ts',
   'test/server/limits.test.ts',
   'test/server/bridge/framing.test.ts',
   'test/server/bridge/headers.test.ts',

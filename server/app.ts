@@ -34,6 +34,7 @@ import { webRoutes } from './routes/web.js';
 import { createSampler, serverGauges } from './stats/sampler.js';
 import type { Store } from './store/db.js';
 import { createApiTokens } from './tokens/index.js';
+import { validatorFactory } from './validation.js';
 
 export interface BuildOptions {
   config: ServerConfig;
@@ -73,6 +74,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   }) as unknown as FastifyInstance;
   registerInstanceHeader(app, config.kernelIdPrefix);
   const metrics = new Metrics(manager, store);

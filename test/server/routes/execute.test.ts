@@ -82,6 +82,12 @@ describe('POST /api/execute', () => {
     expect(big).toMatchObject({ status: 413, body: { code: 'RUNCELL_ERR_CODE_TOO_LARGE' } });
     const missing = await api(s, 'POST', '/api/execute', { kernel: 'python3' });
     expect(missing).toMatchObject({ status: 400, body: { code: 'RUNCELL_ERR_BAD_REQUEST' } });
+    // A number is not code: refused, never coerced into the cell `5` and run.
+    const served = () => Object.values(s.manager.stats().served).reduce((a, b) => a + b, 0);
+    const before = served();
+    const number = await api(s, 'POST', '/api/execute', { code: 5 });
+    expect(number).toMatchObject({ status: 400, body: { code: 'RUNCELL_ERR_BAD_REQUEST' } });
+    expect(served()).toBe(before);
     const unknown = await api(s, 'POST', '/api/execute', { code: '1', kernel: 'cobol' });
     expect(unknown).toMatchObject({ status: 400, body: { code: 'RUNCELL_ERR_UNKNOWN_KERNEL_NAME' } });
   });
