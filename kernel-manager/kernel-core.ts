@@ -40,10 +40,39 @@ export interface CoreOptions {
 
 interface PendingExecution {
   msgId: string;
+  /** The request's header: the parent of a reply supplied for it (#expectReply). */
+  header: Header;
   outputBytes: number;
   timer?: NodeJS.Timeout;
   breached?: boolean;
+  /** `silent` in the request: the kernel publishes no execute_input for it. */
+  silent: boolean;
+  /** The kernel has said busy for it. */
+  busy?: boolean;
+  /**
+   * The kernel runs it with interrupts armed: execute_input has come (ipykernel publishes it after
+   * arming SIGINT; busy comes before, while SIGINT is still ignored), or busy for a silent request.
+   */
+  running?: boolean;
+  /** An interrupt was sent while it was at the head of the queue. */
+  interrupted?: boolean;
+  /** The kernel went idle for it without a reply yet (see #expectReply). */
+  replyTimer?: NodeJS.Timeout;
 }
+
+/**
+ * How long an interrupt asked for before the head execution runs waits for it to: past this it is sent
+ * anyway (a kernel that never says busy must not swallow interrupts). After busy, a kernel that
+ * publishes no execute_input gets it INTERRUPT_AFTER_BUSY_MS later.
+ */
+export const INTERRUPT_START_WAIT_MS = 5_000;
+export const INTERRUPT_AFTER_BUSY_MS = 500;
+
+/**
+ * How long after a kernel's idle for an execution its reply may still come (it travels on another
+ * socket) before one is supplied (#expectReply). Off with the idle grace (idleGraceMs 0).
+ */
+export const MISSING_REPLY_GRACE_MS = 1_000;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -79,6 +108,14 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   /** Executions replied to whose idle status has not arrived yet (see #expectIdle). */
   readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   readonly #idleSeen = new Set<string>();
+  /**
+   * An interrupt asked for while the head execution was sent but is not running yet: a kernel
+   * interrupted between the two (ipykernel ignores SIGINT while idle) would lose it and run the cell
+   * to the end. It is sent once the execution runs (see PendingExecution.running).
+   */
+  #interruptAtStart:
+    | { msgId: string; send: Promise<void>; fire(): void; drop(): void; soon(ms: number): void }
+    | undefined;
 
   constructor(id: string, specName: string, opts: CoreOptions) {
     super();
@@ -258,6 +295,47 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     this.#idleTimers.set(id, t);
   }
 
+  // A kernel can end a request without a reply: ipykernel catches a KeyboardInterrupt (or an
+  // exception) that lands in its own code around the cell, logs it and goes idle. Clients would wait
+  // for the reply forever; MISSING_REPLY_GRACE_MS after the idle, one is supplied.
+  #expectReply(parentId: string | undefined): void {
+    const ex = this.#executions.find((e) => e.msgId === parentId);
+    if (!ex || ex.replyTimer || this.#idleGraceMs <= 0) return;
+    ex.replyTimer = setTimeout(() => {
+      ex.replyTimer = undefined;
+      if (this.#state === 'dead' || !this.#executions.includes(ex)) return;
+      const [ename, evalue] = ex.interrupted
+        ? ['KeyboardInterrupt', 'interrupted before the cell ran']
+        : ['KernelError', 'the kernel ended this request without a reply'];
+      this.log.warn({ parent: ex.msgId, ename }, 'execute_reply missing after status idle: supplying it');
+      const reply: ChannelMessage = {
+        channel: 'shell',
+        header: {
+          msg_id: randomUUID(),
+          session: this.session,
+          username: 'runcell',
+          date: new Date().toISOString(),
+          msg_type: 'execute_reply',
+          version: PROTOCOL_VERSION,
+        },
+        parent_header: ex.header,
+        metadata: {},
+        content: {
+          status: 'error',
+          execution_count: null,
+          ename,
+          evalue,
+          traceback: [],
+          runcell_synthetic: true,
+        },
+        buffers: [],
+      };
+      this.#finishExecution(ex.msgId);
+      this.emit('message', reply);
+    }, MISSING_REPLY_GRACE_MS);
+    ex.replyTimer.unref();
+  }
+
   #idleArrived(parentId: string | undefined): void {
     if (!parentId || this.#idleGraceMs <= 0) return;
     const t = this.#idleTimers.get(parentId);
@@ -280,12 +358,17 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   #trackIopub(msg: ChannelMessage, bytes: number, fromKernel: boolean): void {
     const parent = msg.parent_header.msg_id;
     if (isStatus(msg)) {
-      if (msg.content.execution_state === 'idle' && fromKernel) this.#idleArrived(parent);
+      if (msg.content.execution_state === 'idle' && fromKernel) {
+        this.#idleArrived(parent);
+        this.#expectReply(parent);
+      }
+      if (msg.content.execution_state === 'busy' && fromKernel) this.#executionBusy(parent);
       if (this.#state !== 'restarting' && this.#state !== 'dead' && !this.#readyWaiter) {
         this.#setState(msg.content.execution_state);
       }
       return;
     }
+    if (msg.header.msg_type === 'execute_input' && fromKernel) this.#executionRunning(parent);
     const cap = this.limits.executionOutputBytes;
     if (cap > 0 && OUTPUT_TYPES.has(msg.header.msg_type)) {
       const ex = this.#executions.find((e) => e.msgId === parent);
@@ -317,17 +400,45 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     head.timer.unref();
   }
 
+  #executionBusy(msgId: string | undefined): void {
+    const ex = this.#executions.find((e) => e.msgId === msgId);
+    if (!ex) return;
+    ex.busy = true;
+    if (ex.silent) this.#executionRunning(msgId);
+    else {
+      const pending = this.#interruptAtStart;
+      if (pending && pending.msgId === msgId) pending.soon(INTERRUPT_AFTER_BUSY_MS);
+    }
+  }
+
+  #executionRunning(msgId: string | undefined): void {
+    const ex = this.#executions.find((e) => e.msgId === msgId);
+    if (!ex) return;
+    ex.running = true;
+    const pending = this.#interruptAtStart;
+    if (pending && pending.msgId === msgId) pending.fire();
+  }
+
   #finishExecution(msgId: string | undefined): void {
+    // Replied to without a busy seen (lost in a flood, or a kernel that never says it): nothing of it
+    // is left to interrupt.
+    const pending = this.#interruptAtStart;
+    if (pending && pending.msgId === msgId) pending.drop();
     const i = this.#executions.findIndex((e) => e.msgId === msgId);
     if (i < 0) return;
     const [ex] = this.#executions.splice(i, 1);
     if (ex?.timer) clearTimeout(ex.timer);
+    if (ex?.replyTimer) clearTimeout(ex.replyTimer);
     this.#lastUse = Date.now();
     this.#startHeadClock();
   }
 
   #clearExecutions(): void {
-    for (const ex of this.#executions) if (ex.timer) clearTimeout(ex.timer);
+    this.#interruptAtStart?.drop();
+    for (const ex of this.#executions) {
+      if (ex.timer) clearTimeout(ex.timer);
+      if (ex.replyTimer) clearTimeout(ex.replyTimer);
+    }
     this.#executions.length = 0;
   }
 
@@ -337,7 +448,8 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     ex.breached = true;
     this.log.info({ kind, parent: ex.msgId }, message);
     this.#emitLimit({ kind, message, parentMsgId: ex.msgId });
-    void this.interrupt().catch(() => undefined);
+    // At once, running or not: the kill after the grace follows either way.
+    void this.#interruptNow(ex).catch(() => undefined);
     this.#timer(this.limits.interruptGraceMs, () => {
       if (this.#executions.includes(ex)) void this.kill(`${message}; the kernel ignored the interrupt`);
     });
@@ -380,7 +492,12 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     this.#lastUse = Date.now();
     this.#lastActivity = new Date();
     if (channel === 'shell' && header.msg_type === 'execute_request') {
-      this.#executions.push({ msgId: header.msg_id, outputBytes: 0 });
+      this.#executions.push({
+        msgId: header.msg_id,
+        header,
+        silent: msg.content.silent === true,
+        outputBytes: 0,
+      });
       this.#startHeadClock();
     }
     return header;
@@ -394,9 +511,61 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
     return executeOn(this, code, opts);
   }
 
+  /**
+   * Interrupts the execution running now, or, when the one at the head of the queue was sent but is
+   * not running yet, that one as soon as it runs (at most INTERRUPT_START_WAIT_MS later). Resolves
+   * once the interrupt is sent, or is moot (the execution ended first, the kernel restarted or died).
+   */
   async interrupt(): Promise<void> {
     if (this.#state === 'dead') throw new KernelManagerError('DEAD', 'the kernel is dead');
-    await this.interruptKernel();
+    const head = this.#executions[0];
+    if (!head || head.running) return this.#interruptNow(head);
+    if (this.#interruptAtStart?.msgId === head.msgId) return this.#interruptAtStart.send;
+    this.#interruptAtStart?.drop();
+    let resolve = () => {};
+    let reject: (e: unknown) => void = () => {};
+    const send = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const settle = () => {
+      clearTimeout(timer);
+      if (this.#interruptAtStart?.msgId === head.msgId) this.#interruptAtStart = undefined;
+    };
+    const fire = () => {
+      settle();
+      this.#interruptNow(head).then(resolve, reject);
+    };
+    const soon = (ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.log.warn(
+          { parent: head.msgId },
+          'the execution to interrupt is not running yet: interrupting now',
+        );
+        fire();
+      }, ms);
+      timer.unref();
+    };
+    this.#interruptAtStart = {
+      msgId: head.msgId,
+      send,
+      fire,
+      soon,
+      drop: () => {
+        settle();
+        resolve();
+      },
+    };
+    soon(head.busy ? INTERRUPT_AFTER_BUSY_MS : INTERRUPT_START_WAIT_MS);
+    return send;
+  }
+
+  /** Sends the interrupt; `target` (the head execution) is marked interrupted. */
+  #interruptNow(target: PendingExecution | undefined): Promise<void> {
+    if (target) target.interrupted = true;
+    return this.interruptKernel();
   }
 
   async restart(): Promise<void> {

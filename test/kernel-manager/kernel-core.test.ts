@@ -3,7 +3,12 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KernelManagerError } from '../../kernel-manager/errors.js';
-import { KernelCore } from '../../kernel-manager/kernel-core.js';
+import {
+  INTERRUPT_AFTER_BUSY_MS,
+  INTERRUPT_START_WAIT_MS,
+  KernelCore,
+  MISSING_REPLY_GRACE_MS,
+} from '../../kernel-manager/kernel-core.js';
 import type {
   ChannelMessage,
   Header,
@@ -256,6 +261,121 @@ describe('kernel core', () => {
     expect(synthetic).toHaveLength(1);
     expect(synthetic[0]?.parent_header.msg_id).toBe(lost.msg_id);
     expect(synthetic[0]?.content.execution_state).toBe('idle');
+  });
+
+  it('sends an interrupt at once when nothing runs, and while an execution runs', async () => {
+    const k = await ready();
+    await k.interrupt();
+    expect(k.calls).toEqual(['interrupt']);
+    const h = execute(k);
+    k.deliver('iopub', 'status', { execution_state: 'busy' }, h);
+    k.deliver('iopub', 'execute_input', { code: 'x', execution_count: 1 }, h);
+    await k.interrupt();
+    expect(k.calls).toEqual(['interrupt', 'interrupt']);
+  });
+
+  it('holds an interrupt asked for before the execution runs until the kernel says execute_input', async () => {
+    const k = await ready();
+    const h = execute(k);
+    let sent = false;
+    const interrupted = k.interrupt().then(() => {
+      sent = true;
+    });
+    // A second click joins the first: one interrupt.
+    const again = k.interrupt();
+    // busy alone is not enough: ipykernel arms SIGINT after publishing it.
+    k.deliver('iopub', 'status', { execution_state: 'busy' }, h);
+    // Another request's execute_input (a different parent) is not this one's.
+    k.deliver('iopub', 'execute_input', { code: 'y', execution_count: 1 }, { msg_id: 'other' });
+    await Promise.resolve();
+    expect(k.calls).toEqual([]);
+    expect(sent).toBe(false);
+    k.deliver('iopub', 'execute_input', { code: 'x', execution_count: 1 }, h);
+    await Promise.all([interrupted, again]);
+    expect(k.calls).toEqual(['interrupt']);
+  });
+
+  it('interrupts a silent execution at its busy, which has no execute_input', async () => {
+    const k = await ready();
+    const h = k.send('shell', {
+      header: { msg_type: 'execute_request' },
+      content: { code: 'x', silent: true },
+    });
+    const interrupted = k.interrupt();
+    expect(k.calls).toEqual([]);
+    k.deliver('iopub', 'status', { execution_state: 'busy' }, h);
+    await interrupted;
+    expect(k.calls).toEqual(['interrupt']);
+  });
+
+  it('does not hold an interrupt forever: after busy without execute_input, or with no busy at all', async () => {
+    const k = await readyOnTestClock();
+    const h = execute(k);
+    const first = k.interrupt();
+    k.deliver('iopub', 'status', { execution_state: 'busy' }, h);
+    await tick(INTERRUPT_AFTER_BUSY_MS - 1);
+    expect(k.calls).toEqual([]);
+    await tick(1);
+    await first;
+    expect(k.calls).toEqual(['interrupt']);
+    k.deliver('shell', 'execute_reply', { status: 'error' }, h);
+    execute(k);
+    const second = k.interrupt();
+    await tick(INTERRUPT_START_WAIT_MS - 1);
+    expect(k.calls).toEqual(['interrupt']);
+    await tick(1);
+    await second;
+    expect(k.calls).toEqual(['interrupt', 'interrupt']);
+  });
+
+  it('drops a held interrupt whose execution ends first, or when the kernel restarts', async () => {
+    const k = await ready();
+    const h = execute(k);
+    const held = k.interrupt();
+    k.deliver('shell', 'execute_reply', { status: 'ok' }, h);
+    await held;
+    execute(k);
+    const heldAcrossRestart = k.interrupt();
+    await k.restart();
+    await heldAcrossRestart;
+    expect(k.calls).toEqual(['restart']);
+  });
+
+  it('supplies an execute_reply the kernel never sent, once its idle has come and the grace has passed', async () => {
+    const k = await readyOnTestClock({}, 20);
+    const got: ChannelMessage[] = [];
+    k.on('message', (m: ChannelMessage) => got.push(m));
+    const replies = () => got.filter((m) => m.header.msg_type === 'execute_reply');
+    // The reply comes after the idle (another socket), within the grace: nothing is supplied.
+    const late = execute(k);
+    k.deliver('iopub', 'status', { execution_state: 'idle' }, late);
+    await tick(MISSING_REPLY_GRACE_MS - 1);
+    k.deliver('shell', 'execute_reply', { status: 'ok' }, late);
+    // An interrupted execution the kernel dropped (ipykernel caught the KeyboardInterrupt in its own code).
+    const dropped = execute(k);
+    k.deliver('iopub', 'status', { execution_state: 'busy' }, dropped);
+    k.deliver('iopub', 'execute_input', { code: 'x', execution_count: 2 }, dropped);
+    await k.interrupt();
+    k.deliver('iopub', 'status', { execution_state: 'idle' }, dropped);
+    await tick(MISSING_REPLY_GRACE_MS - 1);
+    expect(replies()).toHaveLength(1);
+    await tick(1);
+    expect(replies()).toHaveLength(2);
+    expect(replies()[1]?.parent_header).toEqual(dropped);
+    expect(replies()[1]?.content).toMatchObject({
+      status: 'error',
+      ename: 'KeyboardInterrupt',
+      runcell_synthetic: true,
+    });
+    // Nothing asked it to stop: a generic error.
+    const lost = execute(k);
+    k.deliver('iopub', 'status', { execution_state: 'idle' }, lost);
+    await tick(MISSING_REPLY_GRACE_MS);
+    expect(replies()[2]?.content).toMatchObject({ status: 'error', ename: 'KernelError' });
+    // The supplied replies ended the executions: no wall clock or reply is left for them.
+    await tick(10 * MISSING_REPLY_GRACE_MS);
+    expect(replies()).toHaveLength(3);
+    expect(k.state).toBe('idle');
   });
 
   it('shuts down a kernel idle past the idle timeout, saying so', async () => {

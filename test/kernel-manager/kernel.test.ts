@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelManager } from '../../kernel-manager/index.js';
 import type { Kernel } from '../../kernel-manager/types.js';
-import { run, testManager } from './helpers.js';
+import { run, startRun, testManager } from './helpers.js';
 
 let manager: KernelManager;
 let kernel: Kernel;
@@ -71,6 +71,24 @@ describe('executing code on a sandboxed ipykernel', () => {
     expect(r.messages.find((m) => m.header.msg_type === 'error')?.content.ename).toBe('KeyboardInterrupt');
     expect((await run(kernel, 'print("alive")')).stdout).toBe('alive\n');
   });
+
+  it('interrupts a cell stopped right after Run, before the kernel runs it', async () => {
+    // ipykernel ignores SIGINT until it has armed it for a cell: an interrupt that arrived first was
+    // lost and the cell ran to the end (130 of 200 in a row on a 2-core VM). Ten in a row, each 30 s
+    // long unless interrupted, in short sleeps (a SIGINT that reaches another thread of the kernel is
+    // seen by the cell only between two of them).
+    for (let i = 0; i < 10; i++) {
+      const { done } = startRun(
+        kernel,
+        'import time\nfor _ in range(300): time.sleep(0.1)\nprint("ran to the end")',
+      );
+      await kernel.interrupt();
+      const r = await done;
+      expect(r.stdout).toBe('');
+      expect(r.reply?.content).toMatchObject({ status: 'error', ename: 'KeyboardInterrupt' });
+    }
+    expect((await run(kernel, 'print("alive")')).stdout).toBe('alive\n');
+  }, 60_000);
 
   it('is listed with its model, owner and a fresh last_activity', () => {
     expect(manager.get(kernel.id)).toBe(kernel);
