@@ -7,6 +7,7 @@ import type { KernelManager } from '../kernel-manager/index.js';
 import { type Caller, checkOrigin, extractToken, ipKey, Tokens } from './auth.js';
 import { KernelRegistry } from './bridge/kernels.js';
 import { registerLongPoll } from './bridge/longpoll.js';
+import { registerPageClose } from './bridge/page-close.js';
 import { registerPagePoll } from './bridge/pagepoll.js';
 import { onSocketError, registerChannels, selectProtocol } from './bridge/websocket.js';
 import type { ServerConfig } from './config.js';
@@ -214,6 +215,7 @@ export async function buildApp({ config, manager, logger, store, jobs }: BuildOp
   registerChannels(app, ctx);
   registerLongPoll(app, ctx);
   registerPagePoll(app, ctx);
+  await registerPageClose(app, ctx);
   if (store) {
     await app.register(permalinkRoutes, {
       store,

@@ -6,7 +6,6 @@
 //   POST /api/poll/:kernel/messages  {messages: [{kernel, session, message}]} -> {accepted, gone: [kernel]}
 // `:kernel` is any kernel of the streams: it names the instance for a proxy that routes by kernel id
 // (ops/haproxy), so a page polls each instance its kernels live on once.
-//   POST /api/pages/:page/close  the page's pagehide beacon: its kernels end now
 // Each stream is one kernel and session with its own cursor, as in GET /api/kernels/:id/messages:
 // the answer comes as soon as any stream has something (a message, a loss, the kernel's death or
 // absence), else empty when the hold ends; resuming every cursor after a drop loses and repeats nothing.
@@ -164,18 +163,6 @@ export function registerPagePoll(app: FastifyInstance, ctx: AppContext): void {
       // The page's held polls that lack one of these streams end now: the next poll carries it.
       for (const { hub, session } of items) if (hub.page) wakes.sent(hub.page, streamKey(hub.id, session));
       return { accepted: items.length, gone: [...gone] };
-    },
-  );
-
-  // A bodiless POST (the embed's keepalive fetch, or a sendBeacon) is a simple request: no preflight. The
-  // page id is the capability, as a kernel id is
-  // for DELETE /api/kernels/:id.
-  app.post<{ Params: { page: string } }>(
-    '/api/pages/:page/close',
-    { config: { access: { auth: 'cell' as const } }, schema: { params: Type.Object({ page: Page }) } },
-    async (req, reply) => {
-      ctx.kernels.pages.close(req.params.page, 'the page was closed');
-      return reply.code(204).send();
     },
   );
 }

@@ -446,6 +446,31 @@ describe('nginx + HAProxy + three runcell instances', () => {
     );
   }, 400_000);
 
+  it("a page's close beacon ends its kernels on every instance, whichever instance it reaches", async () => {
+    // The beacon names no kernel, so HAProxy sends it to the least-loaded instance; the page's kernels
+    // are on several. Without the word passed between instances, the others would keep theirs for the
+    // 30 s a page that never connected gets.
+    const page = randomUUID().replaceAll('-', '');
+    const kernels: string[] = [];
+    const owners = () => new Set(kernels.map((k) => k.split('-')[0]));
+    for (let i = 0; owners().size < NAMES.length; i++) {
+      expect(i).toBeLessThan(12);
+      const r = await call(proxied, 'POST', `/api/kernels?page=${page}`, { name: 'python3' });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      kernels.push(r.body.id as string);
+    }
+    const beacon = await call(proxied, 'POST', `/api/pages/${page}/close`);
+    expect(beacon.status).toBe(204);
+    await until(
+      async () =>
+        (await Promise.all(kernels.map((k) => call(proxied, 'GET', `/api/kernels/${k}`)))).every(
+          (r) => r.status === 404,
+        ),
+      15_000,
+      `the page's ${kernels.length} kernels on ${owners().size} instances gone`,
+    );
+  }, 60_000);
+
   it('an instance killed: others untouched, its permalinks served, its clients told; restarted, it rejoins', async () => {
     const victim = instances[1] as Instance;
     // Live sessions on every instance: one websocket and one long-poll client each.
