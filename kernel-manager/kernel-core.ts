@@ -420,8 +420,8 @@ export abstract class KernelCore extends EventEmitter implements Kernel {
   }
 
   #finishExecution(msgId: string | undefined): void {
-    // Replied to without a busy seen (lost in a flood, or a kernel that never says it): nothing of it
-    // is left to interrupt.
+    // Replied to before it was seen running (no execute_input: lost in a flood, or a kernel that
+    // publishes none): nothing of it is left to interrupt.
     const pending = this.#interruptAtStart;
     if (pending && pending.msgId === msgId) pending.drop();
     const i = this.#executions.findIndex((e) => e.msgId === msgId);
