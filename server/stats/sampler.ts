@@ -39,6 +39,12 @@ export interface Sampler {
 }
 
 const LOG_EVERY_MS = 60_000;
+/**
+ * How long stop() waits for a sample being written. After a database outage a query can hang on a
+ * connection that never answers (seen in CI: a stop held past its 10 s limit here); a sample is
+ * expendable, the stop is not.
+ */
+export const STOP_WAIT_MS = 1_000;
 
 /** The gauges of a running server: kernel-manager's counts and the transports' connection gauges. */
 export function serverGauges(manager: KernelManager, metrics: Metrics): () => Promise<Gauges> {
@@ -120,7 +126,15 @@ export function createSampler(o: SamplerOptions): Sampler {
       if (timer) clearInterval(timer);
       timer = null;
       lag.disable();
-      await inFlight;
+      if (!inFlight) return;
+      let t: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'gave up'>((r) => {
+        t = setTimeout(() => r('gave up'), STOP_WAIT_MS);
+      });
+      const outcome = await Promise.race([inFlight, gaveUp]);
+      clearTimeout(t);
+      if (outcome === 'gave up')
+        o.log.warn('stats sampler: the sample being written got no answer; not waiting for it');
     },
   };
 }
